@@ -1,0 +1,135 @@
+// SPDX-License-Identifier: MIT
+/*
+ * tour.c - a guided tour of what libmnsim has so far, through the public API only:
+ * an allocation context, the event log, a memslot-like hva interval tree, and physical
+ * frames whose stale use the oracle catches, as in the seed thread where a gfn_to_pfn
+ * cache kept a pfn after munmap freed it. Exits 1 if the oracle misses the bug.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <mnsim.h>
+
+struct slot {
+	struct mn_itree_node hva_node; /* [userspace_addr, userspace_addr + size - 1] */
+	const char *name;
+	mn_gfn_t base_gfn;
+};
+
+#define SLOT(ptr) ((struct slot *)((char *)(ptr)-offsetof(struct slot, hva_node)))
+
+static int fail(const char *what, int err)
+{
+	fprintf(stderr, "mnsim-tour: %s: %s\n", what, mn_strerror(err));
+	return 2;
+}
+
+int main(void)
+{
+	static struct slot slots[] = {
+		{ .name = "ram-low", .base_gfn = 0x0 },
+		{ .name = "ram-high", .base_gfn = 0x100000 },
+		{ .name = "vga", .base_gfn = 0xa0 },
+	};
+	const mn_hva_t hva_base[] = { 0x7f0000000000, 0x7f0040000000, 0x7f0100000000 };
+	const uint64_t size[] = { 1ULL << 30, 1ULL << 30, 128 << 10 };
+	struct mn_frame_ref page, gpc_ref, reused;
+	struct mn_itree_node *n;
+	struct mn_itree slots_by_hva;
+	struct mn_hva_range munmap_range;
+	struct mn_phys_stats pst;
+	struct mn_trace *trace;
+	struct mn_phys *phys;
+	struct mn_alloc *a;
+	uint32_t host, gpc;
+	uint64_t word;
+	size_t i;
+	int ret;
+
+	printf("mnsim %s: allocator backend %s\n\n", mn_version(), mn_alloc_backend());
+
+	ret = mn_alloc_create(NULL, &a);
+	if (ret)
+		return fail("allocation context", ret);
+	ret = mn_trace_create(a, MN_TRACE_FULL, 0, &trace);
+	if (!ret)
+		ret = mn_phys_create(a, trace, &(struct mn_phys_config){ .base_pfn = 0x1000 }, &phys);
+	if (!ret)
+		ret = mn_trace_actor_add(trace, "host-mm", &host);
+	if (!ret)
+		ret = mn_trace_actor_add(trace, "gpc", &gpc);
+	if (ret)
+		return fail("world setup", ret);
+
+	/* 1. Memslots in an hva interval tree, the way KVM finds slots for a notifier range. */
+	mn_itree_init(&slots_by_hva);
+	for (i = 0; i < sizeof(slots) / sizeof(slots[0]); i++) {
+		slots[i].hva_node.start = hva_base[i];
+		slots[i].hva_node.last = hva_base[i] + size[i] - 1;
+		ret = mn_itree_insert(&slots_by_hva, &slots[i].hva_node);
+		if (ret)
+			return fail("itree insert", ret);
+	}
+	munmap_range = (struct mn_hva_range){ 0x7f003ff00000, 0x7f0040200000 };
+	printf("1. munmap [0x%" PRIx64 ", 0x%" PRIx64 ") overlaps these memslots:\n",
+	       munmap_range.start, munmap_range.end);
+	mn_itree_for_each(n, &slots_by_hva, munmap_range.start, munmap_range.end - 1)
+		printf("     %-8s hva [0x%" PRIx64 ", 0x%" PRIx64 "] base_gfn 0x%" PRIx64 "\n",
+		       SLOT(n)->name, n->start, n->last, SLOT(n)->base_gfn);
+	if (mn_itree_check_invariants(&slots_by_hva))
+		return fail("itree invariants", -EUCLEAN);
+
+	/* 2. A page of guest memory; a pfn cache looks it up and keeps (pfn, generation). */
+	mn_trace_set_actor(trace, host);
+	ret = mn_phys_alloc(phys, MN_ORDER_4K, MN_OWNER_ANON, MN_PHYS_ZERO, &page);
+	if (!ret)
+		ret = mn_phys_write(phys, page, 0x5eed, "guest.write");
+	if (ret)
+		return fail("page", ret);
+	mn_trace_set_actor(trace, gpc);
+	gpc_ref = page;
+	printf("\n2. gpc caches pfn 0x%" PRIx64 " (generation %" PRIu64 ") without a reference\n",
+	       gpc_ref.pfn, gpc_ref.gen);
+
+	/* 3. munmap frees the page, and the allocator hands the frame to someone else. */
+	mn_trace_set_actor(trace, host);
+	mn_trace(trace, "munmap.invalidate_range_start", MN_KV_X("start", munmap_range.start),
+		 MN_KV_X("end", munmap_range.end));
+	mn_phys_put(phys, page, "munmap.free");
+	ret = mn_phys_alloc(phys, MN_ORDER_4K, MN_OWNER_FILE, 0, &reused);
+	if (ret)
+		return fail("reuse", ret);
+	mn_phys_write(phys, reused, 0xf11e, "file.write");
+	printf("3. munmap freed it; pfn 0x%" PRIx64 " is reused as a file page (generation %"
+	       PRIu64 ")\n", reused.pfn, reused.gen);
+
+	/* 4. Nobody told the gpc (the RFC's bug): it reads through its stale reference. */
+	mn_trace_set_actor(trace, gpc);
+	ret = mn_phys_read(phys, gpc_ref, &word, "gpc.read");
+	printf("4. gpc reads 0x%" PRIx64 " (the guest wrote 0x5eed): %s\n\n", word,
+	       mn_errname(ret));
+
+	printf("trace:\n");
+	mn_trace_print(trace, stdout);
+	printf("\nviolations: %zu\n", mn_trace_nr_violations(trace));
+	for (i = 0; i < mn_trace_nr_violations(trace); i++) {
+		char line[320];
+
+		mn_trace_format_violation(trace, mn_trace_violation(trace, i), line, sizeof(line));
+		printf("  %s\n", line);
+	}
+	mn_phys_get_stats(phys, &pst);
+	printf("\nframes in use %" PRIu64 ", folios allocated %" PRIu64 ", freed %" PRIu64
+	       ", metadata %" PRIu64 " bytes\n", pst.nr_frames, pst.nr_allocs, pst.nr_frees,
+	       pst.metadata_bytes);
+
+	ret = mn_trace_count_violations(trace, MN_VIOL_USE_AFTER_FREE) == 1 ? 0 : 1;
+	mn_phys_destroy(phys);
+	mn_trace_destroy(trace);
+	mn_alloc_destroy(a);
+	if (ret)
+		fprintf(stderr, "mnsim-tour: the oracle missed the use-after-free\n");
+	return ret;
+}

@@ -1,0 +1,15 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * mnsim.h - the whole public API of libmnsim: the Linux KVM MMU-notifier / invalidation
+ * protocol, run deterministically in userspace.
+ */
+#ifndef MNSIM_H
+#define MNSIM_H
+
+#include <mnsim/types.h>
+#include <mnsim/alloc.h>
+#include <mnsim/itree.h>
+#include <mnsim/trace.h>
+#include <mnsim/phys.h>
+
+#endif /* MNSIM_H */

@@ -1,0 +1,111 @@
+// SPDX-License-Identifier: MIT
+/*
+ * text.c - the plain-text rendering of events and violation reports: one line each, aligned
+ * columns, no colour (the CLI adds colour on terminals).
+ */
+#include "trace/trace-internal.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+
+/* snprintf into @buf at offset *@pos, counting the full length like snprintf does. */
+static void __attribute__((format(printf, 4, 5)))
+append(char *buf, size_t len, size_t *pos, const char *fmt, ...)
+{
+	size_t room = *pos < len ? len - *pos : 0;
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(room ? buf + *pos : NULL, room, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		*pos += (size_t)n;
+}
+
+static void append_kv(char *buf, size_t len, size_t *pos, const struct mn_kv *kv)
+{
+	switch (kv->type) {
+	case MN_KV_HEX:
+		append(buf, len, pos, " %s=0x%" PRIx64, kv->key, kv->u);
+		break;
+	case MN_KV_INT:
+		append(buf, len, pos, " %s=%" PRId64, kv->key, kv->i);
+		break;
+	case MN_KV_STR:
+		append(buf, len, pos, " %s=%s", kv->key, kv->s ? kv->s : "(null)");
+		break;
+	default:
+		append(buf, len, pos, " %s=%" PRIu64, kv->key, kv->u);
+		break;
+	}
+}
+
+int mn_trace_format_event(const struct mn_trace *t, const struct mn_event *ev, char *buf,
+			  size_t len)
+{
+	size_t pos = 0;
+	uint32_t i;
+
+	if (len)
+		buf[0] = '\0';
+	append(buf, len, &pos, "%6" PRIu64 "  %-10s  %-28s", ev->id,
+	       mn_trace_actor_name(t, ev->actor), ev->step ? ev->step : "?");
+	for (i = 0; i < ev->nr_kv; i++)
+		append_kv(buf, len, &pos, &ev->kv[i]);
+	/* Trailing blanks of the step column when there are no key/values. */
+	while (pos && pos < len && buf[pos - 1] == ' ')
+		buf[--pos] = '\0';
+	return (int)MN_MIN(pos, (size_t)INT32_MAX);
+}
+
+int mn_trace_print(const struct mn_trace *t, FILE *f)
+{
+	const struct mn_event *ev;
+	char line[512];
+	uint64_t id;
+	int n = 0;
+
+	for (id = mn_trace_first_id(t); id && id <= t->count; id++) {
+		ev = mn_trace_get(t, id);
+		if (!ev)
+			continue;
+		mn_trace_format_event(t, ev, line, sizeof(line));
+		if (fprintf(f, "%s\n", line) < 0)
+			return -EIO;
+		n++;
+	}
+	return n;
+}
+
+void mn_trace_sink_text(void *arg, const struct mn_trace *t, const struct mn_event *ev)
+{
+	char line[512];
+
+	mn_trace_format_event(t, ev, line, sizeof(line));
+	fprintf((FILE *)arg, "%s\n", line);
+}
+
+int mn_trace_format_violation(const struct mn_trace *t, const struct mn_violation *v, char *buf,
+			      size_t len)
+{
+	size_t pos = 0;
+
+	if (len)
+		buf[0] = '\0';
+	append(buf, len, &pos, "%s", v->invariant ? v->invariant : "?");
+	if (v->pfn != MN_INVALID_PFN)
+		append(buf, len, &pos, " pfn=0x%" PRIx64, v->pfn);
+	append(buf, len, &pos, " by %s at #%" PRIu64, mn_trace_actor_name(t, v->actor), v->event);
+	if (v->what)
+		append(buf, len, &pos, " (%s)", v->what);
+	if (v->cause_actor || v->cause_event)
+		append(buf, len, &pos, "; caused by %s at #%" PRIu64,
+		       mn_trace_actor_name(t, v->cause_actor), v->cause_event);
+	if (v->reuse_actor || v->reuse_event)
+		append(buf, len, &pos, "; reused by %s at #%" PRIu64,
+		       mn_trace_actor_name(t, v->reuse_actor), v->reuse_event);
+	if (v->detail[0])
+		append(buf, len, &pos, ": %s", v->detail);
+	return (int)MN_MIN(pos, (size_t)INT32_MAX);
+}

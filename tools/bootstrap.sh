@@ -1,0 +1,42 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+#
+# bootstrap.sh - make this checkout buildable: install the Debian packages mnsim needs when
+# any is missing (apt-get update first), then configure ./build once. Safe to run again:
+# with everything present it only checks. Used by both README commands and by .ci/run.
+set -eu
+
+cd "$(dirname "$0")/.."
+
+PACKAGES="gcc libc6-dev python3 meson ninja-build pkg-config libcmocka-dev libbsd-dev libjemalloc-dev"
+
+missing=""
+for p in $PACKAGES; do
+	if ! dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$'; then
+		missing="$missing $p"
+	fi
+done
+
+if [ -n "$missing" ]; then
+	echo "bootstrap: installing$missing"
+	if [ "$(id -u)" -eq 0 ]; then
+		SUDO=""
+	elif command -v sudo >/dev/null 2>&1; then
+		SUDO="sudo"
+	else
+		echo "bootstrap: missing packages:$missing; run as root or install them" >&2
+		exit 2
+	fi
+	export DEBIAN_FRONTEND=noninteractive
+	$SUDO apt-get update -qq
+	# shellcheck disable=SC2086 # word splitting of the package list is intended
+	$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+
+if [ -f build/build.ninja ]; then
+	: # configured; meson regenerates by itself when meson.build changes
+elif [ -d build/meson-private ]; then
+	meson setup --wipe build -Dtests=enabled
+else
+	meson setup build -Dtests=enabled
+fi
