@@ -65,7 +65,7 @@ static int cmp_double(const void *a, const void *b)
 
 static struct result tree_query(struct mn_itree *tree, const struct query *q)
 {
-	struct result r = {0, 0};
+	struct result r = { 0, 0 };
 	struct mn_itree_node *node;
 
 	mn_itree_for_each(node, tree, q->start, q->last) {
@@ -80,7 +80,7 @@ static struct result tree_query(struct mn_itree *tree, const struct query *q)
 
 static struct result linear_query(const struct flat_slot *flat, size_t n, const struct query *q)
 {
-	struct result r = {0, 0};
+	struct result r = { 0, 0 };
 
 	for (size_t i = 0; i < n; i++) {
 		if (flat[i].start <= q->last && flat[i].last >= q->start) {
@@ -171,7 +171,7 @@ static double median(double *v, size_t n)
 
 static int bench_one(size_t nr_slots, uint64_t seed)
 {
-	struct bench_ctx c = {.nr_slots = nr_slots};
+	struct bench_ctx c = { .nr_slots = nr_slots };
 	double tree_ns[NR_REPS], lin_ns[NR_REPS], tree_p50, lin_p50;
 	uint64_t rng = seed, total_hits = 0;
 	unsigned int tree_passes, lin_passes;
@@ -194,7 +194,7 @@ static int bench_one(size_t nr_slots, uint64_t seed)
 		s->id = i;
 		s->hva_node.start = start;
 		s->hva_node.last = start + size - 1;
-		c.flat[i] = (struct flat_slot){start, start + size - 1, i};
+		c.flat[i] = (struct flat_slot){ start, start + size - 1, i };
 		if (mn_itree_insert(&c.tree, &s->hva_node)) {
 			fprintf(stderr, "bench-itree: insert of slot %zu failed\n", i);
 			goto out;
@@ -254,7 +254,7 @@ out:
 int main(void)
 {
 	/* 10: a small VM; 509: KVM's old per-address-space limit; 32764: today's maximum. */
-	static const size_t nr_slots[] = {10, 509, 32764};
+	static const size_t nr_slots[] = { 10, 509, 32764 };
 
 	for (size_t i = 0; i < sizeof(nr_slots) / sizeof(nr_slots[0]); i++) {
 		if (bench_one(nr_slots[i], 0x6d6e73696dULL + i))

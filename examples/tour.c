@@ -55,7 +55,8 @@ int main(void)
 		return fail("allocation context", ret);
 	ret = mn_trace_create(a, MN_TRACE_FULL, 0, &trace);
 	if (!ret)
-		ret = mn_phys_create(a, trace, &(struct mn_phys_config){ .base_pfn = 0x1000 }, &phys);
+		ret = mn_phys_create(a, trace, &(struct mn_phys_config){ .base_pfn = 0x1000 },
+				     &phys);
 	if (!ret)
 		ret = mn_trace_actor_add(trace, "host-mm", &host);
 	if (!ret)
@@ -102,8 +103,9 @@ int main(void)
 	if (ret)
 		return fail("reuse", ret);
 	mn_phys_write(phys, reused, 0xf11e, "file.write");
-	printf("3. munmap freed it; pfn 0x%" PRIx64 " is reused as a file page (generation %"
-	       PRIu64 ")\n", reused.pfn, reused.gen);
+	printf("3. munmap freed it; pfn 0x%" PRIx64 " is reused as a file page (generation %" PRIu64
+	       ")\n",
+	       reused.pfn, reused.gen);
 
 	/* 4. Nobody told the gpc (the RFC's bug): it reads through its stale reference. */
 	mn_trace_set_actor(trace, gpc);
@@ -122,8 +124,8 @@ int main(void)
 	}
 	mn_phys_get_stats(phys, &pst);
 	printf("\nframes in use %" PRIu64 ", folios allocated %" PRIu64 ", freed %" PRIu64
-	       ", metadata %" PRIu64 " bytes\n", pst.nr_frames, pst.nr_allocs, pst.nr_frees,
-	       pst.metadata_bytes);
+	       ", metadata %" PRIu64 " bytes\n",
+	       pst.nr_frames, pst.nr_allocs, pst.nr_frees, pst.metadata_bytes);
 
 	ret = mn_trace_count_violations(trace, MN_VIOL_USE_AFTER_FREE) == 1 ? 0 : 1;
 	mn_phys_destroy(phys);

@@ -125,12 +125,9 @@ static void test_error_names(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_level_geometry),
-		cmocka_unit_test(test_address_conversions),
-		cmocka_unit_test(test_range_helpers),
-		cmocka_unit_test(test_gpa_range_to_gfns),
-		cmocka_unit_test(test_bit_fields),
-		cmocka_unit_test(test_error_names),
+		cmocka_unit_test(test_level_geometry), cmocka_unit_test(test_address_conversions),
+		cmocka_unit_test(test_range_helpers),  cmocka_unit_test(test_gpa_range_to_gfns),
+		cmocka_unit_test(test_bit_fields),     cmocka_unit_test(test_error_names),
 	};
 
 	return cmocka_run_group_tests_name("core", tests, NULL, NULL);

@@ -154,12 +154,12 @@ static void model_assert_inorder(struct model *m)
 static void random_interval(struct mn_test_rng *rng, uint64_t *start, uint64_t *last)
 {
 	static const uint64_t fixed[][2] = {
-		{0, 0},
-		{0, 15},
-		{512, 575},
-		{512, 512},
-		{UINT64_MAX - 1, UINT64_MAX},
-		{UINT64_MAX, UINT64_MAX},
+		{ 0, 0 },
+		{ 0, 15 },
+		{ 512, 575 },
+		{ 512, 512 },
+		{ UINT64_MAX - 1, UINT64_MAX },
+		{ UINT64_MAX, UINT64_MAX },
 	};
 	uint64_t r = mn_test_below(rng, 32), span, i;
 
@@ -248,7 +248,7 @@ static size_t query(struct mn_itree *tree, uint64_t start, uint64_t last,
 
 #define assert_query(tree, start, last, ...)                                        \
 	do {                                                                        \
-		struct mn_itree_node *want_[] = {__VA_ARGS__};                      \
+		struct mn_itree_node *want_[] = { __VA_ARGS__ };                    \
 		struct mn_itree_node *got_[16];                                     \
 		size_t n_ = query((tree), (start), (last), got_, ARRAY_SIZE(got_)); \
 		size_t nw_ = ARRAY_SIZE(want_) - 1; /* drop the NULL terminator */  \
@@ -259,13 +259,13 @@ static size_t query(struct mn_itree *tree, uint64_t start, uint64_t last,
 
 static void test_edge_queries(void **state)
 {
-	struct mn_itree_node a = {.start = 1, .last = 3};
-	struct mn_itree_node b = {.start = 7, .last = 8};
-	struct mn_itree_node c = {.start = 7, .last = 7};
-	struct mn_itree_node d = {.start = 2, .last = 8};
-	struct mn_itree_node e = {.start = 0xd, .last = 0xd};
-	struct mn_itree_node all = {.start = 0, .last = UINT64_MAX};
-	struct mn_itree_node top = {.start = UINT64_MAX, .last = UINT64_MAX};
+	struct mn_itree_node a = { .start = 1, .last = 3 };
+	struct mn_itree_node b = { .start = 7, .last = 8 };
+	struct mn_itree_node c = { .start = 7, .last = 7 };
+	struct mn_itree_node d = { .start = 2, .last = 8 };
+	struct mn_itree_node e = { .start = 0xd, .last = 0xd };
+	struct mn_itree_node all = { .start = 0, .last = UINT64_MAX };
+	struct mn_itree_node top = { .start = UINT64_MAX, .last = UINT64_MAX };
 	struct mn_itree tree;
 
 	(void)state;
@@ -322,8 +322,8 @@ static void test_edge_queries(void **state)
 
 static void test_insert_rejects_inverted_interval(void **state)
 {
-	struct mn_itree_node nodes[8], bad = {.start = 10, .last = 9};
-	struct mn_itree_node huge = {.start = UINT64_MAX, .last = 0};
+	struct mn_itree_node nodes[8], bad = { .start = 10, .last = 9 };
+	struct mn_itree_node huge = { .start = UINT64_MAX, .last = 0 };
 	struct mn_itree_node *node;
 	struct mn_itree tree;
 	size_t i;
@@ -335,7 +335,7 @@ static void test_insert_rejects_inverted_interval(void **state)
 	assert_null(mn_itree_first(&tree));
 
 	for (i = 0; i < ARRAY_SIZE(nodes); i++) {
-		nodes[i] = (struct mn_itree_node){.start = 4 * i, .last = 4 * i + 5};
+		nodes[i] = (struct mn_itree_node){ .start = 4 * i, .last = 4 * i + 5 };
 		assert_int_equal(mn_itree_insert(&tree, &nodes[i]), 0);
 	}
 	assert_int_equal(mn_itree_insert(&tree, &bad), -EINVAL);
@@ -358,7 +358,7 @@ static void test_insert_rejects_inverted_interval(void **state)
 
 static void test_iteration_order_and_count(void **state)
 {
-	struct mn_itree_node same[4], a = {.start = 2, .last = 9}, b = {.start = 5, .last = 5};
+	struct mn_itree_node same[4], a = { .start = 2, .last = 9 }, b = { .start = 5, .last = 5 };
 	struct mn_itree_node *node, *prev = NULL;
 	struct mn_itree tree;
 	size_t n = 0, i;
@@ -373,7 +373,7 @@ static void test_iteration_order_and_count(void **state)
 	 *  q         *       <- stab 5: A, S0, S1, S2, S3, B
 	 */
 	for (i = ARRAY_SIZE(same); i-- > 0;) {
-		same[i] = (struct mn_itree_node){.start = 4, .last = 5};
+		same[i] = (struct mn_itree_node){ .start = 4, .last = 5 };
 		assert_int_equal(mn_itree_insert(&tree, &same[i]), 0);
 		assert_int_equal(mn_itree_check_invariants(&tree), 0);
 	}
@@ -545,7 +545,7 @@ static void test_check_invariants_detects_corruption(void **state)
 
 static void test_randomized_against_brute_force(void **state)
 {
-	struct mn_test_rng rng = {.state = mn_test_seed("test_randomized_against_brute_force")};
+	struct mn_test_rng rng = { .state = mn_test_seed("test_randomized_against_brute_force") };
 	const unsigned int nr_ops = 6000;
 	struct model m;
 	uint64_t start, last;
@@ -603,7 +603,7 @@ static size_t stress_nodes(void)
 
 static void test_stress_insert_remove(void **state)
 {
-	struct mn_test_rng rng = {.state = mn_test_seed("test_stress_insert_remove")};
+	struct mn_test_rng rng = { .state = mn_test_seed("test_stress_insert_remove") };
 	size_t n = stress_nodes(), i;
 	uint64_t start, last;
 	struct model m;

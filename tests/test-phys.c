@@ -25,8 +25,7 @@ static int setup_with(void **state, const struct mn_phys_config *cfg)
 	 * through the test, which CMocka's per-test leak check would free under our feet.
 	 * teardown() checks instead that destroying them gives every block back.
 	 */
-	if (mn_alloc_create(NULL, &fx->a) ||
-	    mn_trace_create(fx->a, MN_TRACE_FULL, 0, &fx->t) ||
+	if (mn_alloc_create(NULL, &fx->a) || mn_trace_create(fx->a, MN_TRACE_FULL, 0, &fx->t) ||
 	    mn_trace_actor_add(fx->t, "host", &fx->host) ||
 	    mn_trace_actor_add(fx->t, "gpc", &fx->gpc) || mn_phys_create(fx->a, fx->t, cfg, &fx->p))
 		return -1;
@@ -112,8 +111,8 @@ static void test_generations_are_unique(void **state)
 	int i;
 
 	for (i = 0; i < 200; i++) {
-		assert_int_equal(mn_phys_alloc(fx->p, (unsigned int)(i % 2) * 9, MN_OWNER_ANON, 0,
-					       &r), 0);
+		assert_int_equal(
+			mn_phys_alloc(fx->p, (unsigned int)(i % 2) * 9, MN_OWNER_ANON, 0, &r), 0);
 		assert_true(r.gen > last);
 		last = info(fx, r.pfn).gen;
 		if (i % 3)
@@ -212,8 +211,10 @@ static void test_fresh_refs_never_report(void **state)
 		assert_int_equal(mn_phys_get(fx->p, r[o], "get"), 0);
 		assert_int_equal(mn_phys_map(fx->p, r[o], "map"), 0);
 		assert_int_equal(mn_phys_use(fx->p, r[o], MN_USE_DIRECT_MAP, "kmap"), 0);
-		assert_int_equal(mn_phys_use(fx->p, mn_frame_ref_offset(r[o], (1ULL << (o * 9)) - 1),
-					     MN_USE_READ, "last tail"), 0);
+		assert_int_equal(mn_phys_use(fx->p,
+					     mn_frame_ref_offset(r[o], (1ULL << (o * 9)) - 1),
+					     MN_USE_READ, "last tail"),
+				 0);
 		assert_int_equal(mn_phys_write(fx->p, r[o], o + 100, "w"), 0);
 		assert_int_equal(mn_phys_read(fx->p, r[o], &val, "r"), 0);
 		assert_int_equal(val, o + 100);
@@ -468,7 +469,8 @@ static void test_bad_arguments(void **state)
 	assert_int_equal(mn_phys_alloc(fx->p, 0, MN_OWNER_ANON, 0x80, &r), -EINVAL);
 	assert_int_equal(mn_phys_create(fx->a, fx->t,
 					&(struct mn_phys_config){ .base_pfn = MN_PHYS_MAX_PFN },
-					&p2), -EINVAL);
+					&p2),
+			 -EINVAL);
 	assert_int_equal(mn_phys_frame_info(fx->p, 0x999999, &fi), -ENOENT);
 	/* A reference to a frame that was never handed out is reported, not dereferenced. */
 	assert_int_equal(mn_phys_use(fx->p, r, MN_USE_READ, "bogus"), -ESTALE);
@@ -497,7 +499,8 @@ static void test_randomized_against_model(void **state)
 		if ((op == 0 || n == 0) && n < 256) {
 			unsigned int order = (unsigned int)mn_test_below(&rng, 3) * 4;
 
-			assert_int_equal(mn_phys_alloc(fx->p, order, MN_OWNER_ANON, 0, &h[n].ref), 0);
+			assert_int_equal(mn_phys_alloc(fx->p, order, MN_OWNER_ANON, 0, &h[n].ref),
+					 0);
 			h[n].order = order;
 			h[n].refs = 1;
 			h[n].live = true;

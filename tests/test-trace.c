@@ -166,8 +166,9 @@ static void test_text_format(void **state)
 	mn_trace(t, "fault.seq_snapshot", MN_KV_X("gfn", 0x1000), MN_KV_U("seq", 3),
 		 MN_KV_I("ret", -14), MN_KV_S("kind", word));
 	len = mn_trace_format_event(t, mn_trace_get(t, 1), line, sizeof(line));
-	assert_string_equal(line, "     1  vcpu0       fault.seq_snapshot           gfn=0x1000 seq=3 "
-				  "ret=-14 kind=dynamic");
+	assert_string_equal(line,
+			    "     1  vcpu0       fault.seq_snapshot           gfn=0x1000 seq=3 "
+			    "ret=-14 kind=dynamic");
 	assert_int_equal(len, (int)strlen(line));
 	/* Truncation is NUL-terminated and reports the full length. */
 	assert_int_equal(mn_trace_format_event(t, mn_trace_get(t, 1), tiny, sizeof(tiny)), len);

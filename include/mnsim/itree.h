@@ -58,7 +58,10 @@ struct mn_itree {
 	size_t count;
 };
 
-#define MN_ITREE_INITIALIZER { .rb = RB_INITIALIZER(NULL), .count = 0 }
+#define MN_ITREE_INITIALIZER                           \
+	{                                              \
+		.rb = RB_INITIALIZER(NULL), .count = 0 \
+	}
 
 /**
  * mn_itree_init() - Make @tree empty.
@@ -101,7 +104,7 @@ MN_EXPORT void mn_itree_remove(struct mn_itree *tree, struct mn_itree_node *node
  * Return: the overlapping node with the smallest (start, last, address), or NULL.
  */
 MN_EXPORT struct mn_itree_node *mn_itree_iter_first(struct mn_itree *tree, uint64_t start,
-						     uint64_t last);
+						    uint64_t last);
 
 /**
  * mn_itree_iter_next() - Next node after @node that overlaps [@start, @last].
@@ -115,7 +118,7 @@ MN_EXPORT struct mn_itree_node *mn_itree_iter_first(struct mn_itree *tree, uint6
  * Return: the next overlapping node in (start, last, address) order, or NULL.
  */
 MN_EXPORT struct mn_itree_node *mn_itree_iter_next(struct mn_itree_node *node, uint64_t start,
-						    uint64_t last);
+						   uint64_t last);
 
 /**
  * mn_itree_first() - The node with the smallest (start, last, address).
@@ -152,8 +155,8 @@ MN_EXPORT int mn_itree_check_invariants(const struct mn_itree *tree);
  * Iterate @node over every interval of @tree that overlaps [@start, @last]. The body must not
  * remove @node.
  */
-#define mn_itree_for_each(node, tree, start, last)                                                \
-	for ((node) = mn_itree_iter_first((tree), (start), (last)); (node);                       \
+#define mn_itree_for_each(node, tree, start, last)                          \
+	for ((node) = mn_itree_iter_first((tree), (start), (last)); (node); \
 	     (node) = mn_itree_iter_next((node), (start), (last)))
 
 #ifdef __cplusplus

@@ -77,8 +77,8 @@ enum mn_frame_state {
 };
 
 /* Folio flags, set and cleared with mn_phys_update_flags(). */
-#define MN_FRAME_YOUNG      (1U << 0) /* referenced since last aged (PG_referenced/young) */
-#define MN_FRAME_DIRTY      (1U << 1) /* contents modified (PG_dirty) */
+#define MN_FRAME_YOUNG	    (1U << 0) /* referenced since last aged (PG_referenced/young) */
+#define MN_FRAME_DIRTY	    (1U << 1) /* contents modified (PG_dirty) */
 #define MN_FRAME_DIRECT_MAP (1U << 2) /* present in the kernel direct map */
 #define MN_FRAME_FLAGS_ALL  (MN_FRAME_YOUNG | MN_FRAME_DIRTY | MN_FRAME_DIRECT_MAP)
 
@@ -369,8 +369,7 @@ MN_EXPORT bool mn_phys_ref_valid(const struct mn_phys *p, struct mn_frame_ref re
  * Context: Any context.
  * Return: 0, or -ENOENT when @pfn was never part of an allocated folio.
  */
-MN_EXPORT int mn_phys_frame_info(const struct mn_phys *p, mn_pfn_t pfn,
-				 struct mn_frame_info *out);
+MN_EXPORT int mn_phys_frame_info(const struct mn_phys *p, mn_pfn_t pfn, struct mn_frame_info *out);
 
 /**
  * mn_phys_get_stats() - Totals of @p.

@@ -174,12 +174,12 @@ MN_EXPORT uint64_t mn_trace_emit(struct mn_trace *t, const char *step, const str
  * mn_trace(t, step, kv...) - emit an event with key/values built only when tracing is on.
  * Example: mn_trace(t, "fault.seq_snapshot", MN_KV_X("gfn", gfn), MN_KV_U("seq", seq));
  */
-#define mn_trace(t, step, ...)                                                                    \
-	do {                                                                                      \
-		if (mn_trace_is_on(t)) {                                                          \
-			const struct mn_kv __mn_kv[] = { __VA_ARGS__ };                           \
+#define mn_trace(t, step, ...)                                                                     \
+	do {                                                                                       \
+		if (mn_trace_is_on(t)) {                                                           \
+			const struct mn_kv __mn_kv[] = { __VA_ARGS__ };                            \
 			mn_trace_emit((t), (step), __mn_kv, sizeof(__mn_kv) / sizeof(__mn_kv[0])); \
-		}                                                                                 \
+		}                                                                                  \
 	} while (0)
 
 /**
@@ -293,8 +293,8 @@ MN_EXPORT const char *mn_trace_actor_name(const struct mn_trace *t, uint32_t id)
  * Return: the length of the full line as snprintf() counts it; the output is truncated
  * (and always NUL-terminated when @len > 0) if that is >= @len.
  */
-MN_EXPORT int mn_trace_format_event(const struct mn_trace *t, const struct mn_event *ev,
-				    char *buf, size_t len);
+MN_EXPORT int mn_trace_format_event(const struct mn_trace *t, const struct mn_event *ev, char *buf,
+				    size_t len);
 
 /**
  * mn_trace_print() - Write every kept event to @f, one line each.

@@ -138,48 +138,48 @@ static inline uint64_t mn_align_up(uint64_t x, uint64_t size)
  * Half-open ranges, one struct per address space so the compiler keeps them apart in
  * prototypes. The helpers are generated once for all of them.
  */
-#define MN_DEFINE_RANGE(name, type)                                                               \
-	struct mn_##name##_range {                                                                \
+#define MN_DEFINE_RANGE(name, type)                                                              \
+	struct mn_##name##_range {                                                               \
 		type start; /* first address in the range */                                     \
-		type end;   /* one past the last address (exclusive) */                           \
-	};                                                                                        \
-	/* Number of units in @r, 0 for an empty or inverted range. */                            \
-	static inline uint64_t mn_##name##_range_len(struct mn_##name##_range r)                  \
-	{                                                                                         \
-		return r.end > r.start ? r.end - r.start : 0;                                     \
-	}                                                                                         \
-	static inline bool mn_##name##_range_empty(struct mn_##name##_range r)                    \
-	{                                                                                         \
-		return r.end <= r.start;                                                          \
-	}                                                                                         \
-	static inline bool mn_##name##_range_contains(struct mn_##name##_range r, type x)         \
-	{                                                                                         \
-		return x >= r.start && x < r.end;                                                 \
-	}                                                                                         \
-	/* True when @a and @b share at least one unit; empty ranges overlap nothing. */          \
-	static inline bool mn_##name##_range_overlaps(struct mn_##name##_range a,                 \
-						      struct mn_##name##_range b)                 \
-	{                                                                                         \
-		return a.start < b.end && b.start < a.end && a.start < a.end && b.start < b.end;  \
-	}                                                                                         \
-	/* True when every unit of @inner lies in @outer (an empty @inner is covered). */         \
-	static inline bool mn_##name##_range_covers(struct mn_##name##_range outer,               \
-						    struct mn_##name##_range inner)               \
-	{                                                                                         \
-		return inner.end <= inner.start ||                                                \
-		       (inner.start >= outer.start && inner.end <= outer.end);                    \
-	}                                                                                         \
-	/* The common part of @a and @b; empty (start == end) when they do not overlap. */        \
-	static inline struct mn_##name##_range mn_##name##_range_intersect(                       \
-		struct mn_##name##_range a, struct mn_##name##_range b)                           \
-	{                                                                                         \
-		struct mn_##name##_range r = {                                                    \
-			.start = a.start > b.start ? a.start : b.start,                           \
-			.end = a.end < b.end ? a.end : b.end,                                     \
-		};                                                                                \
-		if (r.end < r.start)                                                              \
-			r.end = r.start;                                                          \
-		return r;                                                                         \
+		type end;   /* one past the last address (exclusive) */                          \
+	};                                                                                       \
+	/* Number of units in @r, 0 for an empty or inverted range. */                           \
+	static inline uint64_t mn_##name##_range_len(struct mn_##name##_range r)                 \
+	{                                                                                        \
+		return r.end > r.start ? r.end - r.start : 0;                                    \
+	}                                                                                        \
+	static inline bool mn_##name##_range_empty(struct mn_##name##_range r)                   \
+	{                                                                                        \
+		return r.end <= r.start;                                                         \
+	}                                                                                        \
+	static inline bool mn_##name##_range_contains(struct mn_##name##_range r, type x)        \
+	{                                                                                        \
+		return x >= r.start && x < r.end;                                                \
+	}                                                                                        \
+	/* True when @a and @b share at least one unit; empty ranges overlap nothing. */         \
+	static inline bool mn_##name##_range_overlaps(struct mn_##name##_range a,                \
+						      struct mn_##name##_range b)                \
+	{                                                                                        \
+		return a.start < b.end && b.start < a.end && a.start < a.end && b.start < b.end; \
+	}                                                                                        \
+	/* True when every unit of @inner lies in @outer (an empty @inner is covered). */        \
+	static inline bool mn_##name##_range_covers(struct mn_##name##_range outer,              \
+						    struct mn_##name##_range inner)              \
+	{                                                                                        \
+		return inner.end <= inner.start ||                                               \
+		       (inner.start >= outer.start && inner.end <= outer.end);                   \
+	}                                                                                        \
+	/* The common part of @a and @b; empty (start == end) when they do not overlap. */       \
+	static inline struct mn_##name##_range mn_##name##_range_intersect(                      \
+		struct mn_##name##_range a, struct mn_##name##_range b)                          \
+	{                                                                                        \
+		struct mn_##name##_range r = {                                                   \
+			.start = a.start > b.start ? a.start : b.start,                          \
+			.end = a.end < b.end ? a.end : b.end,                                    \
+		};                                                                               \
+		if (r.end < r.start)                                                             \
+			r.end = r.start;                                                         \
+		return r;                                                                        \
 	}
 
 MN_DEFINE_RANGE(gfn, mn_gfn_t)

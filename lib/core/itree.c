@@ -214,7 +214,7 @@ static int itree_check_subtree(struct itree_check *c, const struct mn_itree_node
 int mn_itree_check_invariants(const struct mn_itree *tree)
 {
 	const struct mn_itree_node *root = RB_ROOT(&tree->rb);
-	struct itree_check c = {.prev = NULL, .count = 0, .limit = tree->count};
+	struct itree_check c = { .prev = NULL, .count = 0, .limit = tree->count };
 
 	if (!root)
 		return tree->count == 0 ? 0 : -EUCLEAN;

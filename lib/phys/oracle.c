@@ -87,8 +87,7 @@ bool mn_phys_ref_valid(const struct mn_phys *p, struct mn_frame_ref ref)
 	return phys_resolve(p, ref.pfn, &v) && view_live(&v, ref.gen);
 }
 
-int mn_phys_use(struct mn_phys *p, struct mn_frame_ref ref, enum mn_use_kind kind,
-		const char *what)
+int mn_phys_use(struct mn_phys *p, struct mn_frame_ref ref, enum mn_use_kind kind, const char *what)
 {
 	struct frame_view v;
 	int ret = check(p, ref, kind, what, &v);
@@ -105,8 +104,7 @@ int mn_phys_use(struct mn_phys *p, struct mn_frame_ref ref, enum mn_use_kind kin
 			.frame_gen = ref.gen,
 		};
 
-		snprintf(r.detail, sizeof(r.detail),
-			 "%s folio is not in the direct map",
+		snprintf(r.detail, sizeof(r.detail), "%s folio is not in the direct map",
 			 mn_phys_owner_name((enum mn_frame_owner)v.head->owner));
 		mn_trace_report(p->trace, &r);
 		return -EACCES;

@@ -123,8 +123,7 @@ int phys_materialize(struct mn_phys *p, uint64_t ci)
 }
 
 /* Make the frames of materialised chunk @ci in [@pfn, @end) tails of @head_pfn. */
-static void set_tails(struct mn_phys *p, uint64_t ci, mn_pfn_t pfn, mn_pfn_t end,
-		      mn_pfn_t head_pfn)
+static void set_tails(struct mn_phys *p, uint64_t ci, mn_pfn_t pfn, mn_pfn_t end, mn_pfn_t head_pfn)
 {
 	struct chunk *c = dir_chunk(p, ci);
 
@@ -187,8 +186,7 @@ static unsigned int gap_block_order(mn_pfn_t pfn, mn_pfn_t end, unsigned int bel
 }
 
 /* Reserve free-list room for the blocks that tile [@pfn, @end), then (when @push) add them. */
-static int gap_blocks(struct mn_phys *p, mn_pfn_t pfn, mn_pfn_t end, unsigned int below,
-		      bool push)
+static int gap_blocks(struct mn_phys *p, mn_pfn_t pfn, mn_pfn_t end, unsigned int below, bool push)
 {
 	size_t want[MN_PHYS_MAX_ORDER + 1] = { 0 };
 	unsigned int o;
@@ -357,7 +355,8 @@ int mn_phys_split(struct mn_phys *p, struct mn_frame_ref ref, unsigned int new_o
 		return -ENOMEM;
 	/* Every chunk that will hold a piece's head (or, below a chunk, any frame) needs frames. */
 	for (ci = first_ci; ci <= end_ci; ci++) {
-		if (new_order >= CHUNK_SHIFT && !mn_is_aligned(ci << CHUNK_SHIFT, 1ULL << new_order))
+		if (new_order >= CHUNK_SHIFT &&
+		    !mn_is_aligned(ci << CHUNK_SHIFT, 1ULL << new_order))
 			continue;
 		ret = phys_materialize(p, ci);
 		if (ret)
@@ -430,8 +429,8 @@ void mn_phys_get_stats(const struct mn_phys *p, struct mn_phys_stats *st)
 const char *mn_phys_owner_name(enum mn_frame_owner owner)
 {
 	static const char *const names[MN_OWNER_NR] = {
-		[MN_OWNER_NONE] = "none",   [MN_OWNER_ANON] = "anon",
-		[MN_OWNER_FILE] = "file",   [MN_OWNER_GMEM] = "guest_memfd",
+		[MN_OWNER_NONE] = "none",	[MN_OWNER_ANON] = "anon",
+		[MN_OWNER_FILE] = "file",	[MN_OWNER_GMEM] = "guest_memfd",
 		[MN_OWNER_PGTABLE] = "pgtable",
 	};
 

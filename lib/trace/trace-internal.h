@@ -17,14 +17,14 @@ struct mn_trace {
 	enum mn_trace_mode mode;
 	struct mn_alloc *alloc;
 
-	uint64_t count;   /* ids handed out; the newest event's id */
+	uint64_t count;	  /* ids handed out; the newest event's id */
 	uint64_t dropped; /* ids whose event could not be stored */
 
 	struct mn_event *ring; /* MN_TRACE_RING: capacity slots, id i at (i - 1) % capacity */
 	size_t capacity;
 
 	struct mn_event **chunks; /* MN_TRACE_FULL: id i at chunk (i - 1) / CHUNK, zeroed */
-	size_t nr_chunks;         /* slots in @chunks, filled or NULL */
+	size_t nr_chunks;	  /* slots in @chunks, filled or NULL */
 
 	mn_trace_sink_fn sink;
 	void *sink_arg;

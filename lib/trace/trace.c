@@ -76,8 +76,7 @@ static struct mn_event *full_slot(struct mn_trace *t, uint64_t id)
 	return &t->chunks[c][(id - 1) % TRACE_CHUNK_EVENTS];
 }
 
-uint64_t mn_trace_emit(struct mn_trace *t, const char *step, const struct mn_kv *kv,
-		       size_t nr_kv)
+uint64_t mn_trace_emit(struct mn_trace *t, const char *step, const struct mn_kv *kv, size_t nr_kv)
 {
 	struct mn_event *ev;
 	uint64_t id;
