@@ -11,5 +11,8 @@
 #include <mnsim/itree.h>
 #include <mnsim/trace.h>
 #include <mnsim/phys.h>
+#include <mnsim/sim.h>
+#include <mnsim/lock.h>
+#include <mnsim/explore.h>
 
 #endif /* MNSIM_H */

@@ -23,6 +23,8 @@ def params(args):
         return []
     out = []
     for a in args.split(","):
+        if a.strip() == "...":
+            continue
         m = re.search(r"([A-Za-z_][A-Za-z0-9_]*)\s*(\[[^\]]*\])?\s*$", a.strip())
         if m:
             out.append(m.group(1))
@@ -36,6 +38,8 @@ def check_header(path, problems, exported):
         problems.append("%s: first line is not the SPDX line" % rel)
     if os.path.basename(path) != "mnsim.h" and " * DOC: " not in text:
         problems.append("%s: no 'DOC:' overview" % rel)
+    # Attributes after a prototype are not part of its parameter list.
+    text = re.sub(r"\)\s*__attribute__\s*\(\(.*?\)\)\s*;", ");", text, flags=re.S)
     for m in DECL.finditer(text):
         name, ret = m.group("name"), " ".join(m.group("ret").split())
         exported.add(name)

@@ -321,12 +321,19 @@ MN_EXPORT void mn_trace_sink_text(void *arg, const struct mn_trace *t, const str
  * @MN_VIOL_USE_AFTER_FREE: a frame was used through a reference taken before it was freed.
  * @MN_VIOL_REFCOUNT: a frame's refcount or mapcount went wrong (underflow, freed while mapped).
  * @MN_VIOL_DIRECT_MAP: a frame absent from the direct map was touched through it.
+ * @MN_VIOL_LOCK: a lock was misused: unlocked while not held, taken recursively, taken in
+ *                an order that inverts an earlier one, or slept on in atomic context.
+ * @MN_VIOL_DEADLOCK: every remaining sim thread is blocked.
+ * @MN_VIOL_CHECK: a scenario's or a protocol checker's own invariant failed.
  * @MN_VIOL_NR: number of kinds.
  */
 enum mn_violation_kind {
 	MN_VIOL_USE_AFTER_FREE = 1,
 	MN_VIOL_REFCOUNT,
 	MN_VIOL_DIRECT_MAP,
+	MN_VIOL_LOCK,
+	MN_VIOL_DEADLOCK,
+	MN_VIOL_CHECK,
 	MN_VIOL_NR,
 };
 
@@ -344,6 +351,8 @@ enum mn_violation_kind {
  * @cause_event: when that happened.
  * @reuse_actor: who allocated the frame again since, if anyone.
  * @reuse_event: when that happened (0 when the frame was not reused).
+ * @schedule: the schedule string of the run that found it (set when a sim run ends; NULL
+ *            outside sim runs).
  * @detail: a one-line human explanation.
  */
 struct mn_violation {
@@ -359,7 +368,8 @@ struct mn_violation {
 	uint64_t cause_event;
 	uint32_t reuse_actor;
 	uint64_t reuse_event;
-	char detail[160];
+	const char *schedule;
+	char detail[256];
 };
 
 /**

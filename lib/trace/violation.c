@@ -13,13 +13,15 @@ void mn_trace_report(struct mn_trace *t, const struct mn_violation *v)
 	t->viol_total++;
 	event = 0;
 	if (mn_trace_is_on(t)) {
-		const struct mn_kv kv[] = {
-			MN_KV_S("invariant", v->invariant ? v->invariant : "?"),
-			MN_KV_X("pfn", v->pfn),
-			MN_KV_S("what", v->what ? v->what : "?"),
-		};
+		struct mn_kv kv[3];
+		size_t n = 0;
 
-		event = mn_trace_emit(t, "violation", kv, ARRAY_SIZE(kv));
+		kv[n++] = MN_KV_S("invariant", v->invariant ? v->invariant : "?");
+		if (v->pfn != MN_INVALID_PFN)
+			kv[n++] = MN_KV_X("pfn", v->pfn);
+		if (v->what)
+			kv[n++] = MN_KV_S("what", v->what);
+		event = mn_trace_emit(t, "violation", kv, n);
 	}
 	if (t->nr_viol >= MN_TRACE_MAX_VIOLATIONS)
 		return;

@@ -1,0 +1,529 @@
+// SPDX-License-Identifier: MIT
+/*
+ * explore.c - the explorer: re-runs a scenario in one reused world under depth-first
+ * search with a preemption bound (Musuvathi and Qadeer, PLDI 2007) and sleep sets
+ * (Godefroid, 1996), or under seeded random and PCT schedules; replays failures; and runs
+ * single-step mutants of the named steps.
+ */
+#include "sim/sim-internal.h"
+
+#include <limits.h>
+#include <stdlib.h>
+#include <time.h>
+
+#define NO_THREAD 0xffU
+
+/* One decision point on the current DFS path. */
+struct dfs_frame {
+	uint64_t enabled;
+	uint64_t done;	/* choices explored here, the current one included */
+	uint64_t sleep; /* threads whose next step need not be tried here */
+	size_t acc;	/* index of this frame's pending steps in dfs.acc */
+	uint32_t preemptions; /* on the path before this decision */
+	uint8_t chosen;
+	uint8_t current; /* running thread at the decision, NO_THREAD at the start */
+	uint8_t nr_threads;
+};
+
+struct dfs {
+	struct dfs_frame *frames;
+	size_t depth;
+	size_t cap;
+	struct pending *acc; /* pending steps of every thread, per frame */
+	size_t nr_acc;
+	size_t acc_cap;
+	unsigned int bound;
+	bool sleep_sets;
+};
+
+static bool independent(const struct pending *a, const struct pending *b)
+{
+	if (!a->obj || !b->obj || a->access == MN_ACCESS_ANY || b->access == MN_ACCESS_ANY)
+		return false;
+	return a->obj != b->obj || (a->access == MN_ACCESS_READ && b->access == MN_ACCESS_READ);
+}
+
+static bool is_preemption(const struct dfs_frame *f, unsigned int t)
+{
+	return f->current != NO_THREAD && (f->enabled & (1ULL << f->current)) && t != f->current;
+}
+
+static int dfs_push(struct mn_sim *sim, struct dfs *d, uint64_t enabled, int *err)
+{
+	const struct mn_thread *cur = sim->current;
+	struct dfs_frame *f, *p = d->depth ? &d->frames[d->depth - 1] : NULL;
+	uint64_t allowed;
+	unsigned int i;
+
+	if (d->depth == d->cap) {
+		size_t cap = d->cap ? 2 * d->cap : 256;
+		struct dfs_frame *n = realloc(d->frames, cap * sizeof(*n));
+
+		if (!n)
+			goto nomem;
+		d->frames = n;
+		d->cap = cap;
+	}
+	if (d->nr_acc + sim->nr_threads > d->acc_cap) {
+		size_t cap = MN_MAX(2 * d->acc_cap, d->nr_acc + 1024);
+		struct pending *n = realloc(d->acc, cap * sizeof(*n));
+
+		if (!n)
+			goto nomem;
+		d->acc = n;
+		d->acc_cap = cap;
+	}
+	f = &d->frames[d->depth];
+	memset(f, 0, sizeof(*f));
+	f->enabled = enabled;
+	f->current = cur ? (uint8_t)cur->index : NO_THREAD;
+	f->nr_threads = (uint8_t)sim->nr_threads;
+	f->acc = d->nr_acc;
+	for (i = 0; i < sim->nr_threads; i++)
+		d->acc[d->nr_acc++] = sim->threads[i]->pending;
+	if (p)
+		f->preemptions = p->preemptions + is_preemption(p, p->chosen);
+	if (p && d->sleep_sets) {
+		/* Godefroid: what slept at the parent, or was tried there before the current
+		 * choice, sleeps here if it commutes with that choice. */
+		uint64_t cand = (p->sleep | p->done) & ~(1ULL << p->chosen);
+
+		while (cand) {
+			unsigned int u = (unsigned int)__builtin_ctzll(cand);
+
+			cand &= cand - 1;
+			if (u < p->nr_threads &&
+			    independent(&d->acc[p->acc + u], &d->acc[p->acc + p->chosen]))
+				f->sleep |= 1ULL << u;
+		}
+		f->sleep &= enabled;
+	}
+	allowed = enabled & ~f->sleep;
+	if (f->current != NO_THREAD && (allowed & (1ULL << f->current))) {
+		f->chosen = f->current;
+	} else {
+		if (f->current != NO_THREAD && (enabled & (1ULL << f->current)))
+			allowed = f->preemptions < d->bound ? allowed : 0;
+		if (!allowed) {
+			d->nr_acc = f->acc;
+			return -1; /* every way on is asleep or over the bound: prune */
+		}
+		f->chosen = (uint8_t)__builtin_ctzll(allowed);
+	}
+	f->done = 1ULL << f->chosen;
+	d->depth++;
+	return f->chosen;
+nomem:
+	*err = -ENOMEM;
+	return -1;
+}
+
+static int pick_dfs(struct mn_sim *sim, void *state, uint64_t enabled, unsigned int decision,
+		    int *err)
+{
+	struct dfs *d = state;
+
+	if (decision < d->depth) {
+		const struct dfs_frame *f = &d->frames[decision];
+
+		if (f->enabled != enabled) {
+			*err = -EPROTO; /* the scenario does not replay deterministically */
+			return -1;
+		}
+		return f->chosen;
+	}
+	return dfs_push(sim, d, enabled, err);
+}
+
+/* Move to the next unexplored path; false when the bounded space is exhausted. */
+static bool dfs_backtrack(struct dfs *d)
+{
+	while (d->depth) {
+		struct dfs_frame *f = &d->frames[d->depth - 1];
+		uint64_t cand = f->enabled & ~f->done & ~f->sleep;
+
+		while (cand) {
+			unsigned int t = (unsigned int)__builtin_ctzll(cand);
+
+			cand &= cand - 1;
+			if (f->preemptions + is_preemption(f, t) <= d->bound) {
+				f->chosen = (uint8_t)t;
+				f->done |= 1ULL << t;
+				d->nr_acc = f->acc + f->nr_threads;
+				return true;
+			}
+		}
+		d->nr_acc = f->acc;
+		d->depth--;
+	}
+	return false;
+}
+
+/* ---- a set of terminal state hashes ------------------------------------------------ */
+
+struct hash_set {
+	uint64_t *v;
+	size_t size;
+	size_t n;
+	bool has_zero;
+};
+
+static int hash_set_add(struct hash_set *s, uint64_t h)
+{
+	size_t i;
+
+	if (h == 0) {
+		s->n += !s->has_zero;
+		s->has_zero = true;
+		return 0;
+	}
+	if (2 * (s->n + 1) > s->size) {
+		struct hash_set g = { calloc(s->size ? 2 * s->size : 1024, sizeof(uint64_t)),
+				      s->size ? 2 * s->size : 1024, 0, s->has_zero };
+
+		if (!g.v)
+			return -ENOMEM;
+		for (i = 0; i < s->size; i++)
+			if (s->v[i])
+				hash_set_add(&g, s->v[i]);
+		g.n = s->n;
+		free(s->v);
+		*s = g;
+	}
+	for (i = (size_t)(h * 0x9e3779b97f4a7c15ULL) & (s->size - 1); s->v[i];
+	     i = (i + 1) & (s->size - 1))
+		if (s->v[i] == h)
+			return 0;
+	s->v[i] = h;
+	s->n++;
+	return 0;
+}
+
+/* ---- exploration ------------------------------------------------------------------ */
+
+static double now_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static uint64_t mix_seed(uint64_t seed, uint64_t run)
+{
+	uint64_t z = seed + (run + 1) * 0x9e3779b97f4a7c15ULL;
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+static int keep_failure(struct mn_sim *sim, struct mn_explore_result *res)
+{
+	const struct mn_violation *v = mn_trace_violation(sim->trace, 0);
+	struct mn_explore_failure *f, *n;
+
+	n = realloc(res->failures, (res->nr_failures + 1) * sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	res->failures = n;
+	f = &n[res->nr_failures];
+	memset(f, 0, sizeof(*f));
+	f->schedule = strdup(mn_sim_get_schedule(sim));
+	if (!f->schedule)
+		return -ENOMEM;
+	if (v) {
+		f->violation = *v;
+	} else {
+		/* Counted but not kept (the trace's cap): say so. */
+		f->violation.kind = MN_VIOL_CHECK;
+		f->violation.invariant = "sim.unrecorded";
+		f->violation.pfn = MN_INVALID_PFN;
+	}
+	f->violation.schedule = f->schedule;
+	res->nr_failures++;
+	return 0;
+}
+
+static int validate(const struct mn_scenario *sc, const struct mn_explore_config *cfg)
+{
+	if (!sc || !sc->setup || !cfg)
+		return -EINVAL;
+	switch (cfg->strategy) {
+	case MN_EXPLORE_DFS:
+		return 0;
+	case MN_EXPLORE_PCT:
+		if (!cfg->pct_depth)
+			return -EINVAL;
+		/* fall through */
+	case MN_EXPLORE_RANDOM:
+		return cfg->max_schedules ? 0 : -EINVAL;
+	default:
+		return -EINVAL;
+	}
+}
+
+/* Explore in the world @sim (already carrying its mutations). */
+static int explore_in(struct mn_sim *sim, const struct mn_scenario *sc,
+		      const struct mn_explore_config *cfg, struct mn_explore_result *res)
+{
+	struct dfs d = { .bound = cfg->preemption_bound, .sleep_sets = cfg->sleep_sets };
+	struct sched_ops dfs_ops = { pick_dfs, &d };
+	double start = now_seconds(), last_progress = start;
+	double interval = cfg->progress_interval > 0 ? cfg->progress_interval : 0.5;
+	unsigned int max_failures = cfg->max_failures ? cfg->max_failures : 16;
+	struct hash_set states = { 0 };
+	uint64_t run;
+	int ret = 0;
+
+	memset(res, 0, sizeof(*res));
+	for (run = 0;; run++) {
+		struct mn_sched sched = { .seed = mix_seed(cfg->seed, run) };
+		struct mn_run_stats st;
+		struct sched_ops ops;
+		void *sstate = NULL;
+		int r;
+
+		if (run && (ret = mn_sim_reset(sim)))
+			break;
+		ret = sc->setup(sim, sc->arg);
+		if (ret)
+			break;
+		if (cfg->strategy == MN_EXPLORE_DFS) {
+			r = sim_run(sim, &dfs_ops);
+		} else {
+			sched.kind = cfg->strategy == MN_EXPLORE_PCT ? MN_SCHED_PCT : MN_SCHED_RANDOM;
+			sched.pct_depth = cfg->pct_depth;
+			sched.pct_steps = res->max_depth ? res->max_depth : 0;
+			ret = sched_init(sim, &sched, &ops, &sstate);
+			if (ret)
+				break;
+			r = sim_run(sim, &ops);
+			sched_fini(sim, sstate);
+		}
+		if (r < 0) {
+			ret = r;
+			break;
+		}
+		if (r == MN_RUN_OK && sc->check) {
+			sc->check(sim, sc->arg);
+			if (sim->failed) {
+				r = MN_RUN_VIOLATION;
+				sim_stamp_violations(sim);
+			}
+		}
+		mn_sim_get_run_stats(sim, &st);
+		res->max_depth = MN_MAX(res->max_depth, (unsigned int)st.decisions);
+		res->max_preemptions = MN_MAX(res->max_preemptions, (unsigned int)st.preemptions);
+		if (r == MN_RUN_PRUNED) {
+			res->pruned++;
+		} else {
+			res->schedules++;
+			if (r == MN_RUN_OK && sc->state_hash &&
+			    (ret = hash_set_add(&states, sc->state_hash(sim, sc->arg))))
+				break;
+		}
+		if (r == MN_RUN_VIOLATION) {
+			res->failing_runs++;
+			if (!res->nr_failures || (cfg->collect_all && res->nr_failures < max_failures))
+				if ((ret = keep_failure(sim, res)))
+					break;
+			if (!cfg->collect_all)
+				break;
+		}
+		if (cfg->progress && now_seconds() - last_progress >= interval) {
+			struct mn_explore_progress p = {
+				.schedules = res->schedules,
+				.pruned = res->pruned,
+				.failures = res->failing_runs,
+				.total = cfg->max_schedules,
+			};
+
+			last_progress = now_seconds();
+			p.seconds = last_progress - start;
+			p.rate = p.seconds > 0 ? (double)res->schedules / p.seconds : 0;
+			cfg->progress(cfg->progress_arg, &p);
+		}
+		if (cfg->strategy == MN_EXPLORE_DFS && !dfs_backtrack(&d)) {
+			res->exhausted = true;
+			break;
+		}
+		if (cfg->max_schedules && res->schedules + res->pruned >= cfg->max_schedules)
+			break;
+		if (cfg->max_seconds > 0 && now_seconds() - start >= cfg->max_seconds)
+			break;
+	}
+	res->distinct_states = states.n;
+	res->seconds = now_seconds() - start;
+	free(states.v);
+	free(d.frames);
+	free(d.acc);
+	if (ret)
+		mn_explore_result_free(res);
+	return ret;
+}
+
+static int world_for(const struct mn_sim_config *cfg, const char *const *skip, size_t nr_skip,
+		     struct mn_sim **out)
+{
+	struct mn_sim *sim;
+	size_t i;
+	int ret;
+
+	ret = mn_sim_create(cfg, &sim);
+	if (ret)
+		return ret;
+	for (i = 0; i < nr_skip && !ret; i++)
+		ret = mn_sim_skip_step(sim, skip[i]);
+	if (ret) {
+		mn_sim_destroy(sim);
+		return ret;
+	}
+	*out = sim;
+	return 0;
+}
+
+int mn_explore(const struct mn_scenario *sc, const struct mn_explore_config *cfg,
+	       struct mn_explore_result *res)
+{
+	struct mn_sim *sim;
+	int ret;
+
+	memset(res, 0, sizeof(*res));
+	ret = validate(sc, cfg);
+	if (!ret)
+		ret = world_for(&cfg->sim, cfg->skip_steps, cfg->nr_skip_steps, &sim);
+	if (ret)
+		return ret;
+	ret = explore_in(sim, sc, cfg, res);
+	mn_sim_destroy(sim);
+	return ret;
+}
+
+void mn_explore_result_free(struct mn_explore_result *res)
+{
+	size_t i;
+
+	for (i = 0; i < res->nr_failures; i++)
+		free(res->failures[i].schedule);
+	free(res->failures);
+	memset(res, 0, sizeof(*res));
+}
+
+int mn_explore_replay(const struct mn_scenario *sc, const struct mn_sim_config *cfg,
+		      const char *const *skip_steps, size_t nr_skip_steps, const char *schedule,
+		      struct mn_sim **out)
+{
+	struct mn_sim_config c = cfg ? *cfg : (struct mn_sim_config){ 0 };
+	struct mn_sched sched = { .kind = MN_SCHED_REPLAY, .schedule = schedule };
+	struct mn_sim *sim;
+	uint32_t *choices;
+	size_t n;
+	int ret;
+
+	if (!sc || !sc->setup)
+		return -EINVAL;
+	ret = sched_parse(schedule, &choices, &n);
+	if (ret)
+		return ret;
+	free(choices);
+	c.trace_mode = MN_TRACE_FULL;
+	ret = world_for(&c, skip_steps, nr_skip_steps, &sim);
+	if (ret)
+		return ret;
+	ret = sc->setup(sim, sc->arg);
+	if (!ret)
+		ret = mn_sim_run(sim, &sched);
+	if (ret == MN_RUN_OK && sc->check) {
+		sc->check(sim, sc->arg);
+		if (sim->failed) {
+			ret = MN_RUN_VIOLATION;
+			sim_stamp_violations(sim);
+		}
+	}
+	if (ret < 0) {
+		mn_sim_destroy(sim);
+		return ret;
+	}
+	*out = sim;
+	return ret;
+}
+
+void mn_mutants_free(struct mn_mutant *m, size_t nr)
+{
+	size_t i;
+
+	if (!m)
+		return;
+	for (i = 0; i < nr; i++) {
+		free(m[i].step);
+		free(m[i].schedule);
+	}
+	free(m);
+}
+
+int mn_explore_mutants(const struct mn_scenario *sc, const struct mn_explore_config *cfg,
+		       struct mn_mutant **out, size_t *nr)
+{
+	struct mn_explore_config c;
+	struct mn_explore_result res;
+	struct mn_mutant *m = NULL;
+	struct mn_sim *sim;
+	size_t i, n = 0;
+	int ret;
+
+	*out = NULL;
+	*nr = 0;
+	ret = validate(sc, cfg);
+	if (!ret)
+		ret = world_for(&cfg->sim, NULL, 0, &sim);
+	if (ret)
+		return ret;
+	c = *cfg;
+	c.collect_all = false;
+	c.skip_steps = NULL;
+	c.nr_skip_steps = 0;
+	ret = explore_in(sim, sc, &c, &res);
+	if (!ret && res.failing_runs)
+		ret = -ECANCELED;
+	mn_explore_result_free(&res);
+	if (!ret) {
+		n = mn_sim_nr_steps(sim);
+		m = calloc(n ? n : 1, sizeof(*m));
+		if (!m)
+			ret = -ENOMEM;
+	}
+	for (i = 0; i < n && !ret; i++) {
+		m[i].step = strdup(mn_sim_step_id(sim, i));
+		if (!m[i].step) {
+			ret = -ENOMEM;
+			break;
+		}
+	}
+	for (i = 0; i < n && !ret; i++) {
+		mn_sim_clear_mutations(sim);
+		ret = mn_sim_skip_step(sim, m[i].step);
+		if (!ret)
+			ret = mn_sim_reset(sim);
+		if (!ret)
+			ret = explore_in(sim, sc, &c, &res);
+		if (ret)
+			break;
+		m[i].schedules = res.schedules + res.pruned;
+		if (res.nr_failures) {
+			m[i].caught = true;
+			m[i].invariant = res.failures[0].violation.invariant;
+			m[i].schedule = res.failures[0].schedule;
+			res.failures[0].schedule = NULL;
+		}
+		mn_explore_result_free(&res);
+	}
+	mn_sim_destroy(sim);
+	if (ret) {
+		mn_mutants_free(m, n);
+		return ret;
+	}
+	*out = m;
+	*nr = n;
+	return 0;
+}
