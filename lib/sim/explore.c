@@ -16,31 +16,48 @@
 /* One decision point on the current DFS path. */
 struct dfs_frame {
 	uint64_t enabled;
-	uint64_t done;	/* choices explored here, the current one included */
-	uint64_t sleep; /* threads whose next step need not be tried here */
-	size_t acc;	/* index of this frame's pending steps in dfs.acc */
+	uint64_t done;	      /* choices explored here, the current one included */
+	uint64_t sleep;	      /* threads whose next step need not be tried here */
 	uint32_t preemptions; /* on the path before this decision */
 	uint8_t chosen;
 	uint8_t current; /* running thread at the decision, NO_THREAD at the start */
-	uint8_t nr_threads;
 };
 
 struct dfs {
 	struct dfs_frame *frames;
 	size_t depth;
 	size_t cap;
-	struct pending *acc; /* pending steps of every thread, per frame */
-	size_t nr_acc;
-	size_t acc_cap;
+	uint64_t sleep_now; /* the sleep set at the current point of the run */
 	unsigned int bound;
 	bool sleep_sets;
 };
 
+/*
+ * Two steps commute when they name different objects, or both only read the same one.
+ * A thread's next step is its pending yield point; it cannot change while the thread
+ * does not run, so the live value serves for every sleeping thread.
+ */
 static bool independent(const struct pending *a, const struct pending *b)
 {
 	if (!a->obj || !b->obj || a->access == MN_ACCESS_ANY || b->access == MN_ACCESS_ANY)
 		return false;
 	return a->obj != b->obj || (a->access == MN_ACCESS_READ && b->access == MN_ACCESS_READ);
+}
+
+/* The threads of @mask whose next step commutes with thread @t's. */
+static uint64_t commuting(const struct mn_sim *sim, uint64_t mask, unsigned int t)
+{
+	uint64_t keep = 0;
+
+	while (mask) {
+		unsigned int u = (unsigned int)__builtin_ctzll(mask);
+
+		mask &= mask - 1;
+		if (u < sim->nr_threads &&
+		    independent(&sim->threads[u]->pending, &sim->threads[t]->pending))
+			keep |= 1ULL << u;
+	}
+	return keep;
 }
 
 static bool is_preemption(const struct dfs_frame *f, unsigned int t)
@@ -53,91 +70,87 @@ static int dfs_push(struct mn_sim *sim, struct dfs *d, uint64_t enabled, int *er
 	const struct mn_thread *cur = sim->current;
 	struct dfs_frame *f, *p = d->depth ? &d->frames[d->depth - 1] : NULL;
 	uint64_t allowed;
-	unsigned int i;
 
 	if (d->depth == d->cap) {
 		size_t cap = d->cap ? 2 * d->cap : 256;
 		struct dfs_frame *n = realloc(d->frames, cap * sizeof(*n));
 
-		if (!n)
-			goto nomem;
+		if (!n) {
+			*err = -ENOMEM;
+			return -1;
+		}
 		d->frames = n;
 		d->cap = cap;
-	}
-	if (d->nr_acc + sim->nr_threads > d->acc_cap) {
-		size_t cap = MN_MAX(2 * d->acc_cap, d->nr_acc + 1024);
-		struct pending *n = realloc(d->acc, cap * sizeof(*n));
-
-		if (!n)
-			goto nomem;
-		d->acc = n;
-		d->acc_cap = cap;
 	}
 	f = &d->frames[d->depth];
 	memset(f, 0, sizeof(*f));
 	f->enabled = enabled;
 	f->current = cur ? (uint8_t)cur->index : NO_THREAD;
-	f->nr_threads = (uint8_t)sim->nr_threads;
-	f->acc = d->nr_acc;
-	for (i = 0; i < sim->nr_threads; i++)
-		d->acc[d->nr_acc++] = sim->threads[i]->pending;
+	f->sleep = d->sleep_sets ? d->sleep_now & enabled : 0;
 	if (p)
 		f->preemptions = p->preemptions + is_preemption(p, p->chosen);
-	if (p && d->sleep_sets) {
-		/* Godefroid: what slept at the parent, or was tried there before the current
-		 * choice, sleeps here if it commutes with that choice. */
-		uint64_t cand = (p->sleep | p->done) & ~(1ULL << p->chosen);
-
-		while (cand) {
-			unsigned int u = (unsigned int)__builtin_ctzll(cand);
-
-			cand &= cand - 1;
-			if (u < p->nr_threads &&
-			    independent(&d->acc[p->acc + u], &d->acc[p->acc + p->chosen]))
-				f->sleep |= 1ULL << u;
-		}
-		f->sleep &= enabled;
-	}
 	allowed = enabled & ~f->sleep;
 	if (f->current != NO_THREAD && (allowed & (1ULL << f->current))) {
 		f->chosen = f->current;
 	} else {
-		if (f->current != NO_THREAD && (enabled & (1ULL << f->current)))
-			allowed = f->preemptions < d->bound ? allowed : 0;
-		if (!allowed) {
-			d->nr_acc = f->acc;
+		if (f->current != NO_THREAD && (enabled & (1ULL << f->current)) &&
+		    f->preemptions >= d->bound)
+			allowed = 0;
+		if (!allowed)
 			return -1; /* every way on is asleep or over the bound: prune */
-		}
 		f->chosen = (uint8_t)__builtin_ctzll(allowed);
 	}
 	f->done = 1ULL << f->chosen;
 	d->depth++;
 	return f->chosen;
-nomem:
-	*err = -ENOMEM;
-	return -1;
 }
 
 static int pick_dfs(struct mn_sim *sim, void *state, uint64_t enabled, unsigned int decision,
 		    int *err)
 {
 	struct dfs *d = state;
+	const struct dfs_frame *f;
+	int t;
 
 	if (decision < d->depth) {
-		const struct dfs_frame *f = &d->frames[decision];
-
+		f = &d->frames[decision];
 		if (f->enabled != enabled) {
 			*err = -EPROTO; /* the scenario does not replay deterministically */
 			return -1;
 		}
-		return f->chosen;
+		t = f->chosen;
+	} else {
+		t = dfs_push(sim, d, enabled, err);
+		if (t < 0)
+			return t;
+		f = &d->frames[decision];
 	}
-	return dfs_push(sim, d, enabled, err);
+	/*
+	 * Godefroid: what slept here, or was tried here before this choice, sleeps on after
+	 * it as long as it commutes with the chosen step.
+	 */
+	if (d->sleep_sets)
+		d->sleep_now = commuting(sim, f->sleep | (f->done & ~(1ULL << t)), (unsigned int)t);
+	return t;
+}
+
+/* A move with a single enabled thread: it wakes the sleepers it does not commute with. */
+static bool forced_dfs(struct mn_sim *sim, void *state, unsigned int t)
+{
+	struct dfs *d = state;
+
+	if (!d->sleep_sets)
+		return true;
+	if (d->sleep_now & (1ULL << t))
+		return false; /* only a sleeping step is left: this run adds nothing new */
+	d->sleep_now = commuting(sim, d->sleep_now, t);
+	return true;
 }
 
 /* Move to the next unexplored path; false when the bounded space is exhausted. */
 static bool dfs_backtrack(struct dfs *d)
 {
+	d->sleep_now = 0;
 	while (d->depth) {
 		struct dfs_frame *f = &d->frames[d->depth - 1];
 		uint64_t cand = f->enabled & ~f->done & ~f->sleep;
@@ -149,11 +162,9 @@ static bool dfs_backtrack(struct dfs *d)
 			if (f->preemptions + is_preemption(f, t) <= d->bound) {
 				f->chosen = (uint8_t)t;
 				f->done |= 1ULL << t;
-				d->nr_acc = f->acc + f->nr_threads;
 				return true;
 			}
 		}
-		d->nr_acc = f->acc;
 		d->depth--;
 	}
 	return false;
@@ -268,7 +279,7 @@ static int explore_in(struct mn_sim *sim, const struct mn_scenario *sc,
 		      const struct mn_explore_config *cfg, struct mn_explore_result *res)
 {
 	struct dfs d = { .bound = cfg->preemption_bound, .sleep_sets = cfg->sleep_sets };
-	struct sched_ops dfs_ops = { pick_dfs, &d };
+	struct sched_ops dfs_ops = { .pick = pick_dfs, .forced = forced_dfs, .state = &d };
 	double start = now_seconds(), last_progress = start;
 	double interval = cfg->progress_interval > 0 ? cfg->progress_interval : 0.5;
 	unsigned int max_failures = cfg->max_failures ? cfg->max_failures : 16;
@@ -357,7 +368,6 @@ static int explore_in(struct mn_sim *sim, const struct mn_scenario *sc,
 	res->seconds = now_seconds() - start;
 	free(states.v);
 	free(d.frames);
-	free(d.acc);
 	if (ret)
 		mn_explore_result_free(res);
 	return ret;

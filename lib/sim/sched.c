@@ -245,6 +245,7 @@ int sched_init(struct mn_sim *sim, const struct mn_sched *sched, struct sched_op
 	st->kind = sched->kind;
 	st->rng = sched->seed;
 	ops->state = st;
+	ops->forced = NULL;
 	*state = st;
 	switch (sched->kind) {
 	case MN_SCHED_FIRST:

@@ -70,11 +70,14 @@ struct mn_thread {
 /*
  * A scheduling policy. pick() chooses among @enabled (two or more threads) at decision
  * point number @decision; it returns a thread index, or -1 to stop the run (the run is
- * then pruned, or with *err set, failed with that error).
+ * then pruned, or with *err set, failed with that error). The running thread's and every
+ * other thread's next step are in their struct mn_thread's @pending.
  */
 struct sched_ops {
 	int (*pick)(struct mn_sim *sim, void *state, uint64_t enabled, unsigned int decision,
 		    int *err);
+	/* Optional: told of every move with one enabled thread; false prunes the run. */
+	bool (*forced)(struct mn_sim *sim, void *state, unsigned int thread);
 	void *state;
 };
 

@@ -400,6 +400,10 @@ static void schedule_next(struct mn_sim *sim, struct mn_thread *from, bool from_
 		next = sim->threads[pick];
 	} else {
 		next = sim->threads[__builtin_ctzll(enabled)];
+		if (sim->sched->forced && !sim->sched->forced(sim, sim->sched->state, next->index)) {
+			sim->pruned = true;
+			goto end;
+		}
 	}
 	if (next == from)
 		return;
