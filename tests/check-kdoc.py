@@ -17,15 +17,34 @@ DECL = re.compile(r"MN_EXPORT\s+(?P<ret>[^;{]*?)\b(?P<name>[a-z_][a-z0-9_]*)\s*\
                   re.S)
 
 
+def split_top(args):
+    """Split a parameter list at commas that are not inside parentheses."""
+    out, depth, cur = [], 0, ""
+    for ch in args:
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        if ch == "," and depth == 0:
+            out.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    out.append(cur)
+    return out
+
+
 def params(args):
     args = args.strip()
     if args in ("", "void"):
         return []
     out = []
-    for a in args.split(","):
-        if a.strip() == "...":
+    for a in split_top(args):
+        a = a.strip()
+        if a == "...":
             continue
-        m = re.search(r"([A-Za-z_][A-Za-z0-9_]*)\s*(\[[^\]]*\])?\s*$", a.strip())
+        fp = re.search(r"\(\s*\*\s*([A-Za-z_][A-Za-z0-9_]*)\s*\)\s*\(", a)
+        m = fp or re.search(r"([A-Za-z_][A-Za-z0-9_]*)\s*(\[[^\]]*\])?\s*$", a)
         if m:
             out.append(m.group(1))
     return out

@@ -254,6 +254,30 @@ static void test_reset_keeps_context(void **state)
 	mn_alloc_destroy(a);
 }
 
+static void test_reset_frees_everything_default(void **state)
+{
+	const size_t nr = 4096, size = 8192;
+	uint64_t during, after;
+	struct mn_alloc_stats st;
+	struct mn_alloc *a;
+	size_t i;
+
+	(void)state;
+	assert_int_equal(mn_alloc_create(NULL, &a), 0);
+	for (i = 0; i < nr; i++)
+		assert_non_null(mn_malloc(a, size));
+	during = process_allocated_bytes();
+	mn_alloc_reset(a); /* jemalloc: arena.<i>.reset; libc: the block list */
+	after = process_allocated_bytes();
+	assert_true(after < during);
+	assert_true(during - after >= nr * size);
+	mn_alloc_get_stats(a, &st);
+	assert_int_equal(st.live_objects, 0);
+	/* Still usable after the reset. */
+	assert_non_null(mn_malloc(a, 64));
+	mn_alloc_destroy(a);
+}
+
 static void test_many_contexts_reuse_arenas(void **state)
 {
 	struct mn_alloc *a;
@@ -358,7 +382,29 @@ static int workload(struct mn_alloc *a, uint64_t *dropped)
 	ret = mn_phys_write(p, mn_frame_ref_offset(big, 7), 42, "workload.write");
 	if (ret)
 		goto out;
+	/* A 1 GiB folio: a far-tail write and a split both materialise chunks. */
+	ret = mn_phys_alloc(p, MN_ORDER_1G, MN_OWNER_ANON, 0, &big);
+	if (ret)
+		goto out;
+	ret = mn_phys_write(p, mn_frame_ref_offset(big, 300000 % (1 << 18)), 7, "far.write");
+	if (ret) {
+		assert_int_equal(mn_phys_frame_info(p, big.pfn + 300000 % (1 << 18), &fi), 0);
+		assert_int_not_equal(fi.data, 7);
+		goto out;
+	}
+	/* Into two halves: the second half's head chunk must be materialised. */
+	ret = mn_phys_split(p, big, MN_ORDER_1G - 1);
+	if (ret) {
+		assert_int_equal(mn_phys_frame_info(p, big.pfn + (1 << 17) + 5, &fi), 0);
+		assert_int_equal(fi.head, big.pfn);
+		assert_int_equal(fi.order, MN_ORDER_1G);
+		goto out;
+	}
+	assert_int_equal(mn_phys_frame_info(p, big.pfn + (1 << 17) + 5, &fi), 0);
+	assert_int_equal(fi.head, big.pfn + (1 << 17));
 out:
+	if (p)
+		assert_int_equal(mn_phys_check_invariants(p), 0);
 	if (ret)
 		assert_int_equal(ret, -ENOMEM);
 	*dropped = t ? mn_trace_nr_dropped(t) : 0;
@@ -414,6 +460,7 @@ int main(void)
 		cmocka_unit_test(test_destroy_frees_everything_custom),
 		cmocka_unit_test(test_destroy_frees_everything_default),
 		cmocka_unit_test(test_reset_keeps_context),
+		cmocka_unit_test(test_reset_frees_everything_default),
 		cmocka_unit_test(test_many_contexts_reuse_arenas),
 		cmocka_unit_test(test_array_grow),
 		cmocka_unit_test(test_injection_walk_small_workload),

@@ -479,6 +479,77 @@ static void test_bad_arguments(void **state)
 	assert_string_equal(mn_phys_owner_name((enum mn_frame_owner)42), "?");
 }
 
+static void test_high_base_pfn_is_cheap(void **state)
+{
+	struct mn_phys_config cfg = { .base_pfn = 1ULL << 38 };
+	struct mn_phys_stats st;
+	struct mn_frame_ref r;
+	struct mn_phys *p;
+	struct fixture *fx = *state;
+
+	assert_int_equal(mn_phys_create(fx->a, fx->t, &cfg, &p), 0);
+	assert_int_equal(mn_phys_alloc(p, 0, MN_OWNER_ANON, 0, &r), 0);
+	assert_int_equal(r.pfn, 1ULL << 38);
+	assert_int_equal(mn_phys_alloc(p, MN_ORDER_1G, MN_OWNER_ANON, 0, &r), 0);
+	mn_phys_get_stats(p, &st);
+	/* The table starts at the base: two chunks' worth, not 2^38 frames' directory. */
+	assert_true(st.metadata_bytes < (1ULL << 20));
+	assert_int_equal(mn_phys_check_invariants(p), 0);
+	mn_phys_destroy(p);
+}
+
+static void test_freed_huge_folio_is_poisoned_everywhere(void **state)
+{
+	struct fixture *fx = *state;
+	struct mn_frame_ref f, again;
+	struct mn_frame_info fi;
+	uint64_t val;
+
+	/* Order 11 spans four chunks; three of them are never materialised. */
+	assert_int_equal(mn_phys_alloc(fx->p, 11, MN_OWNER_GMEM, MN_PHYS_ZERO, &f), 0);
+	assert_int_equal(mn_phys_read(fx->p, mn_frame_ref_offset(f, 600), &val, "r"), 0);
+	assert_int_equal(val, 0);
+	assert_int_equal(mn_phys_put(fx->p, f, "free"), 1);
+	assert_int_equal(mn_phys_read(fx->p, mn_frame_ref_offset(f, 600), &val, "stale"), -ESTALE);
+	assert_int_equal(val, MN_PHYS_POISON);
+	assert_int_equal(mn_phys_frame_info(fx->p, f.pfn + 600, &fi), 0);
+	assert_int_equal(fi.data, MN_PHYS_POISON);
+	/* Reused without zeroing, the old contents show, also once a chunk materialises. */
+	assert_int_equal(mn_phys_alloc(fx->p, 11, MN_OWNER_GMEM, 0, &again), 0);
+	assert_int_equal(again.pfn, f.pfn);
+	assert_int_equal(mn_phys_write(fx->p, mn_frame_ref_offset(again, 600), 5, "w"), 0);
+	assert_int_equal(mn_phys_read(fx->p, mn_frame_ref_offset(again, 601), &val, "r"), 0);
+	assert_int_equal(val, MN_PHYS_POISON);
+	assert_int_equal(mn_phys_read(fx->p, mn_frame_ref_offset(again, 1500), &val, "r"), 0);
+	assert_int_equal(val, MN_PHYS_POISON);
+	assert_int_equal(mn_phys_put(fx->p, again, "free"), 1);
+	assert_int_equal(mn_phys_alloc(fx->p, 11, MN_OWNER_GMEM, MN_PHYS_ZERO, &again), 0);
+	assert_int_equal(mn_phys_read(fx->p, mn_frame_ref_offset(again, 1500), &val, "r"), 0);
+	assert_int_equal(val, 0);
+	assert_int_equal(mn_phys_check_invariants(fx->p), 0);
+}
+
+static void test_freed_folios_reused_before_gap_blocks(void **state)
+{
+	struct fixture *fx = *state;
+	struct mn_frame_ref page, big, next;
+
+	/*  pfn  0x100 0x101 ..... 0x1ff | 0x200 ... 0x3ff
+	 *       page  <- alignment gap -> | order-9 folio
+	 */
+	assert_int_equal(mn_phys_alloc(fx->p, 0, MN_OWNER_ANON, 0, &page), 0);
+	assert_int_equal(page.pfn, 0x100);
+	assert_int_equal(mn_phys_put(fx->p, page, "free"), 1);
+	assert_int_equal(mn_phys_alloc(fx->p, 9, MN_OWNER_ANON, 0, &big), 0);
+	assert_int_equal(big.pfn, 0x200);
+	/* The freed page comes back before any never-used gap frame. */
+	assert_int_equal(mn_phys_alloc(fx->p, 0, MN_OWNER_ANON, 0, &next), 0);
+	assert_int_equal(next.pfn, 0x100);
+	assert_int_equal(mn_phys_alloc(fx->p, 0, MN_OWNER_ANON, 0, &next), 0);
+	assert_true(next.pfn > 0x100 && next.pfn < 0x200);
+	assert_int_equal(mn_phys_check_invariants(fx->p), 0);
+}
+
 /* Random alloc/get/put/split against a model of which references are live. */
 static void test_randomized_against_model(void **state)
 {
@@ -526,6 +597,8 @@ static void test_randomized_against_model(void **state)
 		}
 		for (i = 0; i < n; i++)
 			assert_int_equal(mn_phys_ref_valid(fx->p, h[i].ref), h[i].live);
+		if (step % 16 == 0)
+			assert_int_equal(mn_phys_check_invariants(fx->p), 0);
 		if (n == 256) {
 			/* Recycle the model: drop everything still held. */
 			for (i = 0; i < n; i++)
@@ -534,6 +607,7 @@ static void test_randomized_against_model(void **state)
 			n = 0;
 		}
 	}
+	assert_int_equal(mn_phys_check_invariants(fx->p), 0);
 	assert_int_equal(mn_trace_nr_violations(fx->t), 0);
 }
 
@@ -556,6 +630,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_data_poison_and_zero, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_max_frames_enomem, setup_limited, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_arguments, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_high_base_pfn_is_cheap, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_freed_huge_folio_is_poisoned_everywhere, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_freed_folios_reused_before_gap_blocks, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_randomized_against_model, setup, teardown),
 	};
 

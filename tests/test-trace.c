@@ -154,7 +154,7 @@ static void test_text_format(void **state)
 	struct fixture *fx = *state;
 	const char *word;
 	struct mn_trace *t;
-	char line[256], tiny[16];
+	char line[256], tiny[64];
 	uint32_t v0;
 	int len;
 
@@ -171,13 +171,20 @@ static void test_text_format(void **state)
 			    "ret=-14 kind=dynamic");
 	assert_int_equal(len, (int)strlen(line));
 	/* Truncation is NUL-terminated and reports the full length. */
-	assert_int_equal(mn_trace_format_event(t, mn_trace_get(t, 1), tiny, sizeof(tiny)), len);
-	assert_int_equal(strlen(tiny), sizeof(tiny) - 1);
-	/* No key/values: no trailing blanks. */
+	assert_int_equal(mn_trace_format_event(t, mn_trace_get(t, 1), tiny, 16), len);
+	assert_int_equal(strlen(tiny), 15);
+	/* No key/values: no trailing blanks, and the length is exact even when it just fits. */
 	mn_trace_set_actor(t, 0);
 	mn_trace_emit(t, "tlb.flush", NULL, 0);
 	mn_trace_format_event(t, mn_trace_get(t, 2), line, sizeof(line));
 	assert_string_equal(line, "     2  -           tlb.flush");
+	assert_int_equal(mn_trace_format_event(t, mn_trace_get(t, 2), tiny, strlen(line) + 1),
+			 (int)strlen(line));
+	/* Blanks inside a string value are kept as they are. */
+	mn_trace(t, "name", MN_KV_S("name", "a b "));
+	mn_trace_format_event(t, mn_trace_get(t, 3), line, sizeof(line));
+	assert_non_null(strstr(line, "name=a b "));
+	assert_int_equal(line[strlen(line) - 1], ' ');
 	mn_trace_destroy(t);
 }
 

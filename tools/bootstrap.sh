@@ -33,10 +33,16 @@ if [ -n "$missing" ]; then
 	$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi
 
-if [ -f build/build.ninja ]; then
-	: # configured; meson regenerates by itself when meson.build changes
-elif [ -d build/meson-private ]; then
-	meson setup --wipe build -Dtests=enabled
-else
-	meson setup build -Dtests=enabled
+# Configure build/ once. A half-configured directory (a failed first setup) is set up again
+# from scratch; a configured one keeps its options, except that the tests must be built.
+if [ ! -f build/build.ninja ]; then
+	if [ -f build/meson-private/coredata.dat ]; then
+		meson setup --wipe build -Dtests=enabled
+	else
+		rm -rf build
+		meson setup build -Dtests=enabled
+	fi
+elif ! meson introspect --buildoptions build |
+	python3 -c 'import json, sys; o = {x["name"]: x["value"] for x in json.load(sys.stdin)}; sys.exit(o.get("tests") != "enabled")'; then
+	meson configure build -Dtests=enabled
 fi

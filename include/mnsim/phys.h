@@ -18,6 +18,8 @@
  * 9 and 18 are the base page, 2 MiB and 1 GiB; any order up to %MN_PHYS_MAX_ORDER works).
  * The first frame is the head and carries the folio's state: refcount, mapcount, owner,
  * the young/dirty flags and direct-map presence, as struct folio does; the others are tails.
+ * Pfns are handed out upwards from the configured base, and the frame table is indexed from
+ * there, so its size follows the memory in use, not the magnitude of the pfns.
  * Each frame also holds one 64-bit data word standing for its contents, so that a test can
  * see a stale mapping read old data. The frame table grows lazily in 2 MiB chunks, and the
  * tail chunks of folios larger than a chunk are only materialised when touched, so a world
@@ -346,7 +348,8 @@ MN_EXPORT int mn_phys_write(struct mn_phys *p, struct mn_frame_ref ref, uint64_t
  * Context: The thread that owns @p.
  * Return: 0, -EINVAL when @new_order is not below the folio's order, -EAGAIN when the folio
  * has other references or mappings, -ESTALE (use-after-free reported), or -ENOMEM when
- * metadata for the pieces cannot be allocated (nothing changes then).
+ * metadata for the pieces cannot be allocated (no folio changes then; only the metadata
+ * statistics may show chunks materialised on the way).
  */
 MN_EXPORT int mn_phys_split(struct mn_phys *p, struct mn_frame_ref ref, unsigned int new_order);
 
@@ -359,6 +362,20 @@ MN_EXPORT int mn_phys_split(struct mn_phys *p, struct mn_frame_ref ref, unsigned
  * Return: true when the folio @ref points into is allocated with @ref's generation.
  */
 MN_EXPORT bool mn_phys_ref_valid(const struct mn_phys *p, struct mn_frame_ref ref);
+
+/**
+ * mn_phys_check_invariants() - Verify the frame table's bookkeeping.
+ * @p: the physical memory.
+ *
+ * Checks that freeing can never need memory (free-list room for every live folio), that no
+ * free-list or gap block overlaps a live folio, that every head is aligned and referenced,
+ * that tails point at a head that covers them, and that the per-order folio counts and the
+ * totals of mn_phys_get_stats() match the table. Tests call it after mutations.
+ *
+ * Context: Any context. O(materialised frames).
+ * Return: 0 when consistent, -EUCLEAN on the first broken rule.
+ */
+MN_EXPORT int mn_phys_check_invariants(const struct mn_phys *p);
 
 /**
  * mn_phys_frame_info() - Snapshot frame @pfn.

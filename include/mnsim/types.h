@@ -70,6 +70,11 @@ enum mn_pg_level {
 #define MN_ORDER_2M 9U
 #define MN_ORDER_1G 18U
 
+/*
+ * Level geometry. @level must be MN_PG_LEVEL_4K .. MN_PG_LEVEL_512G: callers validate levels
+ * that come from input before using these.
+ */
+
 /* Log2 of the number of 4 KiB pages a mapping at @level covers (0, 9, 18, 27). */
 static inline unsigned int mn_level_order(enum mn_pg_level level)
 {

@@ -189,9 +189,11 @@ int mn_phys_read(struct mn_phys *p, struct mn_frame_ref ref, uint64_t *val, cons
 	int ret = check(p, ref, MN_USE_READ, what, &v);
 
 	/* A stale reader still sees whatever the frame holds now. */
-	if (ret && !phys_resolve(p, ref.pfn, &v))
-		v.f = NULL;
-	*val = v.f ? v.f->data : 0;
+	if (ret && !phys_resolve(p, ref.pfn, &v)) {
+		*val = 0;
+		return ret;
+	}
+	*val = view_data(&v);
 	return ret;
 }
 

@@ -30,6 +30,7 @@ struct frame {
 	uint8_t order;
 	uint8_t owner;
 	uint8_t flags;
+	bool tail_poison; /* heads: tails never materialised hold the poison word, not 0 */
 };
 
 struct chunk {
@@ -67,14 +68,20 @@ struct pfn_stack {
 struct mn_phys {
 	struct mn_alloc *alloc;
 	struct mn_trace *trace;
-	dir_entry_t *dir;
+	dir_entry_t *dir; /* chunk ci at dir[ci - dir_base] */
 	size_t dir_cap;
+	uint64_t dir_base;
 	mn_pfn_t base_pfn;
 	mn_pfn_t next_pfn; /* bump pointer: nothing at or above was ever handed out */
 	uint64_t max_frames;
 	uint64_t gen; /* last generation stamped */
-	/* Freed blocks by order. Invariant: free[o].cap >= free[o].n + live[o]. */
+	/*
+	 * Freed folios by order, reused most recently freed first. Invariant:
+	 * free[o].cap >= free[o].n + live[o], so that freeing never allocates.
+	 */
 	struct pfn_stack free[MN_PHYS_MAX_ORDER + 1];
+	/* Never-used blocks left behind when the bump pointer aligns up; used after free[]. */
+	struct pfn_stack gap[MN_PHYS_MAX_ORDER + 1];
 	uint64_t live[MN_PHYS_MAX_ORDER + 1];
 	struct mn_phys_stats st;
 };
@@ -87,6 +94,14 @@ struct frame_view {
 };
 
 bool phys_resolve(const struct mn_phys *p, mn_pfn_t pfn, struct frame_view *v);
+
+/* The data word frame @v holds, materialised or not. */
+static inline uint64_t view_data(const struct frame_view *v)
+{
+	if (v->f)
+		return v->f->data;
+	return v->head->tail_poison ? MN_PHYS_POISON : 0;
+}
 
 static inline bool view_live(const struct frame_view *v, uint64_t gen)
 {

@@ -9,20 +9,28 @@
 
 #include <stdio.h>
 
+/* The directory slot of chunk @ci, or NULL outside the directory. */
+static dir_entry_t *dir_slot(const struct mn_phys *p, uint64_t ci)
+{
+	if (ci < p->dir_base || ci - p->dir_base >= p->dir_cap)
+		return NULL;
+	return &p->dir[ci - p->dir_base];
+}
+
 static struct chunk *dir_chunk(const struct mn_phys *p, uint64_t ci)
 {
-	dir_entry_t e = ci < p->dir_cap ? p->dir[ci] : 0;
+	dir_entry_t *e = dir_slot(p, ci);
 
-	return e && !dir_is_tag(e) ? (struct chunk *)e : NULL;
+	return e && *e && !dir_is_tag(*e) ? (struct chunk *)*e : NULL;
 }
 
 bool phys_resolve(const struct mn_phys *p, mn_pfn_t pfn, struct frame_view *v)
 {
-	uint64_t ci = pfn >> CHUNK_SHIFT;
+	dir_entry_t *slot = dir_slot(p, pfn >> CHUNK_SHIFT);
 	struct frame *f;
 	dir_entry_t e;
 
-	if (ci >= p->dir_cap || !(e = p->dir[ci]))
+	if (!slot || !(e = *slot))
 		return false;
 	if (dir_is_tag(e)) {
 		v->f = NULL;
@@ -60,6 +68,8 @@ int mn_phys_create(struct mn_alloc *a, struct mn_trace *t, const struct mn_phys_
 		p->max_frames = cfg->max_frames;
 	}
 	p->next_pfn = p->base_pfn;
+	/* The directory starts at the base: metadata follows what is used, not the pfn. */
+	p->dir_base = p->base_pfn >> CHUNK_SHIFT;
 	*out = p;
 	return 0;
 }
@@ -75,8 +85,10 @@ void mn_phys_destroy(struct mn_phys *p)
 		if (p->dir[ci] && !dir_is_tag(p->dir[ci]))
 			mn_free(p->alloc, (void *)p->dir[ci]);
 	mn_free(p->alloc, p->dir);
-	for (o = 0; o <= MN_PHYS_MAX_ORDER; o++)
+	for (o = 0; o <= MN_PHYS_MAX_ORDER; o++) {
 		mn_free(p->alloc, p->free[o].v);
+		mn_free(p->alloc, p->gap[o].v);
+	}
 	mn_free(p->alloc, p);
 }
 
@@ -84,9 +96,10 @@ static int dir_reserve(struct mn_phys *p, uint64_t last_ci)
 {
 	size_t cap = p->dir_cap, old = p->dir_cap;
 
-	if (last_ci < p->dir_cap)
+	if (last_ci - p->dir_base < p->dir_cap)
 		return 0;
-	if (mn_array_grow(p->alloc, (void **)&p->dir, &cap, last_ci + 1, sizeof(*p->dir)))
+	if (mn_array_grow(p->alloc, (void **)&p->dir, &cap, last_ci - p->dir_base + 1,
+			  sizeof(*p->dir)))
 		return -ENOMEM;
 	memset(p->dir + old, 0, (cap - old) * sizeof(*p->dir));
 	p->dir_cap = cap;
@@ -99,7 +112,7 @@ static int dir_reserve(struct mn_phys *p, uint64_t last_ci)
  */
 int phys_materialize(struct mn_phys *p, uint64_t ci)
 {
-	dir_entry_t e = p->dir[ci];
+	dir_entry_t *slot = dir_slot(p, ci), e = *slot;
 	struct chunk *c;
 	unsigned int i;
 
@@ -110,13 +123,15 @@ int phys_materialize(struct mn_phys *p, uint64_t ci)
 		return -ENOMEM;
 	if (dir_is_tag(e)) {
 		uint64_t delta = (ci - dir_tag_head(e)) << CHUNK_SHIFT;
+		uint64_t fill = dir_chunk(p, dir_tag_head(e))->f[0].tail_poison ? MN_PHYS_POISON : 0;
 
 		for (i = 0; i < CHUNK_FRAMES; i++) {
 			c->f[i].state = MN_FRAME_TAIL;
 			c->f[i].head_delta = (uint32_t)(delta + i);
+			c->f[i].data = fill;
 		}
 	}
-	p->dir[ci] = (dir_entry_t)c;
+	*slot = (dir_entry_t)c;
 	p->st.nr_chunks++;
 	p->st.metadata_bytes += sizeof(*c);
 	return 0;
@@ -151,7 +166,7 @@ static void layout_folio(struct mn_phys *p, mn_pfn_t head, unsigned int order)
 		if (dir_chunk(p, ci))
 			set_tails(p, ci, ci << CHUNK_SHIFT, (ci + 1) << CHUNK_SHIFT, head);
 		else
-			p->dir[ci] = dir_tag(head_ci);
+			*dir_slot(p, ci) = dir_tag(head_ci);
 	}
 }
 
@@ -194,7 +209,7 @@ static int gap_blocks(struct mn_phys *p, mn_pfn_t pfn, mn_pfn_t end, unsigned in
 	while (pfn < end) {
 		o = gap_block_order(pfn, end, below);
 		if (push)
-			p->free[o].v[p->free[o].n++] = pfn;
+			p->gap[o].v[p->gap[o].n++] = pfn;
 		else
 			want[o]++;
 		pfn += 1ULL << o;
@@ -202,36 +217,47 @@ static int gap_blocks(struct mn_phys *p, mn_pfn_t pfn, mn_pfn_t end, unsigned in
 	if (push)
 		return 0;
 	for (o = 0; o <= MN_PHYS_MAX_ORDER; o++) {
-		struct pfn_stack *s = &p->free[o];
+		struct pfn_stack *s = &p->gap[o];
 
-		if (want[o] && mn_array_grow(p->alloc, (void **)&s->v, &s->cap,
-					     s->n + p->live[o] + want[o] + 1, sizeof(*s->v)))
+		if (want[o] && mn_array_grow(p->alloc, (void **)&s->v, &s->cap, s->n + want[o],
+					     sizeof(*s->v)))
 			return -ENOMEM;
 	}
 	return 0;
 }
 
+/* Where a new folio comes from: a freed folio, a gap block, or the bump pointer. */
+enum source {
+	FROM_FREE,
+	FROM_GAP,
+	FROM_BUMP,
+};
+
 /* Pick the head pfn of a new folio and do every fallible step; nothing visible changes. */
-static int reserve_folio(struct mn_phys *p, unsigned int order, mn_pfn_t *head, bool *bump)
+static int reserve_folio(struct mn_phys *p, unsigned int order, mn_pfn_t *head, enum source *src)
 {
 	struct pfn_stack *s = &p->free[order];
 	uint64_t n = 1ULL << order;
 	mn_pfn_t pfn;
 	int ret;
 
-	*bump = s->n == 0;
-	if (*bump) {
+	if (s->n) {
+		*src = FROM_FREE;
+		pfn = s->v[s->n - 1];
+	} else if (p->gap[order].n) {
+		*src = FROM_GAP;
+		pfn = p->gap[order].v[p->gap[order].n - 1];
+	} else {
+		*src = FROM_BUMP;
 		pfn = mn_align_up(p->next_pfn, n);
 		if (pfn < p->next_pfn || pfn + n > MN_PHYS_MAX_PFN)
 			return -ENOMEM;
-	} else {
-		pfn = s->v[s->n - 1];
 	}
 	ret = dir_reserve(p, (pfn + n - 1) >> CHUNK_SHIFT);
 	if (!ret)
 		ret = mn_array_grow(p->alloc, (void **)&s->v, &s->cap, s->n + p->live[order] + 1,
 				    sizeof(*s->v));
-	if (!ret && *bump)
+	if (!ret && *src == FROM_BUMP)
 		ret = gap_blocks(p, p->next_pfn, pfn, order, false);
 	if (!ret)
 		ret = phys_materialize(p, pfn >> CHUNK_SHIFT);
@@ -245,7 +271,7 @@ int mn_phys_alloc(struct mn_phys *p, unsigned int order, enum mn_frame_owner own
 	uint64_t n = 1ULL << (order <= MN_PHYS_MAX_ORDER ? order : 0);
 	struct frame *h;
 	mn_pfn_t head;
-	bool bump;
+	enum source src;
 	int ret;
 
 	if (order > MN_PHYS_MAX_ORDER || owner <= MN_OWNER_NONE || owner >= MN_OWNER_NR ||
@@ -253,13 +279,15 @@ int mn_phys_alloc(struct mn_phys *p, unsigned int order, enum mn_frame_owner own
 		return -EINVAL;
 	if (p->max_frames && p->st.nr_frames + n > p->max_frames)
 		return -ENOMEM;
-	ret = reserve_folio(p, order, &head, &bump);
+	ret = reserve_folio(p, order, &head, &src);
 	if (ret)
 		return ret;
 
-	if (bump) {
+	if (src == FROM_BUMP) {
 		gap_blocks(p, p->next_pfn, head, order, true);
 		p->next_pfn = head + n;
+	} else if (src == FROM_GAP) {
+		p->gap[order].n--;
 	} else {
 		p->free[order].n--;
 	}
@@ -273,8 +301,10 @@ int mn_phys_alloc(struct mn_phys *p, unsigned int order, enum mn_frame_owner own
 	h->flags = MN_FRAME_DIRECT_MAP;
 	h->alloc_actor = (uint16_t)mn_trace_get_actor(p->trace);
 	h->alloc_event = 0;
-	if (flags & MN_PHYS_ZERO)
+	if (flags & MN_PHYS_ZERO) {
 		for_each_materialized(p, head, head + n, set_data, 0);
+		h->tail_poison = false;
+	}
 	p->live[order]++;
 	p->st.nr_frames += n;
 	p->st.nr_folios++;
@@ -309,6 +339,7 @@ void phys_free_folio(struct mn_phys *p, struct frame_view *v)
 	h->free_actor = (uint16_t)mn_trace_get_actor(p->trace);
 	h->free_event = 0;
 	for_each_materialized(p, v->head_pfn, v->head_pfn + n, set_data, MN_PHYS_POISON);
+	h->tail_poison = true;
 	/* Room was reserved when the folio was allocated or split off. */
 	p->free[order].v[p->free[order].n++] = v->head_pfn;
 	p->live[order]--;
@@ -376,6 +407,7 @@ int mn_phys_split(struct mn_phys *p, struct mn_frame_ref ref, unsigned int new_o
 		h->alloc_event = old.alloc_event;
 		h->free_actor = old.free_actor;
 		h->free_event = old.free_event;
+		h->tail_poison = old.tail_poison;
 	}
 	p->live[old.order]--;
 	p->live[new_order] += pieces;
@@ -411,7 +443,7 @@ int mn_phys_frame_info(const struct mn_phys *p, mn_pfn_t pfn, struct mn_frame_in
 	}
 	out->order = h->order;
 	out->gen = h->gen;
-	out->data = v.f ? v.f->data : 0;
+	out->data = view_data(&v);
 	out->alloc_actor = h->alloc_actor;
 	out->alloc_event = h->alloc_event;
 	out->free_actor = h->free_actor;
@@ -435,4 +467,83 @@ const char *mn_phys_owner_name(enum mn_frame_owner owner)
 	};
 
 	return (unsigned int)owner < MN_OWNER_NR ? names[owner] : "?";
+}
+
+/* A free-list or gap entry must name a block no live folio covers. */
+static bool block_is_free(const struct mn_phys *p, mn_pfn_t pfn, unsigned int order)
+{
+	struct frame_view v;
+	mn_pfn_t i, n = 1ULL << order;
+
+	for (i = 0; i < n; i += CHUNK_FRAMES) {
+		if (phys_resolve(p, pfn + i, &v) && v.head->state != MN_FRAME_FREE)
+			return false;
+		if (n < CHUNK_FRAMES) /* small blocks: check every frame */
+			for (mn_pfn_t j = 1; j < n; j++)
+				if (phys_resolve(p, pfn + j, &v) && v.head->state != MN_FRAME_FREE)
+					return false;
+	}
+	return true;
+}
+
+int mn_phys_check_invariants(const struct mn_phys *p)
+{
+	uint64_t heads[MN_PHYS_MAX_ORDER + 1] = { 0 }, frames = 0, folios = 0;
+	unsigned int o;
+	size_t i, k;
+
+	for (o = 0; o <= MN_PHYS_MAX_ORDER; o++) {
+		if (p->free[o].cap < p->free[o].n + p->live[o])
+			return -EUCLEAN;
+		for (k = 0; k < p->free[o].n; k++)
+			if (!block_is_free(p, p->free[o].v[k], o))
+				return -EUCLEAN;
+		for (k = 0; k < p->gap[o].n; k++)
+			if (!block_is_free(p, p->gap[o].v[k], o))
+				return -EUCLEAN;
+	}
+	for (i = 0; i < p->dir_cap; i++) {
+		uint64_t ci = p->dir_base + i;
+		const struct chunk *c;
+
+		if (!p->dir[i])
+			continue;
+		if (dir_is_tag(p->dir[i])) {
+			/* Tails of a folio larger than a chunk, headed at a chunk start. */
+			const struct chunk *hc = dir_chunk(p, dir_tag_head(p->dir[i]));
+
+			if (!hc || dir_tag_head(p->dir[i]) >= ci)
+				return -EUCLEAN;
+			if (hc->f[0].state == MN_FRAME_HEAD &&
+			    ((ci - dir_tag_head(p->dir[i])) << CHUNK_SHIFT) >= 1ULL << hc->f[0].order)
+				return -EUCLEAN;
+			continue;
+		}
+		c = (const struct chunk *)p->dir[i];
+		for (k = 0; k < CHUNK_FRAMES; k++) {
+			const struct frame *f = &c->f[k];
+			mn_pfn_t pfn = (ci << CHUNK_SHIFT) + k;
+			struct frame_view v;
+
+			if (f->state == MN_FRAME_HEAD) {
+				if (f->order > MN_PHYS_MAX_ORDER || f->refcount == 0 ||
+				    f->mapcount < 0 || !mn_is_aligned(pfn, 1ULL << f->order))
+					return -EUCLEAN;
+				heads[f->order]++;
+				frames += 1ULL << f->order;
+				folios++;
+			} else if (f->state == MN_FRAME_TAIL) {
+				if (!phys_resolve(p, pfn, &v) || v.head_pfn >= pfn ||
+				    (v.head->state == MN_FRAME_HEAD &&
+				     pfn - v.head_pfn >= 1ULL << v.head->order))
+					return -EUCLEAN;
+			}
+		}
+	}
+	for (o = 0; o <= MN_PHYS_MAX_ORDER; o++)
+		if (heads[o] != p->live[o])
+			return -EUCLEAN;
+	if (frames != p->st.nr_frames || folios != p->st.nr_folios)
+		return -EUCLEAN;
+	return 0;
 }

@@ -101,13 +101,16 @@ void steps_free(struct mn_sim *sim)
 {
 	size_t i;
 
+	mn_sim_clear_mutations(sim);
+	free(sim->skip);
+	sim->skip = NULL;
 	for (i = 0; i < sim->nr_steps; i++)
 		free(sim->steps[i].id);
 	free(sim->steps);
 	free(sim->step_hash);
-	mn_sim_clear_mutations(sim);
-	free(sim->skip);
-	sim->skip = NULL;
+	sim->steps = NULL;
+	sim->step_hash = NULL;
+	sim->nr_steps = sim->steps_cap = sim->step_hash_size = 0;
 }
 
 bool __mn_step(struct mn_sim *sim, const char *id)

@@ -49,13 +49,11 @@ int mn_trace_format_event(const struct mn_trace *t, const struct mn_event *ev, c
 
 	if (len)
 		buf[0] = '\0';
-	append(buf, len, &pos, "%6" PRIu64 "  %-10s  %-28s", ev->id,
-	       mn_trace_actor_name(t, ev->actor), ev->step ? ev->step : "?");
+	/* The step column is padded only when key/values follow it. */
+	append(buf, len, &pos, ev->nr_kv ? "%6" PRIu64 "  %-10s  %-28s" : "%6" PRIu64 "  %-10s  %s",
+	       ev->id, mn_trace_actor_name(t, ev->actor), ev->step ? ev->step : "?");
 	for (i = 0; i < ev->nr_kv; i++)
 		append_kv(buf, len, &pos, &ev->kv[i]);
-	/* Trailing blanks of the step column when there are no key/values. */
-	while (pos && pos < len && buf[pos - 1] == ' ')
-		buf[--pos] = '\0';
 	return (int)MN_MIN(pos, (size_t)INT32_MAX);
 }
 
