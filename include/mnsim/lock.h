@@ -20,7 +20,9 @@
  * unlocking a lock the thread does not hold ("lock.not_held", the unlock is ignored),
  * taking a mutex or spinlock it already holds ("lock.recursive", the run stops), taking
  * locks in an order that inverts an order seen before in the world ("lock.order_inversion",
- * lockdep's check, by lock name), and blocking on a sleeping primitive while holding a
+ * lockdep's check, by lock name; read acquisitions of a spinning rwlock are recursive reads
+ * that add no ordering, and SRCU readers are ordered only against synchronize, as in the
+ * kernel's lockdep), and blocking on a sleeping primitive while holding a
  * spinning lock ("lock.sleep_in_atomic"). Spinning locks are spinlocks and rwlocks created
  * with %MN_RW_SPIN (KVM's mmu_lock and gpc->lock are rwlock_t); mutexes, %MN_RW_SLEEP
  * rwlocks (rw_semaphore, e.g. guest_memfd's invalidate_lock), SRCU synchronize, wait

@@ -152,7 +152,12 @@ void mn_read_lock(struct mn_sim *sim, struct mn_rwlock *rw)
 		report_recursive(sim, "read_lock", b->name);
 		return;
 	}
-	lockdep_acquire(sim, b->name, true);
+	/*
+	 * lockdep treats rwlock_t readers as recursive readers (they never wait for other
+	 * readers), so a spinning read acquisition adds no ordering edge; rw_semaphore readers
+	 * are ordered like any other acquisition.
+	 */
+	lockdep_acquire(sim, b->name, b->sleeping);
 	/* Writer preference: a waiting writer holds new readers back. */
 	while (b->owner || b->writers_waiting) {
 		sim_block(sim, &b->waiters, "read lock of", b->name, b, NULL);
