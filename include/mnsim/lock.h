@@ -20,9 +20,9 @@
  * unlocking a lock the thread does not hold ("lock.not_held", the unlock is ignored),
  * taking a mutex or spinlock it already holds ("lock.recursive", the run stops), taking
  * locks in an order that inverts an order seen before in the world ("lock.order_inversion",
- * lockdep's check, by lock name; read acquisitions of a spinning rwlock are recursive reads
- * that add no ordering, and SRCU readers are ordered only against synchronize, as in the
- * kernel's lockdep), and blocking on a sleeping primitive while holding a
+ * lockdep's check, by lock name; readers are ordered like writers, as lockdep does for
+ * queued rwlocks in process context, and SRCU readers, which never wait, only against
+ * synchronize), and blocking on a sleeping primitive while holding a
  * spinning lock ("lock.sleep_in_atomic"). Spinning locks are spinlocks and rwlocks created
  * with %MN_RW_SPIN (KVM's mmu_lock and gpc->lock are rwlock_t); mutexes, %MN_RW_SLEEP
  * rwlocks (rw_semaphore, e.g. guest_memfd's invalidate_lock), SRCU synchronize, wait
@@ -229,6 +229,9 @@ MN_EXPORT void mn_write_unlock(struct mn_sim *sim, struct mn_rwlock *rw);
  * @sim: the world.
  * @rw: the lock.
  * @exclusive: true to ask about an exclusive hold, false for a shared one.
+ *
+ * Shared holds are tracked per sim thread; outside a run the shared form answers whether
+ * anybody holds @rw shared.
  *
  * Context: Any context.
  * Return: true when the caller holds @rw in that mode.

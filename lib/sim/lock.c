@@ -33,8 +33,13 @@ static void lock_init(struct mn_lock_base *b, const char *name, enum lock_kind k
 
 static void report_not_held(struct mn_sim *sim, const char *op, const struct mn_lock_base *b)
 {
-	mn_sim_reportf(sim, MN_VIOL_LOCK, "lock.not_held", "%s %s %s, held by %s",
-		       sim_owner_name(sim, self_tag(sim)), op, b->name, sim_owner_name(sim, b->owner));
+	if (!b->owner && b->readers > 0)
+		mn_sim_reportf(sim, MN_VIOL_LOCK, "lock.not_held", "%s %s %s, held by %d reader(s)",
+			       sim_owner_name(sim, self_tag(sim)), op, b->name, b->readers);
+	else
+		mn_sim_reportf(sim, MN_VIOL_LOCK, "lock.not_held", "%s %s %s, held by %s",
+			       sim_owner_name(sim, self_tag(sim)), op, b->name,
+			       sim_owner_name(sim, b->owner));
 }
 
 static void report_recursive(struct mn_sim *sim, const char *op, const char *name)
@@ -153,11 +158,11 @@ void mn_read_lock(struct mn_sim *sim, struct mn_rwlock *rw)
 		return;
 	}
 	/*
-	 * lockdep treats rwlock_t readers as recursive readers (they never wait for other
-	 * readers), so a spinning read acquisition adds no ordering edge; rw_semaphore readers
-	 * are ordered like any other acquisition.
+	 * Ordered like any acquisition: with queued rwlocks a reader waits behind a waiting
+	 * writer, so lockdep treats process-context read_lock() as a non-recursive read
+	 * (read_lock_is_recursive() in kernel/locking/lockdep.c).
 	 */
-	lockdep_acquire(sim, b->name, b->sleeping);
+	lockdep_acquire(sim, b->name, true);
 	/* Writer preference: a waiting writer holds new readers back. */
 	while (b->owner || b->writers_waiting) {
 		sim_block(sim, &b->waiters, "read lock of", b->name, b, NULL);
@@ -223,6 +228,7 @@ bool mn_rwlock_is_held(const struct mn_sim *sim, const struct mn_rwlock *rw, boo
 {
 	if (exclusive)
 		return rw->b.owner == self_tag(sim);
-	return sim->running && sim->current &&
-	       sim_find_held(sim->current, &rw->b, HELD_SHARED) != NULL;
+	if (!sim->running || !sim->current)
+		return rw->b.readers > 0; /* shared holds are tracked per sim thread only */
+	return sim_find_held(sim->current, &rw->b, HELD_SHARED) != NULL;
 }
