@@ -16,6 +16,8 @@
 
 #include <mnsim.h>
 
+#include "sim/coro.h" /* white-box: the bare switch under the scheduler */
+
 #define NR_REPS		7
 #define PINGPONG_YIELDS 100000UL    /* yields per sim thread and repetition */
 #define SWAP_ROUNDS	200000UL    /* swapcontext() round trips per repetition */
@@ -158,6 +160,36 @@ static double bench_swapcontext(void)
 	}
 	/* The coroutine is parked inside swapcontext() for good; its stack is not reused. */
 	free(stack);
+	return median(ns, NR_REPS);
+}
+
+/* ---- (b') the bare coroutine switch under the scheduler: sigsetjmp/siglongjmp ---- */
+
+static struct coro co_main, co_peer;
+
+static void coro_peer_entry(void *arg)
+{
+	(void)arg;
+	for (;;)
+		coro_switch(&co_peer, &co_main, false);
+}
+
+static double bench_coro(void)
+{
+	double ns[NR_REPS];
+	unsigned long i;
+
+	if (coro_stack_alloc(&co_peer, CORO_STACK) || coro_start(&co_peer, coro_peer_entry, NULL))
+		return -1;
+	coro_switch(&co_main, &co_peer, false); /* warm-up */
+	for (int r = 0; r < NR_REPS; r++) {
+		double t0 = now_ns();
+
+		for (i = 0; i < SWAP_ROUNDS; i++)
+			coro_switch(&co_main, &co_peer, false);
+		ns[r] = (now_ns() - t0) / (2.0 * SWAP_ROUNDS); /* there and back */
+	}
+	coro_stack_free(&co_peer);
 	return median(ns, NR_REPS);
 }
 
@@ -317,7 +349,7 @@ int main(void)
 	struct mn_sched sched_replay = { .kind = MN_SCHED_REPLAY };
 	struct loop_figure loop;
 	struct mn_sim *sim;
-	double swap_ns;
+	double swap_ns, coro_ns;
 	char *alt;
 	int ret = 1;
 
@@ -359,6 +391,14 @@ int main(void)
 	       PINGPONG_YIELDS, (unsigned long long)random.switches, NR_REPS, random.ns_per_switch,
 	       random.ns_per_decision, random.switches_per_decision, swap_ns,
 	       random.ns_per_switch / swap_ns, mn_alloc_backend());
+	coro_ns = bench_coro();
+	if (coro_ns <= 0)
+		goto out;
+	printf("coro_switch: %lu round trips: %.1f ns/switch, %.2fx swapcontext (median of %d)\n",
+	       SWAP_ROUNDS, coro_ns, coro_ns / swap_ns, NR_REPS);
+	printf("{\"bench\":\"coro_switch\",\"round_trips\":%lu,\"reps\":%d,"
+	       "\"ns_per_switch_p50\":%.2f,\"ratio_vs_swapcontext\":%.3f}\n",
+	       SWAP_ROUNDS, NR_REPS, coro_ns, coro_ns / swap_ns);
 	printf("swapcontext: %lu round trips: %.1f ns/switch (median of %d)\n", SWAP_ROUNDS,
 	       swap_ns, NR_REPS);
 	printf("{\"bench\":\"swapcontext\",\"round_trips\":%lu,\"reps\":%d,"
