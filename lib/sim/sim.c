@@ -197,6 +197,18 @@ void mn_sim_reportf(struct mn_sim *sim, enum mn_violation_kind kind, const char 
 
 static void schedule_next(struct mn_sim *sim, struct mn_thread *from, bool from_exits);
 
+/* @t reached its first yield point (or its end): hand back to whoever started it. */
+static void end_first_segment(struct mn_sim *sim, struct mn_thread *t, bool exits)
+{
+	struct mn_thread *starter = t->starter;
+
+	t->starting = false;
+	t->starter = NULL;
+	sim->current = starter;
+	mn_trace_set_actor(sim->trace, starter ? starter->actor : 0);
+	coro_switch(&t->co, starter ? &starter->co : &sim->main, exits);
+}
+
 static void thread_main(void *arg)
 {
 	struct mn_thread *t = arg;
@@ -206,18 +218,10 @@ static void thread_main(void *arg)
 	t->state = MN_THREAD_DONE;
 	t->pending = (struct pending){ NULL, MN_ACCESS_ANY, NULL };
 	sim_wake(sim, &t->joiners);
-	if (t->starting) {
-		/* Finished within its first segment: back to whoever started it. */
-		struct mn_thread *starter = t->starter;
-
-		t->starting = false;
-		t->starter = NULL;
-		sim->current = starter;
-		mn_trace_set_actor(sim->trace, starter ? starter->actor : 0);
-		coro_switch(&t->co, starter ? &starter->co : &sim->main, true);
-	} else {
+	if (t->starting)
+		end_first_segment(sim, t, true); /* finished before its first yield */
+	else
 		schedule_next(sim, t, true);
-	}
 	abort(); /* a finished thread is never resumed */
 }
 
@@ -447,14 +451,7 @@ void __mn_yield(struct mn_sim *sim, const char *id, const void *obj, enum mn_acc
 	sim->stats.yields++;
 	t->pending = (struct pending){ obj, access, id };
 	if (t->starting) {
-		/* End of the first segment: hand back to the starter. */
-		struct mn_thread *starter = t->starter;
-
-		t->starting = false;
-		t->starter = NULL;
-		sim->current = starter;
-		mn_trace_set_actor(sim->trace, starter ? starter->actor : 0);
-		coro_switch(&t->co, starter ? &starter->co : &sim->main, false);
+		end_first_segment(sim, t, false);
 		return;
 	}
 	total = mn_trace_nr_violations_total(sim->trace);
