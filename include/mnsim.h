@@ -14,5 +14,7 @@
 #include <mnsim/sim.h>
 #include <mnsim/lock.h>
 #include <mnsim/explore.h>
+#include <mnsim/pte.h>
+#include <mnsim/pt.h>
 
 #endif /* MNSIM_H */

@@ -1,0 +1,395 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * pt.h - one radix page-table engine over any entry format of pte.h (the operations of
+ * arch/x86/kvm/mmu/tdp_mmu.c and arch/arm64/kvm/hyp/pgtable.c: map, zap, age,
+ * write-protect, split, collapse) and the per-vCPU TLB model.
+ */
+#ifndef MNSIM_PT_H
+#define MNSIM_PT_H
+
+#include <stdio.h>
+#include <mnsim/phys.h>
+#include <mnsim/pte.h>
+#include <mnsim/sim.h>
+#include <mnsim/types.h>
+
+/**
+ * DOC: pt.h
+ *
+ * A &struct mn_pt is a real page table: every table is a frame of the world's physical
+ * memory (owner %MN_OWNER_PGTABLE) holding raw entries of its format, so a dump reads like
+ * the hardware's. Leaves hold no reference on the frames they map, as in KVM: whether a
+ * mapping outlives its frame is exactly what the frame oracle checks.
+ *
+ * Operations return what they did in a &struct mn_pt_result (entries changed, tables
+ * allocated and freed, accessed and dirty bits seen, the gfn range whose translations must
+ * be flushed) and never flush by themselves: the caller flushes, as KVM's callers of
+ * kvm_tdp_mmu_unmap_gfn_range() do. The exceptions are the architecture's own ordering
+ * rules, which go through the callback in &struct mn_pt_ctx: arm64 break-before-make
+ * (invalidate, TLBI by IPA, then install, as stage2_try_break_pte() does) and the flush a
+ * yielding x86 zap owes before it yields (tdp_mmu_iter_cond_resched()).
+ *
+ * Long zaps yield at ``zap.yield`` every %MN_PT_YIELD_ENTRIES leaf slots when the context
+ * allows it, flushing first when a flush is pending (the named step
+ * ``zap.flush_before_yield``), and restart their walk from the root afterwards.
+ */
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct mn_pt;
+struct mn_tlb;
+
+#define MN_PT_YIELD_ENTRIES 512
+
+/**
+ * enum mn_flush_kind - the TLB invalidations mnsim models.
+ * @MN_FLUSH_ALL: every translation of the VM (kvm_flush_remote_tlbs, TLBI VMALLS12E1IS).
+ * @MN_FLUSH_RANGE: a gfn range (kvm_flush_remote_tlbs_range, TLBI RIPAS2E1IS).
+ * @MN_FLUSH_IPA: one translation by address with a level hint (TLBI IPAS2E1IS).
+ */
+enum mn_flush_kind {
+	MN_FLUSH_ALL = 0,
+	MN_FLUSH_RANGE,
+	MN_FLUSH_IPA,
+};
+
+/**
+ * struct mn_pt_ctx - how an operation may interact with the rest of the world.
+ * @sim: world for yield points and named steps, or NULL.
+ * @can_yield: the operation may yield (a blockable notifier range; never under a spinlock).
+ * @flush: performs a TLB invalidation now (break-before-make, flush before yield), or NULL.
+ * @flush_arg: passed to @flush.
+ */
+struct mn_pt_ctx {
+	struct mn_sim *sim;
+	bool can_yield;
+	void (*flush)(void *arg, enum mn_flush_kind kind, struct mn_gfn_range range,
+		      unsigned int level);
+	void *flush_arg;
+};
+
+/**
+ * struct mn_pt_result - what an operation did.
+ * @visited: present entries examined (the cost of a walk over a range).
+ * @written: entries written.
+ * @zapped: leaves made non-present.
+ * @tables_allocated: table frames allocated.
+ * @tables_freed: table frames freed.
+ * @young: leaves seen with the accessed bit (aging; also counted by zap).
+ * @dirty: leaves seen dirty (zap) or writable (write-protect of dirty-logged leaves).
+ * @flushes: invalidations performed through the context's callback.
+ * @flush_needed: translations changed that the caller must still flush.
+ * @flush_range: the gfns those translations cover (meaningful with @flush_needed).
+ */
+struct mn_pt_result {
+	uint64_t visited;
+	uint64_t written;
+	uint64_t zapped;
+	uint64_t tables_allocated;
+	uint64_t tables_freed;
+	uint64_t young;
+	uint64_t dirty;
+	uint64_t flushes;
+	bool flush_needed;
+	struct mn_gfn_range flush_range;
+};
+
+/**
+ * struct mn_pt_stats - running totals of a page table.
+ * @entries_written: entries written by any operation.
+ * @tables_allocated: table frames allocated.
+ * @tables_freed: table frames freed.
+ * @tables: table frames in use now.
+ * @leaves: present leaves now.
+ */
+struct mn_pt_stats {
+	uint64_t entries_written;
+	uint64_t tables_allocated;
+	uint64_t tables_freed;
+	uint64_t tables;
+	uint64_t leaves;
+};
+
+/* mn_pt_zap() flags */
+#define MN_PT_ZAP_FREE_TABLES (1U << 0) /* also free tables the zap leaves empty */
+
+/* mn_pt_wrprot() modes */
+#define MN_PT_WRPROT_DIRTY_LOG (0U)	 /* clear W only; x86 keeps MMU-writable for fast PF */
+#define MN_PT_WRPROT_MMU       (1U << 0) /* x86: clear W and MMU-writable (shadow paging) */
+
+/**
+ * struct mn_pt_walk - the result of a translation.
+ * @depth: levels visited, root first.
+ * @raw: the raw entry read at each visited level.
+ * @index: its index in its table.
+ * @table: the pfn of the table it was read from.
+ * @leaf: the decoded leaf (meaningful when the walk found one).
+ * @pfn: the 4 KiB frame the walked gfn maps to.
+ */
+struct mn_pt_walk {
+	unsigned int depth;
+	uint64_t raw[MN_PG_LEVEL_NUM + 1];
+	unsigned int index[MN_PG_LEVEL_NUM + 1];
+	mn_pfn_t table[MN_PG_LEVEL_NUM + 1];
+	struct mn_pte leaf;
+	mn_pfn_t pfn;
+};
+
+/**
+ * mn_pt_create() - Create an empty page table (only its root).
+ * @a: allocation context for the table bookkeeping.
+ * @phys: physical memory the table frames come from.
+ * @fmt: the format; copied.
+ * @out: receives the table.
+ *
+ * Context: The world's thread.
+ * Return: 0, -EINVAL for a format without callbacks, or -ENOMEM (memory or frames).
+ */
+MN_EXPORT int mn_pt_create(struct mn_alloc *a, struct mn_phys *phys, const struct mn_pt_format *fmt,
+			   struct mn_pt **out);
+
+/**
+ * mn_pt_destroy() - Free every table, root included (the frames are put).
+ * @pt: the table, or NULL.
+ *
+ * Context: The world's thread.
+ */
+MN_EXPORT void mn_pt_destroy(struct mn_pt *pt);
+
+/**
+ * mn_pt_get_format() - The format of a table.
+ * @pt: the table.
+ *
+ * Context: Any context.
+ * Return: the format.
+ */
+MN_EXPORT const struct mn_pt_format *mn_pt_get_format(const struct mn_pt *pt);
+
+/**
+ * mn_pt_get_stats() - Running totals of a table.
+ * @pt: the table.
+ * @st: receives them.
+ *
+ * Context: Any context.
+ */
+MN_EXPORT void mn_pt_get_stats(const struct mn_pt *pt, struct mn_pt_stats *st);
+
+/**
+ * mn_pt_walk() - Translate @gfn (a hardware walk, without side effects).
+ * @pt: the table.
+ * @gfn: the input frame number.
+ * @w: receives the path and, on success, the leaf.
+ *
+ * Context: Any context.
+ * Return: 0 when a leaf maps @gfn, -ENOENT when the walk ends at a non-present entry,
+ * -EAGAIN at a frozen or locked entry, -ERANGE when @gfn is beyond the input address size.
+ */
+MN_EXPORT int mn_pt_walk(const struct mn_pt *pt, mn_gfn_t gfn, struct mn_pt_walk *w);
+
+/**
+ * mn_pt_map() - Install a leaf (KVM's map at the target level).
+ * @pt: the table.
+ * @ctx: context (break-before-make flushes), or NULL.
+ * @gfn: first gfn of the leaf, aligned to @leaf->level.
+ * @leaf: the leaf to install (@kind %MN_PTE_LEAF; @level and @pfn set).
+ * @res: receives what was done.
+ *
+ * Allocates missing tables, and splits a huge leaf that covers @gfn at a higher level
+ * (arm64: break-before-make). A present leaf at the target with the same pfn is updated
+ * in place (a permission or attribute change; the caller flushes if it reduced rights).
+ *
+ * Context: The caller holds whatever lock protects @pt.
+ * Return: 0, -EINVAL for a misaligned or unencodable leaf, -ERANGE beyond the input
+ * address size, -EEXIST when the target holds a different frame or a table (zap first), or
+ * -ENOMEM (tables already allocated on the way stay, empty and valid).
+ */
+MN_EXPORT int mn_pt_map(struct mn_pt *pt, const struct mn_pt_ctx *ctx, mn_gfn_t gfn,
+			const struct mn_pte *leaf, struct mn_pt_result *res);
+
+/**
+ * mn_pt_zap() - Make every leaf overlapping @range non-present (tdp_mmu_zap_leafs).
+ * @pt: the table.
+ * @ctx: context (yielding, flush before yield), or NULL.
+ * @range: the gfns; a huge leaf that overlaps it partly is zapped whole.
+ * @flags: 0 or %MN_PT_ZAP_FREE_TABLES.
+ * @res: receives what was done.
+ *
+ * Skips absent subtrees: the cost follows the present entries, not the range size.
+ *
+ * Context: The caller holds whatever lock protects @pt; may yield when @ctx allows.
+ * Return: 0.
+ */
+MN_EXPORT int mn_pt_zap(struct mn_pt *pt, const struct mn_pt_ctx *ctx, struct mn_gfn_range range,
+			unsigned int flags, struct mn_pt_result *res);
+
+/**
+ * mn_pt_age() - Test, and optionally clear, the accessed state of leaves in @range.
+ * @pt: the table.
+ * @range: the gfns.
+ * @clear: clear what was found (age_gfn) or only test (test_age_gfn).
+ * @res: receives the young count; no flush is needed for aging, as in KVM.
+ *
+ * Context: The caller holds whatever lock protects @pt.
+ * Return: the number of young leaves found (>= 0).
+ */
+MN_EXPORT int mn_pt_age(struct mn_pt *pt, struct mn_gfn_range range, bool clear,
+			struct mn_pt_result *res);
+
+/**
+ * mn_pt_wrprot() - Write-protect the leaves in @range.
+ * @pt: the table.
+ * @range: the gfns.
+ * @mode: %MN_PT_WRPROT_DIRTY_LOG or %MN_PT_WRPROT_MMU.
+ * @res: receives what was done; writable leaves that lost W need a flush.
+ *
+ * Context: The caller holds whatever lock protects @pt.
+ * Return: the number of leaves changed (>= 0).
+ */
+MN_EXPORT int mn_pt_wrprot(struct mn_pt *pt, struct mn_gfn_range range, unsigned int mode,
+			   struct mn_pt_result *res);
+
+/**
+ * mn_pt_split() - Split the huge leaf at @level covering @gfn into a table of next-level
+ * leaves with the same translations (tdp_mmu_split_huge_pages_root, stage-2 split).
+ * @pt: the table.
+ * @ctx: context (break-before-make), or NULL.
+ * @gfn: a gfn the leaf covers.
+ * @level: the leaf's level (2 or 3).
+ * @res: receives what was done (x86: no flush needed; arm64: flushed by BBM).
+ *
+ * Context: The caller holds whatever lock protects @pt.
+ * Return: 0, -ENOENT when no leaf at @level covers @gfn, -EINVAL for a bad level, or
+ * -ENOMEM.
+ */
+MN_EXPORT int mn_pt_split(struct mn_pt *pt, const struct mn_pt_ctx *ctx, mn_gfn_t gfn,
+			  unsigned int level, struct mn_pt_result *res);
+
+/**
+ * mn_pt_collapse() - Replace the table at @level covering @gfn by one huge leaf, when it
+ * holds a full, contiguous, naturally aligned run of leaves with equal attributes
+ * (huge-page recovery).
+ * @pt: the table.
+ * @ctx: context (break-before-make), or NULL.
+ * @gfn: a gfn the table covers.
+ * @level: the level of the huge leaf to create (2 or 3).
+ * @res: receives what was done; the caller flushes the old small translations.
+ *
+ * Context: The caller holds whatever lock protects @pt.
+ * Return: 0, -ENOENT when no table is there, -EBUSY when its contents cannot collapse,
+ * -EINVAL for a bad level.
+ */
+MN_EXPORT int mn_pt_collapse(struct mn_pt *pt, const struct mn_pt_ctx *ctx, mn_gfn_t gfn,
+			     unsigned int level, struct mn_pt_result *res);
+
+/**
+ * mn_pt_dump_walk() - Print the walk of @gfn, one line per level.
+ * @pt: the table.
+ * @gfn: the gfn.
+ * @f: the stream.
+ *
+ * For example ``L4 idx 0   raw 0x800000000012a907  table pfn=0x12a``.
+ *
+ * Context: Any context.
+ * Return: the walk's result as mn_pt_walk() returns it.
+ */
+MN_EXPORT int mn_pt_dump_walk(const struct mn_pt *pt, mn_gfn_t gfn, FILE *f);
+
+/**
+ * struct mn_tlb_stats - what a TLB saw.
+ * @hits: lookups served from the TLB.
+ * @misses: lookups that walked the table.
+ * @fills: translations cached.
+ * @flush_all: whole-VM flushes.
+ * @flush_range: ranged flushes.
+ * @flush_ipa: by-address flushes.
+ * @dropped: entries removed by flushes.
+ */
+struct mn_tlb_stats {
+	uint64_t hits;
+	uint64_t misses;
+	uint64_t fills;
+	uint64_t flush_all;
+	uint64_t flush_range;
+	uint64_t flush_ipa;
+	uint64_t dropped;
+};
+
+/**
+ * mn_tlb_create() - Create an empty TLB of a vCPU.
+ * @a: allocation context.
+ * @capacity: entries kept (oldest replaced first); 0 picks 256.
+ * @out: receives the TLB.
+ *
+ * Context: Any context.
+ * Return: 0 or -ENOMEM.
+ */
+MN_EXPORT int mn_tlb_create(struct mn_alloc *a, unsigned int capacity, struct mn_tlb **out);
+
+/**
+ * mn_tlb_destroy() - Free a TLB.
+ * @tlb: the TLB, or NULL.
+ *
+ * Context: Any context.
+ */
+MN_EXPORT void mn_tlb_destroy(struct mn_tlb *tlb);
+
+/**
+ * mn_tlb_access() - A guest access to @gfn through @tlb and, on a miss, a walk of @pt.
+ * @tlb: the vCPU's TLB.
+ * @pt: the table the hardware walks on a miss.
+ * @phys: physical memory, for the frame oracle.
+ * @gfn: the accessed gfn.
+ * @perm: %MN_PTE_R, %MN_PTE_W or %MN_PTE_X.
+ * @what: the use site for oracle reports.
+ * @pfn: receives the 4 KiB frame accessed.
+ *
+ * A hit whose cached frame was freed since it was cached is a use-after-free (the TLB
+ * kept a translation nobody flushed) and is reported by the oracle.
+ *
+ * Context: The world's thread.
+ * Return: 0, -EFAULT when no present leaf maps @gfn (an EPT violation / stage-2 fault),
+ * -EACCES when the translation lacks @perm, -EAGAIN at a frozen or locked entry, or
+ * -ESTALE after a use-after-free report.
+ */
+MN_EXPORT int mn_tlb_access(struct mn_tlb *tlb, const struct mn_pt *pt, struct mn_phys *phys,
+			    mn_gfn_t gfn, unsigned int perm, const char *what, mn_pfn_t *pfn);
+
+/**
+ * mn_tlb_flush() - Drop cached translations.
+ * @tlb: the TLB.
+ * @kind: everything, a range, or one address.
+ * @range: the gfns for %MN_FLUSH_RANGE; for %MN_FLUSH_IPA @range.start is the address.
+ * @level: %MN_FLUSH_IPA: the level hint (0 for none); entries of other sizes covering the
+ *         address are dropped as well, as TLBI IPAS2E1IS requires.
+ *
+ * Context: Any context.
+ * Return: the number of entries dropped.
+ */
+MN_EXPORT unsigned int mn_tlb_flush(struct mn_tlb *tlb, enum mn_flush_kind kind,
+				    struct mn_gfn_range range, unsigned int level);
+
+/**
+ * mn_tlb_get_stats() - What a TLB saw.
+ * @tlb: the TLB.
+ * @st: receives the counters.
+ *
+ * Context: Any context.
+ */
+MN_EXPORT void mn_tlb_get_stats(const struct mn_tlb *tlb, struct mn_tlb_stats *st);
+
+/**
+ * mn_tlb_nr_entries() - Translations cached now.
+ * @tlb: the TLB.
+ *
+ * Context: Any context.
+ * Return: the count.
+ */
+MN_EXPORT unsigned int mn_tlb_nr_entries(const struct mn_tlb *tlb);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MNSIM_PT_H */

@@ -1,0 +1,691 @@
+// SPDX-License-Identifier: MIT
+/*
+ * pt.c - the radix page-table engine: tables are frames holding raw entries of one format;
+ * map with table allocation and huge-leaf split, zap with yield/restart and table freeing,
+ * age, write-protect, split and collapse. Models the walks of arch/x86/kvm/mmu/tdp_mmu.c
+ * (tdp_mmu_zap_leafs, wrprot_gfn_range, age_gfn_range, split/recover huge pages) and
+ * arch/arm64/kvm/hyp/pgtable.c (stage2 map/unmap/wrprotect/mkold, break-before-make).
+ */
+#include "mnsim-internal.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+
+#include <mnsim/pt.h>
+
+#define ENTRIES 512U
+
+struct pt_table {
+	struct mn_frame_ref frame;
+	unsigned int level;
+	unsigned int nr;      /* entries: 512, or more for a concatenated stage-2 root */
+	unsigned int present; /* entries that are not the format's non-present value */
+	uint64_t *e;
+	struct pt_table **child; /* the table an entry points at, NULL otherwise */
+	uint64_t *map;		 /* present bitmap, nr bits */
+};
+
+struct mn_pt {
+	struct mn_pt_format fmt;
+	struct mn_alloc *alloc;
+	struct mn_phys *phys;
+	struct pt_table *root;
+	struct mn_pt_stats st;
+};
+
+static uint64_t span(unsigned int level)
+{
+	return 1ULL << (MN_LEVEL_BITS * (level - 1));
+}
+
+/* Gfns the whole table covers. */
+static uint64_t ia_limit(const struct mn_pt *pt)
+{
+	return 1ULL << (pt->fmt.ia_bits - MN_PAGE_SHIFT);
+}
+
+static unsigned int index_of(const struct pt_table *t, mn_gfn_t gfn)
+{
+	return (unsigned int)((gfn / span(t->level)) & (t->nr - 1));
+}
+
+/* ---- tables ------------------------------------------------------------------------ */
+
+static struct pt_table *table_alloc(struct mn_pt *pt, unsigned int level, unsigned int nr)
+{
+	size_t words = (nr + 63) / 64;
+	struct pt_table *t;
+	unsigned int i, order = 0;
+
+	while ((ENTRIES << order) < nr)
+		order++;
+	t = mn_zalloc(pt->alloc, sizeof(*t) + nr * sizeof(uint64_t) +
+					 (level > 1 ? nr * sizeof(struct pt_table *) : 0) +
+					 words * sizeof(uint64_t));
+	if (!t)
+		return NULL;
+	if (mn_phys_alloc(pt->phys, order, MN_OWNER_PGTABLE, MN_PHYS_ZERO, &t->frame)) {
+		mn_free(pt->alloc, t);
+		return NULL;
+	}
+	t->level = level;
+	t->nr = nr;
+	t->e = (uint64_t *)(t + 1);
+	t->child = level > 1 ? (struct pt_table **)(t->e + nr) : NULL;
+	t->map = level > 1 ? (uint64_t *)(t->child + nr) : t->e + nr;
+	for (i = 0; i < nr; i++)
+		t->e[i] = pt->fmt.nonpresent;
+	pt->st.tables_allocated++;
+	pt->st.tables++;
+	return t;
+}
+
+static void table_free(struct mn_pt *pt, struct pt_table *t)
+{
+	mn_phys_put(pt->phys, t->frame, "pt.free_table");
+	mn_free(pt->alloc, t);
+	pt->st.tables_freed++;
+	pt->st.tables--;
+}
+
+static void table_free_all(struct mn_pt *pt, struct pt_table *t)
+{
+	unsigned int i;
+
+	if (t->child)
+		for (i = 0; i < t->nr; i++)
+			if (t->child[i])
+				table_free_all(pt, t->child[i]);
+	table_free(pt, t);
+}
+
+static bool is_present(const struct mn_pt *pt, uint64_t raw)
+{
+	return raw != pt->fmt.nonpresent;
+}
+
+static void set_entry(struct mn_pt *pt, struct pt_table *t, unsigned int i, uint64_t raw,
+		      struct mn_pt_result *res)
+{
+	bool was = is_present(pt, t->e[i]), now = is_present(pt, raw);
+
+	t->e[i] = raw;
+	if (was != now) {
+		t->map[i / 64] ^= 1ULL << (i % 64);
+		t->present += now ? 1 : -1;
+	}
+	pt->st.entries_written++;
+	res->written++;
+}
+
+static void note_flush(struct mn_pt_result *res, mn_gfn_t start, mn_gfn_t end)
+{
+	if (!res->flush_needed) {
+		res->flush_range.start = start;
+		res->flush_range.end = end;
+		res->flush_needed = true;
+		return;
+	}
+	res->flush_range.start = MN_MIN(res->flush_range.start, start);
+	res->flush_range.end = MN_MAX(res->flush_range.end, end);
+}
+
+/* Next present entry at or after @i and at most @last, or -1. */
+static int next_present(const struct pt_table *t, unsigned int i, unsigned int last)
+{
+	while (i <= last) {
+		uint64_t w = t->map[i / 64] >> (i % 64);
+
+		if (w)
+			return i + (unsigned int)__builtin_ctzll(w) <= last ?
+				       (int)(i + (unsigned int)__builtin_ctzll(w)) :
+				       -1;
+		i = (i / 64 + 1) * 64;
+	}
+	return -1;
+}
+
+static int encode(const struct mn_pt *pt, const struct mn_pte *p, uint64_t *raw)
+{
+	return pt->fmt.encode(&pt->fmt, p, raw);
+}
+
+static int table_entry(const struct mn_pt *pt, unsigned int level, const struct pt_table *child,
+		       uint64_t *raw)
+{
+	struct mn_pte p = { .kind = MN_PTE_TABLE, .level = level, .pfn = child->frame.pfn };
+
+	if (pt->fmt.arch == MN_PT_HOST_X86) {
+		/* The host's _PAGE_TABLE: present, writable, user, accessed and dirty. */
+		p.perm = MN_PTE_R | MN_PTE_W | MN_PTE_U;
+		p.accessed = p.dirty = true;
+	} else if (pt->fmt.arch == MN_PT_EPT) {
+		/* make_nonleaf_spte(): RWX, and A while A/D tracking is on. */
+		p.perm = MN_PTE_R | MN_PTE_W | MN_PTE_X;
+		p.accessed = true;
+	}
+	return encode(pt, &p, raw);
+}
+
+/* ---- creation ---------------------------------------------------------------------- */
+
+int mn_pt_create(struct mn_alloc *a, struct mn_phys *phys, const struct mn_pt_format *fmt,
+		 struct mn_pt **out)
+{
+	struct mn_pt *pt;
+
+	if (!fmt || !fmt->encode || !fmt->decode || !fmt->top_level ||
+	    fmt->top_level > MN_PG_LEVEL_NUM || !fmt->root_entries ||
+	    (fmt->root_entries & (fmt->root_entries - 1)))
+		return -EINVAL;
+	pt = mn_zalloc(a, sizeof(*pt));
+	if (!pt)
+		return -ENOMEM;
+	pt->fmt = *fmt;
+	pt->alloc = a;
+	pt->phys = phys;
+	pt->root = table_alloc(pt, fmt->top_level, fmt->root_entries);
+	if (!pt->root) {
+		mn_free(a, pt);
+		return -ENOMEM;
+	}
+	*out = pt;
+	return 0;
+}
+
+void mn_pt_destroy(struct mn_pt *pt)
+{
+	if (!pt)
+		return;
+	table_free_all(pt, pt->root);
+	mn_free(pt->alloc, pt);
+}
+
+const struct mn_pt_format *mn_pt_get_format(const struct mn_pt *pt)
+{
+	return &pt->fmt;
+}
+
+void mn_pt_get_stats(const struct mn_pt *pt, struct mn_pt_stats *st)
+{
+	*st = pt->st;
+}
+
+/* ---- walk -------------------------------------------------------------------------- */
+
+int mn_pt_walk(const struct mn_pt *pt, mn_gfn_t gfn, struct mn_pt_walk *w)
+{
+	const struct pt_table *t = pt->root;
+	struct mn_pte p;
+
+	memset(w, 0, sizeof(*w));
+	if (gfn >= ia_limit(pt))
+		return -ERANGE;
+	for (;;) {
+		unsigned int i = index_of(t, gfn);
+		uint64_t raw = t->e[i];
+
+		w->raw[w->depth] = raw;
+		w->index[w->depth] = i;
+		w->table[w->depth] = t->frame.pfn;
+		w->depth++;
+		if (t->child && t->child[i]) {
+			t = t->child[i];
+			continue;
+		}
+		if (!is_present(pt, raw))
+			return -ENOENT;
+		if (pt->fmt.decode(&pt->fmt, raw, t->level, &p))
+			return -EAGAIN; /* never written by the engine: treat as unusable */
+		if (p.kind == MN_PTE_FROZEN || p.kind == MN_PTE_LOCKED)
+			return -EAGAIN;
+		if (p.kind != MN_PTE_LEAF)
+			return -ENOENT;
+		w->leaf = p;
+		w->pfn = p.pfn + (gfn & (span(t->level) - 1));
+		return 0;
+	}
+}
+
+int mn_pt_dump_walk(const struct mn_pt *pt, mn_gfn_t gfn, FILE *f)
+{
+	struct mn_pt_walk w;
+	unsigned int d, level = pt->fmt.top_level;
+	char desc[160];
+	int ret = mn_pt_walk(pt, gfn, &w);
+
+	fprintf(f, "walk %s gfn 0x%" PRIx64 ":\n", pt->fmt.name, gfn);
+	for (d = 0; d < w.depth; d++, level--) {
+		struct mn_pte p;
+
+		if (!is_present(pt, w.raw[d]))
+			snprintf(desc, sizeof(desc), "none");
+		else if (pt->fmt.decode(&pt->fmt, w.raw[d], level, &p))
+			snprintf(desc, sizeof(desc), "(undecodable)");
+		else
+			mn_pte_describe(&pt->fmt, &p, desc, sizeof(desc));
+		fprintf(f, "  L%u idx %-4u raw 0x%016" PRIx64 "  %s\n", level, w.index[d], w.raw[d],
+			desc);
+	}
+	if (!ret)
+		fprintf(f, "  -> pfn 0x%" PRIx64 "\n", w.pfn);
+	else
+		fprintf(f, "  -> %s\n", mn_errname(ret));
+	return ret;
+}
+
+/* ---- split / break-before-make ------------------------------------------------------ */
+
+/*
+ * Replace entry @i of @t (covering @gfn at @t's level) by @raw. On stage-2 a valid entry is
+ * first invalidated with the LOCKED marker and its translation flushed by address, as
+ * stage2_try_break_pte() does; x86 replaces in place (the caller knows whether translations
+ * changed).
+ */
+static void replace_entry(struct mn_pt *pt, const struct mn_pt_ctx *ctx, struct pt_table *t,
+			  unsigned int i, mn_gfn_t gfn, uint64_t raw, struct mn_pt_result *res)
+{
+	struct mn_gfn_range r = { gfn, gfn + span(t->level) };
+	struct mn_trace *tr = ctx && ctx->sim ? mn_sim_get_trace(ctx->sim) : NULL;
+	struct mn_pte locked = { .kind = MN_PTE_LOCKED, .level = t->level };
+	uint64_t lraw;
+
+	if (pt->fmt.arch != MN_PT_STAGE2 || !is_present(pt, t->e[i]) || encode(pt, &locked, &lraw)) {
+		set_entry(pt, t, i, raw, res);
+		return;
+	}
+	set_entry(pt, t, i, lraw, res);
+	if (tr)
+		mn_trace(tr, "pt.bbm.invalidate", MN_KV_X("gfn", gfn), MN_KV_U("level", t->level));
+	if (ctx && ctx->flush) {
+		ctx->flush(ctx->flush_arg, MN_FLUSH_IPA, r, t->level);
+		res->flushes++;
+		if (tr)
+			mn_trace(tr, "pt.bbm.tlbi", MN_KV_X("gfn", gfn), MN_KV_U("level", t->level));
+	} else {
+		note_flush(res, r.start, r.end); /* nobody to flush now: the caller must */
+	}
+	set_entry(pt, t, i, raw, res);
+	if (tr)
+		mn_trace(tr, "pt.bbm.install", MN_KV_X("gfn", gfn), MN_KV_X("raw", raw));
+}
+
+/* Split the huge leaf in entry @i of @t into a new table of equivalent smaller leaves. */
+static int split_leaf(struct mn_pt *pt, const struct mn_pt_ctx *ctx, struct pt_table *t,
+		      unsigned int i, mn_gfn_t gfn, struct mn_pt_result *res)
+{
+	struct pt_table *c;
+	struct mn_pte p;
+	uint64_t raw;
+	unsigned int k;
+
+	if (pt->fmt.decode(&pt->fmt, t->e[i], t->level, &p) || p.kind != MN_PTE_LEAF)
+		return -EAGAIN;
+	c = table_alloc(pt, t->level - 1, ENTRIES);
+	if (!c)
+		return -ENOMEM;
+	res->tables_allocated++;
+	p.level = t->level - 1;
+	for (k = 0; k < ENTRIES; k++) {
+		struct mn_pte s = p;
+
+		s.pfn = p.pfn + k * span(c->level);
+		if (encode(pt, &s, &raw)) {
+			table_free(pt, c);
+			return -EINVAL;
+		}
+		set_entry(pt, c, k, raw, res);
+	}
+	if (table_entry(pt, t->level, c, &raw)) {
+		table_free(pt, c);
+		return -EINVAL;
+	}
+	pt->st.leaves += ENTRIES - 1;
+	replace_entry(pt, ctx, t, i, gfn, raw, res);
+	t->child[i] = c;
+	return 0;
+}
+
+/* ---- map ----------------------------------------------------------------------------- */
+
+int mn_pt_map(struct mn_pt *pt, const struct mn_pt_ctx *ctx, mn_gfn_t gfn,
+	      const struct mn_pte *leaf, struct mn_pt_result *res)
+{
+	struct pt_table *t = pt->root;
+	struct mn_pte old;
+	uint64_t raw, craw;
+	unsigned int i;
+	int ret;
+
+	memset(res, 0, sizeof(*res));
+	if (leaf->kind != MN_PTE_LEAF || leaf->level < 1 || leaf->level > pt->fmt.max_leaf_level ||
+	    !mn_is_aligned(gfn, span(leaf->level)))
+		return -EINVAL;
+	if (gfn >= ia_limit(pt) || span(leaf->level) > ia_limit(pt) - gfn)
+		return -ERANGE;
+	ret = encode(pt, leaf, &raw);
+	if (ret)
+		return ret;
+	while (t->level > leaf->level) {
+		i = index_of(t, gfn);
+		if (t->child[i]) {
+			t = t->child[i];
+			continue;
+		}
+		if (!is_present(pt, t->e[i])) {
+			struct pt_table *c = table_alloc(pt, t->level - 1, ENTRIES);
+
+			if (!c)
+				return -ENOMEM;
+			if (table_entry(pt, t->level, c, &craw)) {
+				table_free(pt, c);
+				return -EINVAL;
+			}
+			res->tables_allocated++;
+			set_entry(pt, t, i, craw, res);
+			t->child[i] = c;
+			t = c;
+			continue;
+		}
+		/* A huge leaf covers the target: split it (arm64: break-before-make). */
+		ret = split_leaf(pt, ctx, t, i, mn_align_down(gfn, span(t->level)), res);
+		if (ret)
+			return ret;
+		t = t->child[i];
+	}
+	i = index_of(t, gfn);
+	if (t->child && t->child[i])
+		return -EEXIST;
+	if (is_present(pt, t->e[i])) {
+		if (pt->fmt.decode(&pt->fmt, t->e[i], t->level, &old) || old.kind != MN_PTE_LEAF)
+			return -EAGAIN;
+		if (old.pfn != leaf->pfn)
+			return -EEXIST;
+		if ((old.perm & ~leaf->perm) || old.memtype != leaf->memtype)
+			note_flush(res, gfn, gfn + span(t->level)); /* rights reduced */
+		set_entry(pt, t, i, raw, res);
+		return 0;
+	}
+	set_entry(pt, t, i, raw, res);
+	pt->st.leaves++;
+	return 0;
+}
+
+/* ---- zap --------------------------------------------------------------------------- */
+
+struct zap_state {
+	const struct mn_pt_ctx *ctx;
+	unsigned int flags;
+	struct mn_pt_result *res;
+	unsigned int since_yield;
+	mn_gfn_t resume; /* where to restart after a yield */
+};
+
+/* Zap the part of @range in table @t (whose entry 0 maps @base); true to yield and restart. */
+static bool zap_table(struct mn_pt *pt, struct pt_table *t, mn_gfn_t base, struct mn_gfn_range r,
+		      struct zap_state *zs)
+{
+	uint64_t sp = span(t->level);
+	unsigned int first, last;
+	int i;
+
+	first = r.start > base ? (unsigned int)((r.start - base) / sp) : 0;
+	last = (unsigned int)MN_MIN((r.end - 1 - base) / sp, (uint64_t)t->nr - 1);
+	for (i = next_present(t, first, last); i >= 0; i = next_present(t, (unsigned int)i + 1, last)) {
+		mn_gfn_t gfn = base + (uint64_t)i * sp;
+		struct pt_table *c = t->child ? t->child[i] : NULL;
+		bool restart = false;
+
+		zs->res->visited++;
+		if (c) {
+			restart = zap_table(pt, c, gfn, r, zs);
+			if ((zs->flags & MN_PT_ZAP_FREE_TABLES) && !c->present) {
+				set_entry(pt, t, (unsigned int)i, pt->fmt.nonpresent, zs->res);
+				t->child[i] = NULL;
+				table_free(pt, c);
+				zs->res->tables_freed++;
+				note_flush(zs->res, gfn, gfn + sp);
+			}
+			if (restart)
+				return true;
+			continue;
+		}
+		if (t->e[i] & pt->fmt.accessed_mask)
+			zs->res->young++;
+		if (t->e[i] & pt->fmt.dirty_mask)
+			zs->res->dirty++;
+		set_entry(pt, t, (unsigned int)i, pt->fmt.nonpresent, zs->res);
+		zs->res->zapped++;
+		pt->st.leaves--;
+		if (pt->fmt.arch == MN_PT_STAGE2 && zs->ctx && zs->ctx->flush) {
+			/* stage2_unmap_walker: clear, then TLBI by IPA for each leaf. */
+			zs->ctx->flush(zs->ctx->flush_arg, MN_FLUSH_IPA,
+				       (struct mn_gfn_range){ gfn, gfn + sp }, t->level);
+			zs->res->flushes++;
+		} else {
+			note_flush(zs->res, gfn, gfn + sp);
+		}
+		if (zs->ctx && zs->ctx->can_yield && ++zs->since_yield >= MN_PT_YIELD_ENTRIES &&
+		    gfn + sp < r.end) {
+			zs->resume = gfn + sp;
+			return true;
+		}
+	}
+	return false;
+}
+
+int mn_pt_zap(struct mn_pt *pt, const struct mn_pt_ctx *ctx, struct mn_gfn_range range,
+	      unsigned int flags, struct mn_pt_result *res)
+{
+	struct zap_state zs = { .ctx = ctx, .flags = flags, .res = res };
+
+	memset(res, 0, sizeof(*res));
+	range.end = MN_MIN(range.end, ia_limit(pt));
+	while (range.start < range.end && zap_table(pt, pt->root, 0, range, &zs)) {
+		struct mn_sim *sim = ctx->sim;
+
+		/* tdp_mmu_iter_cond_resched(): flush what is pending, then yield. */
+		if (res->flush_needed && ctx->flush &&
+		    (!sim || mn_step(sim, "zap.flush_before_yield"))) {
+			ctx->flush(ctx->flush_arg, MN_FLUSH_RANGE, res->flush_range, 0);
+			res->flushes++;
+			res->flush_needed = false;
+		}
+		if (sim)
+			mn_yield(sim, "zap.yield");
+		zs.since_yield = 0;
+		range.start = zs.resume;
+	}
+	return 0;
+}
+
+/* ---- leaf visitors: age and write-protect --------------------------------------------- */
+
+typedef bool (*leaf_fn)(struct mn_pt *pt, struct pt_table *t, unsigned int i, mn_gfn_t gfn,
+			void *arg, struct mn_pt_result *res);
+
+static void visit_leaves(struct mn_pt *pt, struct pt_table *t, mn_gfn_t base,
+			 struct mn_gfn_range r, leaf_fn fn, void *arg, struct mn_pt_result *res)
+{
+	uint64_t sp = span(t->level);
+	unsigned int first, last;
+	int i;
+
+	first = r.start > base ? (unsigned int)((r.start - base) / sp) : 0;
+	last = (unsigned int)MN_MIN((r.end - 1 - base) / sp, (uint64_t)t->nr - 1);
+	for (i = next_present(t, first, last); i >= 0; i = next_present(t, (unsigned int)i + 1, last)) {
+		mn_gfn_t gfn = base + (uint64_t)i * sp;
+
+		res->visited++;
+		if (t->child && t->child[i])
+			visit_leaves(pt, t->child[i], gfn, r, fn, arg, res);
+		else
+			fn(pt, t, (unsigned int)i, gfn, arg, res);
+	}
+}
+
+static bool age_leaf(struct mn_pt *pt, struct pt_table *t, unsigned int i, mn_gfn_t gfn,
+		     void *arg, struct mn_pt_result *res)
+{
+	bool clear = *(bool *)arg;
+	struct mn_pte p;
+	uint64_t raw;
+
+	(void)gfn;
+	if (pt->fmt.decode(&pt->fmt, t->e[i], t->level, &p) || p.kind != MN_PTE_LEAF ||
+	    !p.accessed)
+		return false;
+	res->young++;
+	if (!clear)
+		return true;
+	if (pt->fmt.arch == MN_PT_EPT && p.ad_type != 0) {
+		/* A/D disabled: mark_spte_for_access_track() saves R/X and clears RWX. */
+		p.saved_perm = p.perm & (MN_PTE_R | MN_PTE_X);
+		p.perm = 0;
+		p.sw |= MN_PTE_SW_ACC_TRACK;
+	}
+	p.accessed = false;
+	if (!encode(pt, &p, &raw))
+		set_entry(pt, t, i, raw, res);
+	return true;
+}
+
+int mn_pt_age(struct mn_pt *pt, struct mn_gfn_range range, bool clear, struct mn_pt_result *res)
+{
+	memset(res, 0, sizeof(*res));
+	range.end = MN_MIN(range.end, ia_limit(pt));
+	if (range.start < range.end)
+		visit_leaves(pt, pt->root, 0, range, age_leaf, &clear, res);
+	return (int)MN_MIN(res->young, (uint64_t)INT32_MAX);
+}
+
+static bool wrprot_leaf(struct mn_pt *pt, struct pt_table *t, unsigned int i, mn_gfn_t gfn,
+			void *arg, struct mn_pt_result *res)
+{
+	unsigned int mode = *(unsigned int *)arg;
+	bool was_w, mmu_w;
+	struct mn_pte p;
+	uint64_t raw;
+
+	if (pt->fmt.decode(&pt->fmt, t->e[i], t->level, &p) || p.kind != MN_PTE_LEAF)
+		return false;
+	was_w = p.perm & MN_PTE_W;
+	mmu_w = (mode & MN_PT_WRPROT_MMU) && (p.sw & MN_PTE_SW_MMU_WRITABLE);
+	if (!was_w && !mmu_w)
+		return false;
+	p.perm &= ~MN_PTE_W;
+	if (mode & MN_PT_WRPROT_MMU)
+		p.sw &= ~MN_PTE_SW_MMU_WRITABLE;
+	if (encode(pt, &p, &raw))
+		return false;
+	set_entry(pt, t, i, raw, res);
+	if (was_w) {
+		res->dirty++;
+		note_flush(res, gfn, gfn + span(t->level));
+	}
+	return true;
+}
+
+int mn_pt_wrprot(struct mn_pt *pt, struct mn_gfn_range range, unsigned int mode,
+		 struct mn_pt_result *res)
+{
+	memset(res, 0, sizeof(*res));
+	range.end = MN_MIN(range.end, ia_limit(pt));
+	if (range.start < range.end)
+		visit_leaves(pt, pt->root, 0, range, wrprot_leaf, &mode, res);
+	return (int)MN_MIN(res->written, (uint64_t)INT32_MAX);
+}
+
+/* ---- split and collapse -------------------------------------------------------------- */
+
+/* The table at @level whose entry covers @gfn, walking only through tables; or NULL. */
+static struct pt_table *table_at(struct mn_pt *pt, mn_gfn_t gfn, unsigned int level)
+{
+	struct pt_table *t = pt->root;
+
+	while (t && t->level > level) {
+		unsigned int i = index_of(t, gfn);
+
+		t = t->child ? t->child[i] : NULL;
+	}
+	return t && t->level == level ? t : NULL;
+}
+
+int mn_pt_split(struct mn_pt *pt, const struct mn_pt_ctx *ctx, mn_gfn_t gfn, unsigned int level,
+		struct mn_pt_result *res)
+{
+	struct pt_table *t;
+	unsigned int i;
+
+	memset(res, 0, sizeof(*res));
+	if (level < 2 || level > pt->fmt.max_leaf_level)
+		return -EINVAL;
+	if (gfn >= ia_limit(pt))
+		return -ENOENT;
+	t = table_at(pt, gfn, level);
+	if (!t)
+		return -ENOENT;
+	i = index_of(t, gfn);
+	if (t->child[i] || !is_present(pt, t->e[i]))
+		return -ENOENT;
+	return split_leaf(pt, ctx, t, i, mn_align_down(gfn, span(level)), res);
+}
+
+static bool same_attrs(const struct mn_pte *a, const struct mn_pte *b)
+{
+	return a->perm == b->perm && a->memtype == b->memtype && a->ipat == b->ipat &&
+	       a->sw == b->sw && a->ad_type == b->ad_type && a->sw_bits == b->sw_bits;
+}
+
+int mn_pt_collapse(struct mn_pt *pt, const struct mn_pt_ctx *ctx, mn_gfn_t gfn,
+		   unsigned int level, struct mn_pt_result *res)
+{
+	struct pt_table *t, *c;
+	struct mn_pte first, p;
+	mn_gfn_t base;
+	unsigned int i, k;
+	uint64_t raw;
+
+	memset(res, 0, sizeof(*res));
+	if (level < 2 || level > pt->fmt.max_leaf_level)
+		return -EINVAL;
+	if (gfn >= ia_limit(pt))
+		return -ENOENT;
+	t = table_at(pt, gfn, level);
+	if (!t)
+		return -ENOENT;
+	i = index_of(t, gfn);
+	c = t->child[i];
+	if (!c)
+		return -ENOENT;
+	if (c->present != c->nr)
+		return -EBUSY;
+	for (k = 0; k < c->nr; k++) {
+		if (c->child && c->child[k])
+			return -EBUSY;
+		if (pt->fmt.decode(&pt->fmt, c->e[k], c->level, &p) || p.kind != MN_PTE_LEAF)
+			return -EBUSY;
+		if (k == 0) {
+			first = p;
+			if (!mn_is_aligned(p.pfn, span(level)))
+				return -EBUSY;
+		} else if (p.pfn != first.pfn + k * span(c->level) || !same_attrs(&p, &first)) {
+			return -EBUSY;
+		}
+		first.accessed |= p.accessed;
+		first.dirty |= p.dirty;
+	}
+	first.level = level;
+	if (encode(pt, &first, &raw))
+		return -EBUSY;
+	base = mn_align_down(gfn, span(level));
+	replace_entry(pt, ctx, t, i, base, raw, res);
+	t->child[i] = NULL;
+	table_free(pt, c);
+	res->tables_freed++;
+	pt->st.leaves -= ENTRIES - 1;
+	/* The small translations may still be cached; stage-2 flushed them in BBM. */
+	if (pt->fmt.arch != MN_PT_STAGE2 || !ctx || !ctx->flush)
+		note_flush(res, base, base + span(level));
+	return 0;
+}

@@ -1,0 +1,759 @@
+// SPDX-License-Identifier: MIT
+/*
+ * test-pt.c - the radix engine over every format: a randomized differential test against a
+ * flat model of leaves (map, zap, age, write-protect, split, collapse), sparse zaps that
+ * cost what is present, break-before-make in the trace, yields inside long zaps, and the
+ * TLB model with the frame oracle (lib/pt/pt.c, tlb.c).
+ */
+#include "mn-test.h"
+
+#include <errno.h>
+#include <string.h>
+
+/* ---- fixtures ------------------------------------------------------------------------ */
+
+enum fmt_id {
+	FMT_EPT4,
+	FMT_EPT5,
+	FMT_S2_40,
+	FMT_S2_48,
+	FMT_HOST,
+	FMT_NR,
+};
+
+static void make_format(enum fmt_id id, struct mn_pt_format *f)
+{
+	switch (id) {
+	case FMT_EPT4:
+		assert_int_equal(mn_pt_format_ept(f, 4, 0), 0);
+		break;
+	case FMT_EPT5:
+		assert_int_equal(mn_pt_format_ept(f, 5, 0), 0);
+		break;
+	case FMT_S2_40:
+		assert_int_equal(mn_pt_format_stage2(f, 40, 0), 0);
+		break;
+	case FMT_S2_48:
+		assert_int_equal(mn_pt_format_stage2(f, 48, MN_S2_FWB), 0);
+		break;
+	default:
+		assert_int_equal(mn_pt_format_host(f), 0);
+		break;
+	}
+}
+
+struct world {
+	struct mn_alloc *a;
+	struct mn_trace *t;
+	struct mn_phys *p;
+	struct mn_pt *pt;
+	struct mn_pt_format f;
+};
+
+static void world_open(struct world *w, enum fmt_id id)
+{
+	memset(w, 0, sizeof(*w));
+	assert_int_equal(mn_alloc_create(NULL, &w->a), 0);
+	assert_int_equal(mn_trace_create(w->a, MN_TRACE_OFF, 0, &w->t), 0);
+	assert_int_equal(mn_phys_create(w->a, w->t, NULL, &w->p), 0);
+	make_format(id, &w->f);
+	assert_int_equal(mn_pt_create(w->a, w->p, &w->f, &w->pt), 0);
+}
+
+static void world_close(struct world *w)
+{
+	struct mn_phys_stats st;
+
+	mn_pt_destroy(w->pt);
+	/* Every table frame went back. */
+	mn_phys_get_stats(w->p, &st);
+	assert_int_equal(st.nr_frames, 0);
+	mn_phys_destroy(w->p);
+	mn_trace_destroy(w->t);
+	mn_alloc_destroy(w->a);
+}
+
+/* A leaf the format accepts, with permissions @perm (always readable). */
+static struct mn_pte leaf(const struct mn_pt_format *f, unsigned int level, mn_pfn_t pfn,
+			  unsigned int perm, bool accessed)
+{
+	struct mn_pte p = {
+		.kind = MN_PTE_LEAF,
+		.level = level,
+		.pfn = pfn,
+		.perm = perm | MN_PTE_R,
+		.memtype = MN_MT_WB,
+		.accessed = accessed,
+	};
+
+	if (f->arch == MN_PT_EPT) {
+		p.ipat = true;
+		p.sw = MN_PTE_SW_HOST_WRITABLE | (perm & MN_PTE_W ? MN_PTE_SW_MMU_WRITABLE : 0);
+	}
+	return p;
+}
+
+/* ---- the model --------------------------------------------------------------------------- */
+
+#define MAX_LEAVES 8192
+
+struct mleaf {
+	mn_gfn_t gfn;
+	unsigned int level;
+	mn_pfn_t pfn;
+	unsigned int perm;
+	bool accessed;
+	bool used;
+	bool mmu_w; /* EPT: MMU-writable, kept by dirty-log write-protection */
+};
+
+struct model {
+	struct mleaf l[MAX_LEAVES];
+	unsigned int n;
+};
+
+static uint64_t span(unsigned int level)
+{
+	return 1ULL << (9 * (level - 1));
+}
+
+static struct mleaf *m_covering(struct model *m, mn_gfn_t gfn)
+{
+	unsigned int i;
+
+	for (i = 0; i < m->n; i++)
+		if (m->l[i].used && gfn >= m->l[i].gfn && gfn - m->l[i].gfn < span(m->l[i].level))
+			return &m->l[i];
+	return NULL;
+}
+
+static struct mleaf *m_add(struct model *m, mn_gfn_t gfn, unsigned int level, mn_pfn_t pfn,
+			   unsigned int perm, bool accessed)
+{
+	unsigned int i;
+
+	for (i = 0; i < m->n; i++)
+		if (!m->l[i].used)
+			break;
+	if (i == m->n) {
+		assert_true(m->n < MAX_LEAVES);
+		m->n++;
+	}
+	m->l[i] = (struct mleaf){ gfn, level, pfn, perm, accessed, true, perm & MN_PTE_W };
+	return &m->l[i];
+}
+
+static unsigned int m_count(const struct model *m)
+{
+	unsigned int i, n = 0;
+
+	for (i = 0; i < m->n; i++)
+		n += m->l[i].used;
+	return n;
+}
+
+/* Leaves of level below @level inside the @level block at @gfn. */
+static unsigned int m_below(const struct model *m, mn_gfn_t gfn, unsigned int level,
+			    unsigned int *min_level)
+{
+	unsigned int i, n = 0;
+
+	*min_level = 99;
+	for (i = 0; i < m->n; i++) {
+		const struct mleaf *x = &m->l[i];
+
+		if (x->used && x->level < level && x->gfn >= gfn && x->gfn < gfn + span(level)) {
+			n++;
+			*min_level = x->level < *min_level ? x->level : *min_level;
+		}
+	}
+	return n;
+}
+
+static void m_split(struct model *m, struct mleaf *x)
+{
+	struct mleaf old = *x;
+	unsigned int k;
+
+	x->used = false;
+	for (k = 0; k < 512; k++)
+		m_add(m, old.gfn + k * span(old.level - 1), old.level - 1,
+		      old.pfn + k * span(old.level - 1), old.perm, old.accessed)
+			->mmu_w = old.mmu_w;
+}
+
+static void verify(struct world *w, struct model *m, struct mn_test_rng *rng, mn_gfn_t window)
+{
+	struct mn_pt_stats st;
+	struct mn_pt_walk wk;
+	unsigned int i, k;
+
+	for (i = 0; i < m->n; i++) {
+		const struct mleaf *x = &m->l[i];
+		mn_gfn_t probe[2] = { x->gfn, x->gfn + span(x->level) - 1 };
+
+		if (!x->used)
+			continue;
+		for (k = 0; k < 2; k++) {
+			assert_int_equal(mn_pt_walk(w->pt, probe[k], &wk), 0);
+			assert_int_equal(wk.leaf.level, x->level);
+			assert_int_equal(wk.pfn, x->pfn + (probe[k] - x->gfn));
+			assert_int_equal(wk.leaf.perm, x->perm);
+			assert_int_equal(wk.leaf.accessed, x->accessed);
+		}
+	}
+	for (k = 0; k < 32; k++) {
+		mn_gfn_t g = mn_test_below(rng, window);
+		const struct mleaf *x = m_covering(m, g);
+		int ret = mn_pt_walk(w->pt, g, &wk);
+
+		if (x) {
+			assert_int_equal(ret, 0);
+			assert_int_equal(wk.pfn, x->pfn + (g - x->gfn));
+		} else {
+			assert_int_equal(ret, -ENOENT);
+		}
+	}
+	mn_pt_get_stats(w->pt, &st);
+	assert_int_equal(st.leaves, m_count(m));
+	assert_int_equal(mn_phys_check_invariants(w->p), 0);
+}
+
+static unsigned int random_perm(struct mn_test_rng *rng)
+{
+	static const unsigned int perms[] = { MN_PTE_R, MN_PTE_R | MN_PTE_W, MN_PTE_R | MN_PTE_X,
+					      MN_PTE_R | MN_PTE_W | MN_PTE_X };
+
+	return perms[mn_test_below(rng, 4)];
+}
+
+static void do_map(struct world *w, struct model *m, mn_gfn_t gfn, unsigned int level,
+		   mn_pfn_t pfn, unsigned int perm, bool accessed)
+{
+	struct mn_pte p = leaf(&w->f, level, pfn, perm, accessed);
+	struct mn_pt_result res;
+	struct mleaf *x;
+	unsigned int below, minl;
+	int want = 0, ret;
+
+	/* Expected outcome, from the model: a table in the way refuses without changes. */
+	below = m_below(m, gfn, level, &minl);
+	if (!below) {
+		/* A huge leaf above the target is split first, whatever happens next. */
+		while ((x = m_covering(m, gfn)) && x->level > level)
+			m_split(m, x);
+		x = m_covering(m, gfn);
+		if (x && x->pfn != pfn)
+			want = -EEXIST;
+	} else {
+		want = -EEXIST;
+	}
+	ret = mn_pt_map(w->pt, NULL, gfn, &p, &res);
+	assert_int_equal(ret, want);
+	if (ret)
+		return;
+	x = m_covering(m, gfn);
+	if (!x)
+		x = m_add(m, gfn, level, pfn, p.perm, accessed);
+	x->perm = p.perm;
+	x->accessed = accessed;
+	x->mmu_w = p.perm & MN_PTE_W;
+}
+
+static void differential(enum fmt_id id, uint64_t seed, unsigned int steps)
+{
+	struct mn_test_rng rng = { seed };
+	struct model *m = test_calloc(1, sizeof(*m));
+	const mn_gfn_t window = 4 * span(3); /* 4 GiB: room for every leaf size */
+	struct mn_pt_result res;
+	struct world w;
+	unsigned int s;
+
+	world_open(&w, id);
+	for (s = 0; s < steps; s++) {
+		if (m_count(m) > 3000) {
+			/* Keep the model small: start over with an empty window. */
+			assert_int_equal(mn_pt_zap(w.pt, NULL, (struct mn_gfn_range){ 0, window },
+						   MN_PT_ZAP_FREE_TABLES, &res),
+					 0);
+			assert_int_equal(res.zapped, m_count(m));
+			m->n = 0;
+		}
+		unsigned int op = (unsigned int)mn_test_below(&rng, 10);
+		unsigned int level = 1 + (unsigned int)mn_test_below(&rng, w.f.max_leaf_level);
+		mn_gfn_t gfn = mn_align_down(mn_test_below(&rng, window), span(level));
+		mn_pfn_t pfn = mn_align_down(mn_test_below(&rng, 1ULL << 30), span(level));
+		struct mn_gfn_range r;
+
+		/* Prefer small leaves: large ones swallow the window. */
+		if (level == 3 && mn_test_below(&rng, 4))
+			level = 1;
+		gfn = mn_align_down(gfn, span(level));
+		pfn = mn_align_down(pfn, span(level));
+		r.start = mn_test_below(&rng, window);
+		r.end = r.start + 1 + mn_test_below(&rng, mn_test_below(&rng, 4) ? 4096 : window);
+		switch (op) {
+		case 0:
+		case 1:
+		case 2:
+			do_map(&w, m, gfn, level, pfn, random_perm(&rng), mn_test_below(&rng, 2));
+			break;
+		case 3: {
+			/* Populate a whole 2M block with contiguous 4K leaves (collapsible). */
+			mn_gfn_t b = mn_align_down(gfn, span(2));
+			mn_pfn_t bp = mn_align_down(pfn, span(2));
+			unsigned int k, perm = random_perm(&rng);
+
+			for (k = 0; k < 512; k++)
+				do_map(&w, m, b + k, 1, bp + k, perm, true);
+			break;
+		}
+		case 4: {
+			unsigned int i, n = 0;
+
+			assert_int_equal(mn_pt_zap(w.pt, NULL, r, MN_PT_ZAP_FREE_TABLES, &res), 0);
+			for (i = 0; i < m->n; i++) {
+				struct mleaf *x = &m->l[i];
+
+				if (x->used && x->gfn < r.end && x->gfn + span(x->level) > r.start) {
+					x->used = false;
+					n++;
+				}
+			}
+			assert_int_equal(res.zapped, n);
+			assert_int_equal(res.flush_needed, n > 0);
+			if (n)
+				assert_true(res.flush_range.start < res.flush_range.end);
+			break;
+		}
+		case 5: {
+			bool clear = mn_test_below(&rng, 2);
+			unsigned int i, n = 0;
+
+			for (i = 0; i < m->n; i++) {
+				struct mleaf *x = &m->l[i];
+
+				if (x->used && x->accessed && x->gfn < r.end &&
+				    x->gfn + span(x->level) > r.start) {
+					n++;
+					if (clear)
+						x->accessed = false;
+				}
+			}
+			assert_int_equal(mn_pt_age(w.pt, r, clear, &res), n);
+			break;
+		}
+		case 6: {
+			unsigned int i, n = 0;
+
+			for (i = 0; i < m->n; i++) {
+				struct mleaf *x = &m->l[i];
+
+				if (x->used && (x->perm & MN_PTE_W) && x->gfn < r.end &&
+				    x->gfn + span(x->level) > r.start) {
+					n++;
+					x->perm &= ~MN_PTE_W;
+				}
+			}
+			assert_int_equal(mn_pt_wrprot(w.pt, r, MN_PT_WRPROT_DIRTY_LOG, &res), n);
+			assert_int_equal(res.flush_needed, n > 0);
+			break;
+		}
+		case 7: {
+			struct mleaf *x = m_covering(m, gfn);
+			unsigned int lv = 2 + (unsigned int)mn_test_below(&rng, w.f.max_leaf_level - 1);
+			int want = x && x->level == lv ? 0 : -ENOENT;
+
+			assert_int_equal(mn_pt_split(w.pt, NULL, gfn, lv, &res), want);
+			if (!want)
+				m_split(m, x);
+			break;
+		}
+		default: {
+			unsigned int lv = 2 + (unsigned int)mn_test_below(&rng, w.f.max_leaf_level - 1);
+			mn_gfn_t b = mn_align_down(gfn, span(lv));
+			unsigned int below, minl, i, k;
+			struct mleaf *first = NULL;
+			bool ok = true, acc = false;
+			int want;
+
+			below = m_below(m, b, lv, &minl);
+			if (!below) {
+				want = -ENOENT;
+			} else if (below != 512 || minl != lv - 1) {
+				want = -EBUSY;
+			} else {
+				for (k = 0; k < 512 && ok; k++) {
+					struct mleaf *x = m_covering(m, b + k * span(lv - 1));
+
+					if (!first)
+						first = x;
+					ok = x->pfn == first->pfn + k * span(lv - 1) &&
+					     x->perm == first->perm && mn_is_aligned(first->pfn, span(lv)) &&
+					     (w.f.arch != MN_PT_EPT || x->mmu_w == first->mmu_w);
+					acc |= x->accessed;
+				}
+				want = ok ? 0 : -EBUSY;
+			}
+			assert_int_equal(mn_pt_collapse(w.pt, NULL, b, lv, &res), want);
+			if (!want) {
+				mn_pfn_t p0 = first->pfn;
+				unsigned int perm = first->perm;
+				bool mmu_w = first->mmu_w;
+
+				for (i = 0; i < m->n; i++)
+					if (m->l[i].used && m->l[i].level == lv - 1 && m->l[i].gfn >= b &&
+					    m->l[i].gfn < b + span(lv))
+						m->l[i].used = false;
+				m_add(m, b, lv, p0, perm, acc)->mmu_w = mmu_w;
+				assert_true(res.flush_needed);
+			}
+			break;
+		}
+		}
+		if (s % 8 == 0 || s + 1 == steps)
+			verify(&w, m, &rng, window);
+	}
+	world_close(&w);
+	test_free(m);
+}
+
+static void test_differential_all_formats(void **state)
+{
+	uint64_t seed = mn_test_seed("pt.differential");
+	enum fmt_id id;
+
+	(void)state;
+	for (id = 0; id < FMT_NR; id++)
+		differential(id, seed + id, 1500);
+}
+
+/* ---- sparse zaps ------------------------------------------------------------------------ */
+
+static void test_sparse_zap_costs_what_is_present(void **state)
+{
+	struct mn_pt_result res;
+	struct mn_pt_stats st;
+	struct world w;
+	unsigned int k;
+
+	(void)state;
+	world_open(&w, FMT_S2_48);
+	/*  1 TiB of IPA space, 64 scattered 2M regions holding one 4K page each.
+	 *  gfn  |.......x..........x......  ...  .....x....|
+	 */
+	for (k = 0; k < 64; k++) {
+		struct mn_pte p = leaf(&w.f, 1, 0x1000 + k, MN_PTE_W, false);
+
+		assert_int_equal(mn_pt_map(w.pt, NULL, k * 4099 * span(2), &p, &res), 0);
+	}
+	mn_pt_get_stats(w.pt, &st);
+	assert_int_equal(mn_pt_zap(w.pt, NULL, (struct mn_gfn_range){ 0, 1ULL << 28 },
+				   MN_PT_ZAP_FREE_TABLES, &res),
+			 0);
+	assert_int_equal(res.zapped, 64);
+	/* Visited entries follow what was present, not the 2^28 gfns of the range. */
+	assert_true(res.visited <= st.tables + st.leaves);
+	assert_true(res.visited >= 64);
+	assert_int_equal(res.tables_freed, st.tables - 1); /* all but the root */
+	mn_pt_get_stats(w.pt, &st);
+	assert_int_equal(st.tables, 1);
+	assert_int_equal(st.leaves, 0);
+	world_close(&w);
+}
+
+/* ---- break-before-make and yields ------------------------------------------------------ */
+
+struct flush_log {
+	struct mn_pt *pt;
+	int calls[3];
+	int locked_seen;
+	struct mn_tlb *tlb;
+};
+
+static void record_flush(void *arg, enum mn_flush_kind kind, struct mn_gfn_range r,
+			 unsigned int level)
+{
+	struct flush_log *fl = arg;
+	struct mn_pt_walk wk;
+
+	fl->calls[kind]++;
+	if (kind == MN_FLUSH_IPA && mn_pt_walk(fl->pt, r.start, &wk) == -EAGAIN)
+		fl->locked_seen++;
+	if (fl->tlb)
+		mn_tlb_flush(fl->tlb, kind, r, level);
+}
+
+static void test_stage2_break_before_make_in_trace(void **state)
+{
+	struct mn_sim_config cfg = { .trace_mode = MN_TRACE_FULL };
+	struct mn_pt_format f;
+	struct mn_pt_result res;
+	struct flush_log fl = { 0 };
+	struct mn_pt_ctx ctx = { .flush = record_flush, .flush_arg = &fl };
+	struct mn_sim *sim;
+	struct mn_trace *t;
+	struct mn_pt *pt;
+	struct mn_pte p;
+	uint64_t i, inval = 0, tlbi = 0, install = 0;
+
+	(void)state;
+	assert_int_equal(mn_sim_create(&cfg, &sim), 0);
+	t = mn_sim_get_trace(sim);
+	ctx.sim = sim;
+	assert_int_equal(mn_pt_format_stage2(&f, 40, 0), 0);
+	assert_int_equal(mn_pt_create(mn_sim_get_alloc(sim), mn_sim_get_phys(sim), &f, &pt), 0);
+	fl.pt = pt;
+	p = leaf(&f, 2, 0x40000, MN_PTE_W, true);
+	assert_int_equal(mn_pt_map(pt, &ctx, 0x200, &p, &res), 0);
+	assert_int_equal(fl.calls[MN_FLUSH_IPA], 0); /* invalid -> valid needs no break */
+	/* A 4K mapping lands inside the 2M block: the block is broken into a table first. */
+	p = leaf(&f, 1, 0x40003, MN_PTE_W, true);
+	assert_int_equal(mn_pt_map(pt, &ctx, 0x203, &p, &res), 0);
+	assert_int_equal(fl.calls[MN_FLUSH_IPA], 1);
+	assert_int_equal(fl.locked_seen, 1); /* the flush ran while the entry was LOCKED */
+	assert_int_equal(res.flushes, 1);
+	for (i = 1; i <= mn_trace_count(t); i++) {
+		const char *step = mn_trace_get(t, i)->step;
+
+		if (!strcmp(step, "pt.bbm.invalidate"))
+			inval = i;
+		else if (!strcmp(step, "pt.bbm.tlbi"))
+			tlbi = i;
+		else if (!strcmp(step, "pt.bbm.install"))
+			install = i;
+	}
+	assert_true(inval && tlbi && install);
+	assert_true(inval < tlbi && tlbi < install);
+	mn_pt_destroy(pt);
+	mn_sim_destroy(sim);
+}
+
+struct zapper {
+	struct mn_pt *pt;
+	struct flush_log *fl;
+	struct mn_pt_result res;
+};
+
+static void zap_thread(struct mn_sim *sim, void *arg)
+{
+	struct zapper *z = arg;
+	struct mn_pt_ctx ctx = { sim, true, record_flush, z->fl };
+
+	mn_yield(sim, "zapper.start");
+	mn_pt_zap(z->pt, &ctx, (struct mn_gfn_range){ 0, 4 * span(2) }, 0, &z->res);
+}
+
+static void run_yielding_zap(bool skip_flush, int *range_flushes, uint64_t *yields)
+{
+	struct mn_sim_config cfg = { .trace_mode = MN_TRACE_OFF };
+	struct flush_log fl = { 0 };
+	struct mn_pt_result res;
+	struct zapper z = { .fl = &fl };
+	struct mn_pt_format f;
+	struct mn_sim *sim;
+	size_t i;
+	unsigned int k;
+
+	assert_int_equal(mn_sim_create(&cfg, &sim), 0);
+	if (skip_flush)
+		assert_int_equal(mn_sim_skip_step(sim, "zap.flush_before_yield"), 0);
+	assert_int_equal(mn_pt_format_ept(&f, 4, 0), 0);
+	assert_int_equal(mn_pt_create(mn_sim_get_alloc(sim), mn_sim_get_phys(sim), &f, &z.pt), 0);
+	fl.pt = z.pt;
+	for (k = 0; k < 4 * 512; k++) {
+		struct mn_pte p = leaf(&f, 1, 0x100000 + k, 0, false);
+
+		assert_int_equal(mn_pt_map(z.pt, NULL, k, &p, &res), 0);
+	}
+	assert_int_equal(mn_sim_spawn(sim, "zapper", zap_thread, &z, NULL), 0);
+	assert_int_equal(mn_sim_run(sim, NULL), MN_RUN_OK);
+	assert_int_equal(z.res.zapped, 4 * 512);
+	*range_flushes = fl.calls[MN_FLUSH_RANGE];
+	*yields = 0;
+	for (i = 0; i < mn_sim_nr_steps(sim); i++)
+		if (!strcmp(mn_sim_step_id(sim, i), "zap.flush_before_yield"))
+			*yields = mn_sim_step_count(sim, i);
+	mn_pt_destroy(z.pt);
+	mn_sim_destroy(sim);
+}
+
+static void test_long_zap_flushes_before_each_yield(void **state)
+{
+	uint64_t yields;
+	int flushes;
+
+	(void)state;
+	run_yielding_zap(false, &flushes, &yields);
+	/* 2048 leaves, a yield point every 512: three yields, each after a flush. */
+	assert_int_equal(yields, 3);
+	assert_int_equal(flushes, 3);
+	/* The mutant that skips the flush yields with translations still cached. */
+	run_yielding_zap(true, &flushes, &yields);
+	assert_int_equal(yields, 3);
+	assert_int_equal(flushes, 0);
+}
+
+/* ---- the TLB and the oracle ------------------------------------------------------------ */
+
+static void stale_tlb(bool flush, enum fmt_id id)
+{
+	struct mn_pt_result res;
+	struct mn_frame_ref page;
+	struct mn_tlb_stats ts;
+	struct mn_tlb *tlb;
+	struct world w;
+	struct mn_pte p;
+	mn_pfn_t pfn;
+
+	world_open(&w, id);
+	assert_int_equal(mn_tlb_create(w.a, 0, &tlb), 0);
+	assert_int_equal(mn_phys_alloc(w.p, 0, MN_OWNER_ANON, 0, &page), 0);
+	p = leaf(&w.f, 1, page.pfn, MN_PTE_W, true);
+	assert_int_equal(mn_pt_map(w.pt, NULL, 0x77, &p, &res), 0);
+	assert_int_equal(mn_tlb_access(tlb, w.pt, w.p, 0x77, MN_PTE_W, "guest.write", &pfn), 0);
+	assert_int_equal(pfn, page.pfn);
+	assert_int_equal(mn_tlb_access(tlb, w.pt, w.p, 0x77, MN_PTE_R, "guest.read", &pfn), 0);
+	assert_int_equal(mn_pt_zap(w.pt, NULL, (struct mn_gfn_range){ 0x77, 0x78 }, 0, &res), 0);
+	assert_true(res.flush_needed);
+	if (flush)
+		assert_int_equal(mn_tlb_flush(tlb, MN_FLUSH_RANGE, res.flush_range, 0), 1);
+	assert_int_equal(mn_phys_put(w.p, page, "munmap"), 1);
+	if (flush) {
+		assert_int_equal(mn_tlb_access(tlb, w.pt, w.p, 0x77, MN_PTE_R, "guest.read", &pfn),
+				 -EFAULT);
+		assert_int_equal(mn_trace_nr_violations(w.t), 0);
+	} else {
+		assert_int_equal(mn_tlb_access(tlb, w.pt, w.p, 0x77, MN_PTE_R, "guest.read", &pfn),
+				 -ESTALE);
+		assert_int_equal(mn_trace_count_violations(w.t, MN_VIOL_USE_AFTER_FREE), 1);
+		assert_string_equal(mn_trace_violation(w.t, 0)->what, "guest.read");
+	}
+	mn_tlb_get_stats(tlb, &ts);
+	assert_int_equal(ts.fills, 1);
+	assert_int_equal(ts.hits, flush ? 1 : 2);
+	assert_int_equal(ts.flush_range, flush ? 1 : 0);
+	mn_tlb_destroy(tlb);
+	world_close(&w);
+}
+
+static void test_stale_tlb_after_zap_without_flush(void **state)
+{
+	enum fmt_id id;
+
+	(void)state;
+	for (id = 0; id < FMT_NR; id++) {
+		stale_tlb(false, id);
+		stale_tlb(true, id);
+	}
+}
+
+static void test_tlb_flush_kinds_and_permissions(void **state)
+{
+	struct mn_pt_result res;
+	struct mn_frame_ref big;
+	struct mn_tlb_stats ts;
+	struct mn_tlb *tlb;
+	struct world w;
+	struct mn_pte p;
+	mn_pfn_t pfn;
+
+	(void)state;
+	world_open(&w, FMT_EPT4);
+	assert_int_equal(mn_tlb_create(w.a, 4, &tlb), 0);
+	assert_int_equal(mn_phys_alloc(w.p, 9, MN_OWNER_ANON, 0, &big), 0);
+	p = leaf(&w.f, 2, big.pfn, 0, true); /* read-only 2M */
+	assert_int_equal(mn_pt_map(w.pt, NULL, 0x400, &p, &res), 0);
+	assert_int_equal(mn_tlb_access(tlb, w.pt, w.p, 0x401, MN_PTE_W, "w", &pfn), -EACCES);
+	assert_int_equal(mn_tlb_nr_entries(tlb), 0); /* a permission fault caches nothing */
+	assert_int_equal(mn_tlb_access(tlb, w.pt, w.p, 0x5ff, MN_PTE_R, "r", &pfn), 0);
+	assert_int_equal(pfn, big.pfn + 0x1ff);
+	assert_int_equal(mn_tlb_nr_entries(tlb), 1);
+	/* One 2M entry serves the whole block; TLBI by IPA anywhere inside drops it. */
+	assert_int_equal(mn_tlb_access(tlb, w.pt, w.p, 0x400, MN_PTE_R, "r", &pfn), 0);
+	assert_int_equal(mn_tlb_flush(tlb, MN_FLUSH_IPA, (struct mn_gfn_range){ 0x432, 0 }, 1), 1);
+	assert_int_equal(mn_tlb_access(tlb, w.pt, w.p, 0x400, MN_PTE_R, "r", &pfn), 0);
+	assert_int_equal(mn_tlb_flush(tlb, MN_FLUSH_RANGE, (struct mn_gfn_range){ 0, 0x400 }, 0), 0);
+	assert_int_equal(mn_tlb_flush(tlb, MN_FLUSH_ALL, (struct mn_gfn_range){ 0, 0 }, 0), 1);
+	assert_int_equal(mn_tlb_access(tlb, w.pt, w.p, 0x9999, MN_PTE_R, "r", &pfn), -EFAULT);
+	mn_tlb_get_stats(tlb, &ts);
+	assert_int_equal(ts.flush_ipa, 1);
+	assert_int_equal(ts.flush_range, 1);
+	assert_int_equal(ts.flush_all, 1);
+	assert_int_equal(ts.dropped, 2);
+	assert_int_equal(ts.hits, 1);
+	mn_tlb_destroy(tlb);
+	assert_int_equal(mn_phys_put(w.p, big, "free"), 1);
+	world_close(&w);
+}
+
+/* ---- the rest of the API ---------------------------------------------------------------- */
+
+static void test_map_arguments_and_dump(void **state)
+{
+	struct mn_pt_result res;
+	struct mn_pt_walk wk;
+	struct world w;
+	struct mn_pte p;
+	char buf[4096];
+	FILE *mem;
+
+	(void)state;
+	world_open(&w, FMT_EPT4);
+	p = leaf(&w.f, 2, 0x200, MN_PTE_W, true);
+	assert_int_equal(mn_pt_map(w.pt, NULL, 0x201, &p, &res), -EINVAL); /* misaligned gfn */
+	p.level = 4;
+	assert_int_equal(mn_pt_map(w.pt, NULL, 0, &p, &res), -EINVAL); /* no 512G leaves */
+	p.level = 1;
+	assert_int_equal(mn_pt_map(w.pt, NULL, 1ULL << 36, &p, &res), -ERANGE);
+	assert_int_equal(mn_pt_walk(w.pt, 1ULL << 36, &wk), -ERANGE);
+	assert_int_equal(mn_pt_map(w.pt, NULL, 0x10, &p, &res), 0);
+	assert_int_equal(res.tables_allocated, 3);
+	p.pfn = 0x201;
+	assert_int_equal(mn_pt_map(w.pt, NULL, 0x10, &p, &res), -EEXIST); /* another frame */
+	/* Same frame: rights reduced in place, the caller must flush. */
+	p = leaf(&w.f, 1, 0x200, 0, true);
+	assert_int_equal(mn_pt_map(w.pt, NULL, 0x10, &p, &res), 0);
+	assert_true(res.flush_needed);
+	p = leaf(&w.f, 2, 0x400, 0, true);
+	assert_int_equal(mn_pt_map(w.pt, NULL, 0, &p, &res), -EEXIST); /* a table is there */
+	/* Dirty logging clears W and keeps MMU-writable; shadow-paging protection drops it. */
+	p = leaf(&w.f, 1, 0x300, MN_PTE_W, true);
+	assert_int_equal(mn_pt_map(w.pt, NULL, 0x11, &p, &res), 0);
+	assert_int_equal(mn_pt_wrprot(w.pt, (struct mn_gfn_range){ 0x11, 0x12 },
+				      MN_PT_WRPROT_DIRTY_LOG, &res),
+			 1);
+	assert_true(res.flush_needed);
+	assert_int_equal(mn_pt_walk(w.pt, 0x11, &wk), 0);
+	assert_int_equal(wk.leaf.perm, MN_PTE_R);
+	assert_true(wk.leaf.sw & MN_PTE_SW_MMU_WRITABLE);
+	assert_int_equal(mn_pt_wrprot(w.pt, (struct mn_gfn_range){ 0x11, 0x12 }, MN_PT_WRPROT_MMU,
+				      &res),
+			 1);
+	assert_false(res.flush_needed); /* W was already clear: nothing cached can write */
+	assert_int_equal(mn_pt_walk(w.pt, 0x11, &wk), 0);
+	assert_false(wk.leaf.sw & MN_PTE_SW_MMU_WRITABLE);
+	mem = fmemopen(buf, sizeof(buf), "w");
+	assert_int_equal(mn_pt_dump_walk(w.pt, 0x10, mem), 0);
+	fclose(mem);
+	assert_non_null(strstr(buf, "walk ept4 gfn 0x10:"));
+	assert_non_null(strstr(buf, "  L4 idx 0"));
+	assert_non_null(strstr(buf, "leaf 4K pfn=0x200"));
+	assert_non_null(strstr(buf, "-> pfn 0x200"));
+	world_close(&w);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_differential_all_formats),
+		cmocka_unit_test(test_sparse_zap_costs_what_is_present),
+		cmocka_unit_test(test_stage2_break_before_make_in_trace),
+		cmocka_unit_test(test_long_zap_flushes_before_each_yield),
+		cmocka_unit_test(test_stale_tlb_after_zap_without_flush),
+		cmocka_unit_test(test_tlb_flush_kinds_and_permissions),
+		cmocka_unit_test(test_map_arguments_and_dump),
+	};
+
+	return cmocka_run_group_tests_name("pt", tests, NULL, NULL);
+}
