@@ -743,6 +743,168 @@ static void test_map_arguments_and_dump(void **state)
 	world_close(&w);
 }
 
+/* ---- regressions found in review ------------------------------------------------------- */
+
+static void test_age_clears_accessed_with_write_protect_only_ad(void **state)
+{
+	struct mn_pt_result res;
+	struct mn_pt_walk wk;
+	struct world w;
+	struct mn_pte p;
+
+	(void)state;
+	world_open(&w, FMT_EPT4);
+	p = leaf(&w.f, 1, 0x123, 0, true);
+	p.ad_type = 2; /* A/D enabled for accesses, not for writes (nested EPT with PML) */
+	assert_int_equal(mn_pt_map(w.pt, NULL, 0x10, &p, &res), 0);
+	assert_int_equal(mn_pt_age(w.pt, (struct mn_gfn_range){ 0x10, 0x11 }, true, &res), 1);
+	assert_int_equal(mn_pt_age(w.pt, (struct mn_gfn_range){ 0x10, 0x11 }, true, &res), 0);
+	assert_int_equal(mn_pt_walk(w.pt, 0x10, &wk), 0);
+	assert_false(wk.leaf.accessed);
+	assert_false(wk.leaf.sw & MN_PTE_SW_ACC_TRACK);
+	world_close(&w);
+}
+
+static void test_collapse_keeps_access_tracked_permissions_apart(void **state)
+{
+	struct mn_pt_result res;
+	struct world w;
+	unsigned int k;
+
+	(void)state;
+	world_open(&w, FMT_EPT4);
+	for (k = 0; k < 512; k++) {
+		struct mn_pte p = leaf(&w.f, 1, 0x200 + k, k ? 0 : MN_PTE_X, true);
+
+		p.ad_type = 1; /* A/D disabled: aging access-tracks */
+		assert_int_equal(mn_pt_map(w.pt, NULL, 0x200 + k, &p, &res), 0);
+	}
+	assert_int_equal(mn_pt_collapse(w.pt, NULL, 0x200, 2, &res), -EBUSY);
+	assert_int_equal(mn_pt_age(w.pt, (struct mn_gfn_range){ 0x200, 0x400 }, true, &res), 512);
+	/* All RWX bits are 0 now; only the saved R/X differ, and they must still count. */
+	assert_int_equal(mn_pt_collapse(w.pt, NULL, 0x200, 2, &res), -EBUSY);
+	world_close(&w);
+}
+
+static void test_stage2_collapse_flushes_the_table_span(void **state)
+{
+	struct flush_log fl = { 0 };
+	struct mn_pt_ctx ctx = { .flush = record_flush, .flush_arg = &fl };
+	struct mn_pt_result res;
+	struct mn_frame_ref big;
+	struct mn_tlb *tlb;
+	struct world w;
+	unsigned int k;
+	mn_pfn_t pfn;
+
+	(void)state;
+	world_open(&w, FMT_S2_40);
+	fl.pt = w.pt;
+	assert_int_equal(mn_tlb_create(w.a, 1024, &tlb), 0);
+	fl.tlb = tlb;
+	assert_int_equal(mn_phys_alloc(w.p, 9, MN_OWNER_ANON, 0, &big), 0);
+	for (k = 0; k < 512; k++) {
+		struct mn_pte p = leaf(&w.f, 1, big.pfn + k, MN_PTE_W, true);
+
+		assert_int_equal(mn_pt_map(w.pt, &ctx, 0x200 + k, &p, &res), 0);
+		assert_int_equal(mn_tlb_access(tlb, w.pt, w.p, 0x200 + k, MN_PTE_R, "r", &pfn), 0);
+	}
+	assert_int_equal(mn_tlb_nr_entries(tlb), 512);
+	assert_int_equal(mn_pt_collapse(w.pt, &ctx, 0x234, 2, &res), 0);
+	/* The table entry was broken with a flush of its whole span, seen LOCKED meanwhile. */
+	assert_int_equal(fl.calls[MN_FLUSH_RANGE], 1);
+	assert_int_equal(mn_tlb_nr_entries(tlb), 0);
+	assert_false(res.flush_needed);
+	assert_int_equal(mn_pt_zap(w.pt, &ctx, (struct mn_gfn_range){ 0x200, 0x400 }, 0, &res), 0);
+	assert_int_equal(mn_phys_put(w.p, big, "free"), 1);
+	assert_int_equal(mn_tlb_access(tlb, w.pt, w.p, 0x205, MN_PTE_R, "r", &pfn), -EFAULT);
+	assert_int_equal(mn_trace_nr_violations(w.t), 0);
+	mn_tlb_destroy(tlb);
+	world_close(&w);
+}
+
+static void test_stage2_attribute_change_breaks_before_making(void **state)
+{
+	struct flush_log fl = { 0 };
+	struct mn_pt_ctx ctx = { .flush = record_flush, .flush_arg = &fl };
+	struct mn_pt_result res;
+	struct mn_pt_walk wk;
+	struct world w;
+	struct mn_pte p;
+
+	(void)state;
+	world_open(&w, FMT_S2_40);
+	fl.pt = w.pt;
+	p = leaf(&w.f, 1, 0x99, MN_PTE_W, true);
+	assert_int_equal(mn_pt_map(w.pt, &ctx, 0x5, &p, &res), 0);
+	p.memtype = MN_MT_DEVICE;
+	p.perm = MN_PTE_R;
+	assert_int_equal(mn_pt_map(w.pt, &ctx, 0x5, &p, &res), 0);
+	assert_int_equal(fl.calls[MN_FLUSH_IPA], 1);
+	assert_int_equal(fl.locked_seen, 1);
+	assert_int_equal(mn_pt_walk(w.pt, 0x5, &wk), 0);
+	assert_int_equal(wk.leaf.memtype, MN_MT_DEVICE);
+	/* Writing the same entry again changes nothing and flushes nothing. */
+	assert_int_equal(mn_pt_map(w.pt, &ctx, 0x5, &p, &res), 0);
+	assert_int_equal(res.written, 0);
+	assert_int_equal(fl.calls[MN_FLUSH_IPA], 1);
+	world_close(&w);
+}
+
+static void test_tlb_capacity_permission_upgrade_and_split_folios(void **state)
+{
+	struct mn_frame_ref all[1024], *pages;
+	struct mn_pt_result res;
+	struct mn_tlb_stats ts;
+	struct mn_tlb *tlb;
+	struct world w;
+	struct mn_pte p;
+	unsigned int k;
+	mn_pfn_t pfn;
+
+	(void)state;
+	world_open(&w, FMT_EPT4);
+	assert_int_equal(mn_tlb_create(w.a, 4, &tlb), 0);
+	/* A 2M leaf over 512 separate order-0 folios, made by collapsing 4K leaves. */
+	for (k = 0; k < 1024; k++)
+		assert_int_equal(mn_phys_alloc(w.p, 0, MN_OWNER_ANON, 0, &all[k]), 0);
+	for (k = 0; !mn_is_aligned(all[k].pfn, 512); k++)
+		;
+	pages = &all[k];
+	assert_true(k + 512 <= 1024);
+	assert_int_equal(pages[511].pfn, pages[0].pfn + 511);
+	for (k = 0; k < 512; k++) {
+		p = leaf(&w.f, 1, pages[k].pfn, 0, true);
+		assert_int_equal(mn_pt_map(w.pt, NULL, 0x200 + k, &p, &res), 0);
+	}
+	assert_int_equal(mn_pt_collapse(w.pt, NULL, 0x200, 2, &res), 0);
+	/* Each 4K page is cached on its own: no false use-after-free across folios. */
+	assert_int_equal(mn_tlb_access(tlb, w.pt, w.p, 0x200, MN_PTE_R, "r", &pfn), 0);
+	assert_int_equal(mn_tlb_access(tlb, w.pt, w.p, 0x205, MN_PTE_R, "r", &pfn), 0);
+	assert_int_equal(pfn, pages[5].pfn);
+	assert_int_equal(mn_trace_nr_violations(w.t), 0);
+	/* Permission upgrade in place: the read-only entry is dropped on the write fault. */
+	assert_int_equal(mn_tlb_access(tlb, w.pt, w.p, 0x205, MN_PTE_W, "w", &pfn), -EACCES);
+	p = leaf(&w.f, 2, pages[0].pfn, MN_PTE_W, true);
+	assert_int_equal(mn_pt_map(w.pt, NULL, 0x200, &p, &res), 0);
+	assert_false(res.flush_needed);
+	assert_int_equal(mn_tlb_access(tlb, w.pt, w.p, 0x205, MN_PTE_W, "w", &pfn), 0);
+	/* Capacity: free slots are filled first; a full TLB evicts its oldest entry. */
+	for (k = 0; k < 6; k++)
+		assert_int_equal(mn_tlb_access(tlb, w.pt, w.p, 0x210 + k, MN_PTE_R, "r", &pfn), 0);
+	assert_int_equal(mn_tlb_nr_entries(tlb), 4);
+	assert_int_equal(mn_tlb_flush(tlb, MN_FLUSH_IPA, (struct mn_gfn_range){ 0x215, 0 }, 1), 1);
+	assert_int_equal(mn_tlb_access(tlb, w.pt, w.p, 0x220, MN_PTE_R, "r", &pfn), 0);
+	assert_int_equal(mn_tlb_nr_entries(tlb), 4);
+	mn_tlb_get_stats(tlb, &ts);
+	assert_true(ts.evicted >= 4);
+	mn_tlb_destroy(tlb);
+	assert_int_equal(mn_pt_zap(w.pt, NULL, (struct mn_gfn_range){ 0x200, 0x400 }, 0, &res), 0);
+	for (k = 0; k < 1024; k++)
+		assert_int_equal(mn_phys_put(w.p, all[k], "free"), 1);
+	world_close(&w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -753,6 +915,11 @@ int main(void)
 		cmocka_unit_test(test_stale_tlb_after_zap_without_flush),
 		cmocka_unit_test(test_tlb_flush_kinds_and_permissions),
 		cmocka_unit_test(test_map_arguments_and_dump),
+		cmocka_unit_test(test_age_clears_accessed_with_write_protect_only_ad),
+		cmocka_unit_test(test_collapse_keeps_access_tracked_permissions_apart),
+		cmocka_unit_test(test_stage2_collapse_flushes_the_table_span),
+		cmocka_unit_test(test_stage2_attribute_change_breaks_before_making),
+		cmocka_unit_test(test_tlb_capacity_permission_upgrade_and_split_folios),
 	};
 
 	return cmocka_run_group_tests_name("pt", tests, NULL, NULL);

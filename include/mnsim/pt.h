@@ -29,9 +29,11 @@
  * (invalidate, TLBI by IPA, then install, as stage2_try_break_pte() does) and the flush a
  * yielding x86 zap owes before it yields (tdp_mmu_iter_cond_resched()).
  *
- * Long zaps yield at ``zap.yield`` every %MN_PT_YIELD_ENTRIES leaf slots when the context
- * allows it, flushing first when a flush is pending (the named step
- * ``zap.flush_before_yield``), and restart their walk from the root afterwards.
+ * Long zaps yield at ``zap.yield`` after every %MN_PT_YIELD_ENTRIES leaves they zap when
+ * the context allows it, flushing first when a flush is pending (the named step
+ * ``zap.flush_before_yield``), and restart their walk from the root afterwards. Without a
+ * flush callback, stage-2 break-before-make degrades to invalidate-then-install with the
+ * TLBI left to the caller through @flush_needed (for tests of the engine alone).
  */
 
 #ifdef __cplusplus
@@ -103,6 +105,8 @@ struct mn_pt_result {
  * @tables_freed: table frames freed.
  * @tables: table frames in use now.
  * @leaves: present leaves now.
+ * @flush_ipa: by-address invalidations issued through a context's callback.
+ * @flush_range: ranged invalidations issued through a context's callback.
  */
 struct mn_pt_stats {
 	uint64_t entries_written;
@@ -110,6 +114,8 @@ struct mn_pt_stats {
 	uint64_t tables_freed;
 	uint64_t tables;
 	uint64_t leaves;
+	uint64_t flush_ipa;
+	uint64_t flush_range;
 };
 
 /* mn_pt_zap() flags */
@@ -197,13 +203,15 @@ MN_EXPORT int mn_pt_walk(const struct mn_pt *pt, mn_gfn_t gfn, struct mn_pt_walk
  * @res: receives what was done.
  *
  * Allocates missing tables, and splits a huge leaf that covers @gfn at a higher level
- * (arm64: break-before-make). A present leaf at the target with the same pfn is updated
- * in place (a permission or attribute change; the caller flushes if it reduced rights).
+ * (arm64: break-before-make). A present leaf at the target with the same pfn is updated:
+ * x86 in place (the caller flushes if rights were reduced), stage-2 through
+ * break-before-make. A split done on the way stays even when the target then refuses.
  *
  * Context: The caller holds whatever lock protects @pt.
  * Return: 0, -EINVAL for a misaligned or unencodable leaf, -ERANGE beyond the input
- * address size, -EEXIST when the target holds a different frame or a table (zap first), or
- * -ENOMEM (tables already allocated on the way stay, empty and valid).
+ * address size, -EEXIST when the target holds a different frame or a table (zap first),
+ * -EAGAIN at a frozen or locked entry, or -ENOMEM (tables already allocated on the way
+ * stay, empty and valid).
  */
 MN_EXPORT int mn_pt_map(struct mn_pt *pt, const struct mn_pt_ctx *ctx, mn_gfn_t gfn,
 			const struct mn_pte *leaf, struct mn_pt_result *res);
@@ -305,6 +313,7 @@ MN_EXPORT int mn_pt_dump_walk(const struct mn_pt *pt, mn_gfn_t gfn, FILE *f);
  * @flush_range: ranged flushes.
  * @flush_ipa: by-address flushes.
  * @dropped: entries removed by flushes.
+ * @evicted: entries replaced because the TLB was full.
  */
 struct mn_tlb_stats {
 	uint64_t hits;
@@ -314,6 +323,7 @@ struct mn_tlb_stats {
 	uint64_t flush_range;
 	uint64_t flush_ipa;
 	uint64_t dropped;
+	uint64_t evicted;
 };
 
 /**
@@ -346,7 +356,9 @@ MN_EXPORT void mn_tlb_destroy(struct mn_tlb *tlb);
  * @pfn: receives the 4 KiB frame accessed.
  *
  * A hit whose cached frame was freed since it was cached is a use-after-free (the TLB
- * kept a translation nobody flushed) and is reported by the oracle.
+ * kept a translation nobody flushed) and is reported by the oracle. A hit without @perm
+ * drops the translation and walks again, as a fault does. A block is cached whole when one
+ * folio backs it, else per 4 KiB page.
  *
  * Context: The world's thread.
  * Return: 0, -EFAULT when no present leaf maps @gfn (an EPT violation / stage-2 fault),

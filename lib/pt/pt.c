@@ -276,14 +276,27 @@ int mn_pt_dump_walk(const struct mn_pt *pt, mn_gfn_t gfn, FILE *f)
 
 /* ---- split / break-before-make ------------------------------------------------------ */
 
+static void ctx_flush(struct mn_pt *pt, const struct mn_pt_ctx *ctx, enum mn_flush_kind kind,
+		      struct mn_gfn_range r, unsigned int level, struct mn_pt_result *res)
+{
+	ctx->flush(ctx->flush_arg, kind, r, level);
+	res->flushes++;
+	if (kind == MN_FLUSH_IPA)
+		pt->st.flush_ipa++;
+	else
+		pt->st.flush_range++;
+}
+
 /*
  * Replace entry @i of @t (covering @gfn at @t's level) by @raw. On stage-2 a valid entry is
- * first invalidated with the LOCKED marker and its translation flushed by address, as
- * stage2_try_break_pte() does; x86 replaces in place (the caller knows whether translations
- * changed).
+ * first invalidated with the LOCKED marker and flushed, as stage2_try_break_pte() does: by
+ * address for a leaf, over the whole span for a table (whose child pointer the caller has
+ * already dropped). x86 replaces in place; the caller knows whether translations changed.
+ * Without a flush callback the invalidation is left to the caller through @res.
  */
 static void replace_entry(struct mn_pt *pt, const struct mn_pt_ctx *ctx, struct pt_table *t,
-			  unsigned int i, mn_gfn_t gfn, uint64_t raw, struct mn_pt_result *res)
+			  unsigned int i, mn_gfn_t gfn, uint64_t raw, bool was_table,
+			  struct mn_pt_result *res)
 {
 	struct mn_gfn_range r = { gfn, gfn + span(t->level) };
 	struct mn_trace *tr = ctx && ctx->sim ? mn_sim_get_trace(ctx->sim) : NULL;
@@ -298,8 +311,7 @@ static void replace_entry(struct mn_pt *pt, const struct mn_pt_ctx *ctx, struct 
 	if (tr)
 		mn_trace(tr, "pt.bbm.invalidate", MN_KV_X("gfn", gfn), MN_KV_U("level", t->level));
 	if (ctx && ctx->flush) {
-		ctx->flush(ctx->flush_arg, MN_FLUSH_IPA, r, t->level);
-		res->flushes++;
+		ctx_flush(pt, ctx, was_table ? MN_FLUSH_RANGE : MN_FLUSH_IPA, r, t->level, res);
 		if (tr)
 			mn_trace(tr, "pt.bbm.tlbi", MN_KV_X("gfn", gfn), MN_KV_U("level", t->level));
 	} else {
@@ -341,7 +353,7 @@ static int split_leaf(struct mn_pt *pt, const struct mn_pt_ctx *ctx, struct pt_t
 		return -EINVAL;
 	}
 	pt->st.leaves += ENTRIES - 1;
-	replace_entry(pt, ctx, t, i, gfn, raw, res);
+	replace_entry(pt, ctx, t, i, gfn, raw, false, res);
 	t->child[i] = c;
 	return 0;
 }
@@ -401,6 +413,13 @@ int mn_pt_map(struct mn_pt *pt, const struct mn_pt_ctx *ctx, mn_gfn_t gfn,
 			return -EAGAIN;
 		if (old.pfn != leaf->pfn)
 			return -EEXIST;
+		if (raw == t->e[i])
+			return 0;
+		if (pt->fmt.arch == MN_PT_STAGE2) {
+			/* stage2_map_walker_try_leaf(): valid to valid goes through BBM. */
+			replace_entry(pt, ctx, t, i, gfn, raw, false, res);
+			return 0;
+		}
 		if ((old.perm & ~leaf->perm) || old.memtype != leaf->memtype)
 			note_flush(res, gfn, gfn + span(t->level)); /* rights reduced */
 		set_entry(pt, t, i, raw, res);
@@ -442,9 +461,15 @@ static bool zap_table(struct mn_pt *pt, struct pt_table *t, mn_gfn_t base, struc
 			if ((zs->flags & MN_PT_ZAP_FREE_TABLES) && !c->present) {
 				set_entry(pt, t, (unsigned int)i, pt->fmt.nonpresent, zs->res);
 				t->child[i] = NULL;
+				/* Walk caches may hold the table: flush before its frame goes. */
+				if (pt->fmt.arch == MN_PT_STAGE2 && zs->ctx && zs->ctx->flush)
+					ctx_flush(pt, zs->ctx, MN_FLUSH_RANGE,
+						  (struct mn_gfn_range){ gfn, gfn + sp }, t->level,
+						  zs->res);
+				else
+					note_flush(zs->res, gfn, gfn + sp);
 				table_free(pt, c);
 				zs->res->tables_freed++;
-				note_flush(zs->res, gfn, gfn + sp);
 			}
 			if (restart)
 				return true;
@@ -459,9 +484,8 @@ static bool zap_table(struct mn_pt *pt, struct pt_table *t, mn_gfn_t base, struc
 		pt->st.leaves--;
 		if (pt->fmt.arch == MN_PT_STAGE2 && zs->ctx && zs->ctx->flush) {
 			/* stage2_unmap_walker: clear, then TLBI by IPA for each leaf. */
-			zs->ctx->flush(zs->ctx->flush_arg, MN_FLUSH_IPA,
-				       (struct mn_gfn_range){ gfn, gfn + sp }, t->level);
-			zs->res->flushes++;
+			ctx_flush(pt, zs->ctx, MN_FLUSH_IPA, (struct mn_gfn_range){ gfn, gfn + sp },
+				  t->level, zs->res);
 		} else {
 			note_flush(zs->res, gfn, gfn + sp);
 		}
@@ -487,8 +511,7 @@ int mn_pt_zap(struct mn_pt *pt, const struct mn_pt_ctx *ctx, struct mn_gfn_range
 		/* tdp_mmu_iter_cond_resched(): flush what is pending, then yield. */
 		if (res->flush_needed && ctx->flush &&
 		    (!sim || mn_step(sim, "zap.flush_before_yield"))) {
-			ctx->flush(ctx->flush_arg, MN_FLUSH_RANGE, res->flush_range, 0);
-			res->flushes++;
+			ctx_flush(pt, ctx, MN_FLUSH_RANGE, res->flush_range, 0, res);
 			res->flush_needed = false;
 		}
 		if (sim)
@@ -538,7 +561,7 @@ static bool age_leaf(struct mn_pt *pt, struct pt_table *t, unsigned int i, mn_gf
 	res->young++;
 	if (!clear)
 		return true;
-	if (pt->fmt.arch == MN_PT_EPT && p.ad_type != 0) {
+	if (pt->fmt.arch == MN_PT_EPT && p.ad_type == 1) {
 		/* A/D disabled: mark_spte_for_access_track() saves R/X and clears RWX. */
 		p.saved_perm = p.perm & (MN_PTE_R | MN_PTE_X);
 		p.perm = 0;
@@ -634,7 +657,8 @@ int mn_pt_split(struct mn_pt *pt, const struct mn_pt_ctx *ctx, mn_gfn_t gfn, uns
 static bool same_attrs(const struct mn_pte *a, const struct mn_pte *b)
 {
 	return a->perm == b->perm && a->memtype == b->memtype && a->ipat == b->ipat &&
-	       a->sw == b->sw && a->ad_type == b->ad_type && a->sw_bits == b->sw_bits;
+	       a->sw == b->sw && a->ad_type == b->ad_type && a->sw_bits == b->sw_bits &&
+	       a->saved_perm == b->saved_perm;
 }
 
 int mn_pt_collapse(struct mn_pt *pt, const struct mn_pt_ctx *ctx, mn_gfn_t gfn,
@@ -679,8 +703,8 @@ int mn_pt_collapse(struct mn_pt *pt, const struct mn_pt_ctx *ctx, mn_gfn_t gfn,
 	if (encode(pt, &first, &raw))
 		return -EBUSY;
 	base = mn_align_down(gfn, span(level));
-	replace_entry(pt, ctx, t, i, base, raw, res);
-	t->child[i] = NULL;
+	t->child[i] = NULL; /* walkers during the break see LOCKED, not the old table */
+	replace_entry(pt, ctx, t, i, base, raw, true, res);
 	table_free(pt, c);
 	res->tables_freed++;
 	pt->st.leaves -= ENTRIES - 1;

@@ -72,14 +72,23 @@ static struct tlb_entry *lookup(struct mn_tlb *tlb, mn_gfn_t gfn)
 	return NULL;
 }
 
+/* Cache a translation: in a free slot if there is one, else in place of the oldest fill. */
 static struct tlb_entry *fill(struct mn_tlb *tlb, mn_gfn_t gfn, unsigned int level,
 			      unsigned int perm, struct mn_frame_ref ref)
 {
-	struct tlb_entry *e = &tlb->e[tlb->next];
+	struct tlb_entry *e = NULL;
+	unsigned int i;
 
-	tlb->next = (tlb->next + 1) % tlb->cap;
-	if (!e->valid)
+	if (tlb->n < tlb->cap) {
+		for (i = 0; i < tlb->cap && !e; i++)
+			if (!tlb->e[i].valid)
+				e = &tlb->e[i];
 		tlb->n++;
+	} else {
+		e = &tlb->e[tlb->next];
+		tlb->next = (tlb->next + 1) % tlb->cap;
+		tlb->st.evicted++;
+	}
 	*e = (struct tlb_entry){ mn_align_down(gfn, span(level)), level, perm, ref, true };
 	tlb->st.fills++;
 	return e;
@@ -95,9 +104,17 @@ int mn_tlb_access(struct mn_tlb *tlb, const struct mn_pt *pt, struct mn_phys *ph
 	struct mn_pt_walk w;
 	int ret;
 
+	if (e && (e->perm & perm) != perm) {
+		/* A permission fault drops the translation: the retry walks the table again. */
+		e->valid = false;
+		tlb->n--;
+		e = NULL;
+	}
 	if (e) {
 		tlb->st.hits++;
 	} else {
+		unsigned int level;
+
 		tlb->st.misses++;
 		ret = mn_pt_walk(pt, gfn, &w);
 		if (ret == -ENOENT || ret == -ERANGE)
@@ -106,13 +123,22 @@ int mn_tlb_access(struct mn_tlb *tlb, const struct mn_pt *pt, struct mn_phys *ph
 			return ret;
 		if ((w.leaf.perm & perm) != perm)
 			return -EACCES; /* a permission fault: nothing is cached */
-		/* The walk reads the leaf's frame as it is now; a freed one is caught below. */
+		/*
+		 * The walk reads the frame as it is now; a freed one is caught below. A block is
+		 * cached whole only when one folio backs it, so that one generation stands for
+		 * all of it; otherwise the 4 KiB translation is cached (splintered).
+		 */
+		level = w.leaf.level;
 		ref.pfn = w.leaf.pfn;
-		ref.gen = mn_phys_frame_info(phys, w.leaf.pfn, &fi) ? 0 : fi.gen;
-		e = fill(tlb, gfn, w.leaf.level, w.leaf.perm, ref);
+		if (level > 1 &&
+		    (mn_phys_frame_info(phys, w.leaf.pfn, &fi) || fi.head != w.leaf.pfn ||
+		     fi.order < MN_LEVEL_BITS * (level - 1))) {
+			level = 1;
+			ref.pfn = w.pfn;
+		}
+		ref.gen = mn_phys_frame_info(phys, ref.pfn, &fi) ? 0 : fi.gen;
+		e = fill(tlb, gfn, level, w.leaf.perm, ref);
 	}
-	if ((e->perm & perm) != perm)
-		return -EACCES;
 	ref = mn_frame_ref_offset(e->ref, gfn - e->gfn);
 	*pfn = ref.pfn;
 	return mn_phys_use(phys, ref, kind, what);
