@@ -5,6 +5,7 @@
  * fields and raw values, the geometry of "ept4"/"ept5", and mn_pte_describe() output.
  */
 #include "mn-test.h"
+#include "mn-test-pte.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -29,22 +30,6 @@ static struct mn_pt_format fmt(unsigned int levels, unsigned int flags)
 
 	assert_int_equal(mn_pt_format_ept(&f, levels, flags), 0);
 	return f;
-}
-
-static void assert_pte_equal(const struct mn_pte *a, const struct mn_pte *b)
-{
-	assert_int_equal(a->kind, b->kind);
-	assert_int_equal(a->level, b->level);
-	assert_int_equal(a->pfn, b->pfn);
-	assert_int_equal(a->perm, b->perm);
-	assert_int_equal(a->memtype, b->memtype);
-	assert_int_equal(a->ipat, b->ipat);
-	assert_int_equal(a->accessed, b->accessed);
-	assert_int_equal(a->dirty, b->dirty);
-	assert_int_equal(a->sw, b->sw);
-	assert_int_equal(a->saved_perm, b->saved_perm);
-	assert_int_equal(a->ad_type, b->ad_type);
-	assert_int_equal(a->sw_bits, b->sw_bits);
 }
 
 /*

@@ -5,6 +5,7 @@
  * KVM picks for each IPA size (kvm_get_vtcr) and mn_pte_describe().
  */
 #include "mn-test.h"
+#include "mn-test-pte.h"
 
 #include <mnsim/pte.h>
 
@@ -16,22 +17,6 @@
 #define R MN_PTE_R
 #define W MN_PTE_W
 #define X MN_PTE_X
-
-static void assert_pte_equal(const struct mn_pte *a, const struct mn_pte *b)
-{
-	assert_int_equal(a->kind, b->kind);
-	assert_int_equal(a->level, b->level);
-	assert_int_equal(a->pfn, b->pfn);
-	assert_int_equal(a->perm, b->perm);
-	assert_int_equal(a->memtype, b->memtype);
-	assert_int_equal(a->ipat, b->ipat);
-	assert_int_equal(a->accessed, b->accessed);
-	assert_int_equal(a->dirty, b->dirty);
-	assert_int_equal(a->sw, b->sw);
-	assert_int_equal(a->saved_perm, b->saved_perm);
-	assert_int_equal(a->ad_type, b->ad_type);
-	assert_int_equal(a->sw_bits, b->sw_bits);
-}
 
 static struct mn_pt_format s2(unsigned int ipa_bits, unsigned int flags)
 {
@@ -145,22 +130,6 @@ static void test_golden_encodings(void **state)
 }
 
 /* Encoding @p in @f fails with -EINVAL and leaves the output alone. */
-static void assert_encode_einval(const struct mn_pt_format *f, struct mn_pte p)
-{
-	uint64_t raw = 0x1234;
-
-	assert_int_equal(mn_pte_encode(f, &p, &raw), -EINVAL);
-	assert_int_equal(raw, 0x1234);
-}
-
-static void assert_decode_einval(const struct mn_pt_format *f, uint64_t raw, unsigned int level)
-{
-	struct mn_pte p = { .kind = MN_PTE_FROZEN, .pfn = 77 };
-
-	assert_int_equal(mn_pte_decode(f, raw, level, &p), -EINVAL);
-	assert_int_equal(p.kind, MN_PTE_FROZEN);
-	assert_int_equal(p.pfn, 77);
-}
 
 static void test_encode_rejects(void **state)
 {

@@ -686,21 +686,32 @@ static struct pt_table *table_at(struct mn_pt *pt, mn_gfn_t gfn, unsigned int le
 	return t && t->level == level ? t : NULL;
 }
 
+/* The table at @level and the index of the entry covering @gfn, for split and collapse. */
+static int slot_at(struct mn_pt *pt, mn_gfn_t gfn, unsigned int level, struct pt_table **t,
+		   unsigned int *i)
+{
+	if (level < 2 || level > pt->fmt.max_leaf_level)
+		return -EINVAL;
+	if (gfn >= ia_limit(pt))
+		return -ENOENT;
+	*t = table_at(pt, gfn, level);
+	if (!*t)
+		return -ENOENT;
+	*i = index_of(*t, gfn);
+	return 0;
+}
+
 int mn_pt_split(struct mn_pt *pt, const struct mn_pt_ctx *ctx, mn_gfn_t gfn, unsigned int level,
 		struct mn_pt_result *res)
 {
 	struct pt_table *t;
 	unsigned int i;
+	int ret;
 
 	memset(res, 0, sizeof(*res));
-	if (level < 2 || level > pt->fmt.max_leaf_level)
-		return -EINVAL;
-	if (gfn >= ia_limit(pt))
-		return -ENOENT;
-	t = table_at(pt, gfn, level);
-	if (!t)
-		return -ENOENT;
-	i = index_of(t, gfn);
+	ret = slot_at(pt, gfn, level, &t, &i);
+	if (ret)
+		return ret;
 	if (t->child[i] || !is_present(pt, t->e[i]))
 		return -ENOENT;
 	return split_leaf(pt, ctx, t, i, mn_align_down(gfn, span(level)), res);
@@ -721,16 +732,12 @@ int mn_pt_collapse(struct mn_pt *pt, const struct mn_pt_ctx *ctx, mn_gfn_t gfn,
 	mn_gfn_t base;
 	unsigned int i, k;
 	uint64_t raw;
+	int ret;
 
 	memset(res, 0, sizeof(*res));
-	if (level < 2 || level > pt->fmt.max_leaf_level)
-		return -EINVAL;
-	if (gfn >= ia_limit(pt))
-		return -ENOENT;
-	t = table_at(pt, gfn, level);
-	if (!t)
-		return -ENOENT;
-	i = index_of(t, gfn);
+	ret = slot_at(pt, gfn, level, &t, &i);
+	if (ret)
+		return ret;
 	c = t->child[i];
 	if (!c)
 		return -ENOENT;
