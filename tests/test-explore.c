@@ -495,6 +495,170 @@ static void test_mutants_of_the_counter(void **state)
 	assert_int_equal(n, 0);
 }
 
+/* ---- regressions found in review ------------------------------------------------------- */
+
+static uint64_t bx, by, br, seen_r;
+
+static void set_x_read_y(struct mn_sim *sim, void *arg)
+{
+	(void)arg;
+	mn_atomic_set(sim, &bx, 1, "t0.set_x");
+	br = mn_atomic_read(sim, &by, "t0.read_y");
+}
+
+static void set_y_twice(struct mn_sim *sim, void *arg)
+{
+	(void)arg;
+	mn_atomic_set(sim, &by, 1, "t1.y1");
+	mn_atomic_set(sim, &by, 2, "t1.y2");
+}
+
+static int bound_setup(struct mn_sim *sim, void *arg)
+{
+	(void)arg;
+	bx = by = br = 0;
+	assert_int_equal(mn_sim_spawn(sim, "t0", set_x_read_y, NULL, NULL), 0);
+	return mn_sim_spawn(sim, "t1", set_y_twice, NULL, NULL);
+}
+
+static uint64_t bound_hash(struct mn_sim *sim, void *arg)
+{
+	(void)sim, (void)arg;
+	seen_r |= 1ULL << br;
+	return br + 1;
+}
+
+static void test_bounded_search_keeps_outcomes_with_sleep_sets_asked(void **state)
+{
+	struct mn_scenario sc = { .name = "bound", .setup = bound_setup, .state_hash = bound_hash };
+	struct mn_explore_config cfg = { .strategy = MN_EXPLORE_DFS, .preemption_bound = 1 };
+	struct mn_explore_result res;
+	int sleep;
+
+	(void)state;
+	/* r = 1 needs t1 to preempt between its two writes: one preemption. */
+	for (sleep = 0; sleep < 2; sleep++) {
+		seen_r = 0;
+		cfg.sleep_sets = sleep;
+		assert_int_equal(mn_explore(&sc, &cfg, &res), 0);
+		assert_int_equal(seen_r, 0x7);
+		assert_int_equal(res.distinct_states, 3);
+		mn_explore_result_free(&res);
+	}
+}
+
+static void report_in_t0(struct mn_sim *sim, void *arg)
+{
+	(void)arg;
+	mn_yield(sim, "r.a");
+	if (mn_thread_get_index(mn_sim_current(sim)) == 0)
+		mn_sim_reportf(sim, MN_VIOL_CHECK, "test.flag", "thread 0 reports");
+	mn_atomic_add_return(sim, &((uint64_t *)arg)[mn_thread_get_index(mn_sim_current(sim))], 1,
+			     "own");
+}
+
+static uint64_t two_words[2];
+
+static int report_setup(struct mn_sim *sim, void *arg)
+{
+	(void)arg;
+	assert_int_equal(mn_sim_spawn(sim, "a", report_in_t0, two_words, NULL), 0);
+	return mn_sim_spawn(sim, "b", report_in_t0, two_words, NULL);
+}
+
+static void test_keep_going_pruned_runs_are_not_failures(void **state)
+{
+	struct mn_scenario sc = { .name = "kg", .setup = report_setup };
+	struct mn_explore_config cfg = {
+		.strategy = MN_EXPLORE_DFS,
+		.preemption_bound = UINT_MAX,
+		.sleep_sets = true,
+		.collect_all = true,
+		.sim = { .keep_going = true },
+	};
+	struct mn_explore_result res;
+
+	(void)state;
+	assert_int_equal(mn_explore(&sc, &cfg, &res), 0);
+	assert_int_equal(res.failing_runs, res.schedules); /* every complete run reports */
+	assert_true(res.pruned > 0);
+	assert_int_equal(res.nr_failures, res.schedules);
+	mn_explore_result_free(&res);
+}
+
+static uint64_t spin_flag;
+
+static void spinner(struct mn_sim *sim, void *arg)
+{
+	(void)arg;
+	while (!mn_atomic_read(sim, &spin_flag, "spin.read"))
+		;
+}
+
+static void setter(struct mn_sim *sim, void *arg)
+{
+	(void)arg;
+	mn_atomic_set(sim, &spin_flag, 1, "spin.set");
+}
+
+static int spin_setup(struct mn_sim *sim, void *arg)
+{
+	(void)arg;
+	spin_flag = 0;
+	assert_int_equal(mn_sim_spawn(sim, "spinner", spinner, NULL, NULL), 0);
+	return mn_sim_spawn(sim, "setter", setter, NULL, NULL);
+}
+
+static void test_spin_wait_ends_as_livelock(void **state)
+{
+	struct mn_scenario sc = { .name = "spin", .setup = spin_setup };
+	struct mn_explore_config cfg = {
+		.strategy = MN_EXPLORE_DFS,
+		.preemption_bound = 2,
+		.sim = { .max_yields = 1000 },
+	};
+	struct mn_explore_result res;
+
+	(void)state;
+	/* The non-preemptive first schedule spins forever: the yield budget ends it. */
+	assert_int_equal(mn_explore(&sc, &cfg, &res), 0);
+	assert_int_equal(res.nr_failures, 1);
+	assert_string_equal(res.failures[0].violation.invariant, "sim.livelock");
+	mn_explore_result_free(&res);
+}
+
+static unsigned int length_runs;
+
+static void varying(struct mn_sim *sim, void *arg)
+{
+	unsigned int i, n = *(unsigned int *)arg;
+
+	for (i = 0; i < n; i++)
+		mn_atomic_read(sim, &spin_flag, "vary");
+}
+
+static int varying_setup(struct mn_sim *sim, void *arg)
+{
+	static unsigned int steps[2];
+
+	(void)arg;
+	steps[0] = length_runs++ % 2 ? 1 : 3;
+	steps[1] = 2;
+	assert_int_equal(mn_sim_spawn(sim, "v0", varying, &steps[0], NULL), 0);
+	return mn_sim_spawn(sim, "v1", varying, &steps[1], NULL);
+}
+
+static void test_runs_of_varying_length_are_nondeterminism(void **state)
+{
+	struct mn_scenario sc = { .name = "vary", .setup = varying_setup };
+	struct mn_explore_config cfg = { .strategy = MN_EXPLORE_DFS, .preemption_bound = UINT_MAX };
+	struct mn_explore_result res;
+
+	(void)state;
+	length_runs = 0;
+	assert_int_equal(mn_explore(&sc, &cfg, &res), -EPROTO);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -507,6 +671,10 @@ int main(void)
 		cmocka_unit_test(test_budget_and_progress),
 		cmocka_unit_test(test_bad_configurations),
 		cmocka_unit_test(test_mutants_of_the_counter),
+		cmocka_unit_test(test_bounded_search_keeps_outcomes_with_sleep_sets_asked),
+		cmocka_unit_test(test_keep_going_pruned_runs_are_not_failures),
+		cmocka_unit_test(test_spin_wait_ends_as_livelock),
+		cmocka_unit_test(test_runs_of_varying_length_are_nondeterminism),
 	};
 
 	return cmocka_run_group_tests_name("explore", tests, NULL, NULL);

@@ -97,6 +97,8 @@ static void test_spawn_limits_and_arguments(void **state)
 	bad.trace_mode = MN_TRACE_OFF;
 	bad.stack_size = 100;
 	assert_int_equal(mn_sim_create(&bad, &s2), -EINVAL);
+	bad.stack_size = SIZE_MAX - 10; /* would wrap when rounded to pages */
+	assert_int_equal(mn_sim_create(&bad, &s2), -EINVAL);
 	mn_sim_destroy(sim);
 }
 
@@ -158,7 +160,7 @@ static void test_schedule_strings_roundtrip(void **state)
 {
 	struct mn_sim *sim;
 	struct logger lg = { .steps = 3 };
-	struct mn_sched s = { .kind = MN_SCHED_REPLAY, .schedule = "s1:1x2,0,1,0x2" };
+	struct mn_sched s = { .kind = MN_SCHED_REPLAY, .schedule = "s1:1x2,0,1" };
 	char first[256];
 
 	(void)state;
@@ -170,8 +172,16 @@ static void test_schedule_strings_roundtrip(void **state)
 	/* Decisions pick 1,1,0,1; then t1 is done and t0's last two steps are forced. */
 	assert_string_equal(lg.log, "110100");
 	strcpy(first, mn_sim_get_schedule(sim));
-	/* Choices the run never reached are not part of what it followed. */
 	assert_string_equal(first, "s1:1x2,0,1");
+	mn_sim_destroy(sim);
+
+	/* Choices the run never reached mean the string belongs to another scenario. */
+	sim = new_world(MN_TRACE_OFF);
+	lg.len = 0;
+	s.schedule = "s1:1x2,0,1,0x2";
+	assert_int_equal(mn_sim_spawn(sim, "t0", log_steps, &lg, NULL), 0);
+	assert_int_equal(mn_sim_spawn(sim, "t1", log_steps, &lg, NULL), 0);
+	assert_int_equal(mn_sim_run(sim, &s), -EINVAL);
 	mn_sim_destroy(sim);
 
 	/* A schedule that names a thread which is not enabled there is refused. */
@@ -262,7 +272,7 @@ static void test_seeded_schedulers_are_deterministic_and_replay(void **state)
 static void test_run_stats(void **state)
 {
 	struct mn_sim *sim = new_world(MN_TRACE_OFF);
-	struct mn_sched s = { .kind = MN_SCHED_REPLAY, .schedule = "s1:0,1,0,1" };
+	struct mn_sched s = { .kind = MN_SCHED_REPLAY, .schedule = "s1:0,1,0" };
 	struct logger lg = { .steps = 2 };
 	struct mn_run_stats st;
 
@@ -456,6 +466,8 @@ static void test_thread_data_and_held_count(void **state)
 
 	(void)state;
 	assert_int_equal(mn_sim_spawn(sim, "t", nop, NULL, &t), 0);
+	/* Outside a run nobody would ever run it: joining cannot wait. */
+	assert_int_equal(mn_thread_join(sim, t), -EDEADLK);
 	assert_null(mn_thread_get_data(t));
 	mn_thread_set_data(t, &token);
 	assert_ptr_equal(mn_thread_get_data(t), &token);

@@ -20,7 +20,9 @@
  * Strategies: %MN_EXPLORE_DFS enumerates schedules depth-first by re-execution, allowing at
  * most @preemption_bound preemptions per schedule, and with @sleep_sets skips schedules
  * that only reorder independent steps (steps whose yield points name different objects, or
- * only read the same one; see mn_yield_access()). %MN_EXPLORE_RANDOM and %MN_EXPLORE_PCT run
+ * only read the same one; see mn_yield_access()). Sleep sets apply to unbounded searches
+ * only (@preemption_bound UINT_MAX): under a bound the representative they keep may need
+ * more preemptions than allowed, so they are ignored there. %MN_EXPLORE_RANDOM and %MN_EXPLORE_PCT run
  * @max_schedules runs of mn_sim_run() with seeds derived from @seed.
  *
  * Every failing run is described by its first violation and its schedule string;
@@ -38,7 +40,8 @@ extern "C" {
  * @setup: builds the world's state and spawns its threads; returns 0 or a negative errno
  *         (which aborts the exploration).
  * @check: optional; runs after all threads finished without a violation.
- * @state_hash: optional; a hash of the terminal state, to count distinct outcomes.
+ * @state_hash: optional; a hash of the terminal state of runs that end without a
+ *              violation, to count distinct outcomes.
  * @arg: passed to the three callbacks.
  */
 struct mn_scenario {
@@ -160,7 +163,9 @@ struct mn_explore_result {
  * Context: Not from a sim thread.
  * Return: 0 when the exploration ran (whether or not it found failures), -EINVAL for a
  * bad configuration (no setup, an unknown strategy, PCT depth 0, RANDOM or PCT without
- * @max_schedules), the scenario setup's error, or -ENOMEM. @res is zeroed on error.
+ * @max_schedules), -EPROTO when the scenario does not replay deterministically (a run
+ * differs from the prefix it re-executes), the scenario setup's error, or -ENOMEM. @res is
+ * zeroed on error.
  */
 MN_EXPORT int mn_explore(const struct mn_scenario *sc, const struct mn_explore_config *cfg,
 			 struct mn_explore_result *res);

@@ -29,8 +29,15 @@
  * Decision points: when a thread reaches a yield point, the scheduler picks which enabled
  * (runnable, not blocked) thread performs the next step. Choosing another thread while the
  * current one is still enabled is a preemption. Before the first decision, every thread
- * runs from its entry to its first yield point in spawn order: code before the first yield
- * point must touch only the thread's own data.
+ * runs from its entry to its first yield point in spawn order (a thread spawned during
+ * another's first segment runs its own at once): code before the first yield point must
+ * touch only the thread's own data.
+ *
+ * Steps: a thread's step runs from one yield point to the next. Everything it does to
+ * shared state must be described by the object and access named at the yield point that
+ * starts it (mn_yield_access(); lock and atomic operations name their lock or word), or
+ * the yield point must name no object (mn_yield(), mn_step()), which makes the step
+ * dependent on every other. The explorer's sleep sets rely on this.
  *
  * Schedule strings: ``s1:`` followed by comma-separated choices ``T`` or ``TxN`` (thread
  * index in spawn order, chosen at N consecutive decision points), e.g. ``s1:0x3,1,0x2``.
@@ -63,8 +70,10 @@ struct mn_thread;
  * @trace_mode: what the world's trace keeps.
  * @trace_capacity: ring size for %MN_TRACE_RING.
  * @phys: parameters of the world's physical memory.
- * @stack_size: bytes of stack per sim thread; 0 picks 256 KiB.
+ * @stack_size: bytes of stack per sim thread, 16 KiB .. 64 MiB; 0 picks 256 KiB.
  * @keep_going: continue a run after a violation instead of stopping at the next yield.
+ * @max_yields: yield points one run may pass before it is ended as a "sim.livelock"
+ *              violation (a spin-wait the schedule never lets finish); 0 picks 1,000,000.
  */
 struct mn_sim_config {
 	const struct mn_alloc_ops *alloc_ops;
@@ -73,6 +82,7 @@ struct mn_sim_config {
 	struct mn_phys_config phys;
 	size_t stack_size;
 	bool keep_going;
+	uint64_t max_yields;
 };
 
 /**
@@ -258,8 +268,9 @@ MN_EXPORT int mn_sim_spawn(struct mn_sim *sim, const char *name, mn_thread_fn fn
  *
  * Context: Not from a sim thread. A world runs at most once between resets.
  * Return: an &enum mn_run_result, -EINVAL for a bad @sched (unknown kind, PCT depth 0,
- * a malformed schedule string, or one naming a thread that is not enabled where it is
- * consumed; the run stops there), or -EBUSY when the world already ran since its reset.
+ * a malformed schedule string, one naming a thread that is not enabled where it is
+ * consumed (the run stops there), or one with choices left over by a run that ended
+ * without a violation), or -EBUSY when the world already ran since its reset.
  */
 MN_EXPORT int mn_sim_run(struct mn_sim *sim, const struct mn_sched *sched);
 
@@ -348,7 +359,8 @@ MN_EXPORT struct mn_thread *mn_sim_thread(const struct mn_sim *sim, unsigned int
  * @t: a thread of @sim other than the caller.
  *
  * Context: A sim thread; may block.
- * Return: 0, or -EDEADLK when @t is the caller.
+ * Return: 0, or -EDEADLK when @t is the caller, or when called outside a run while @t has
+ * not finished (nothing would ever run it).
  */
 MN_EXPORT int mn_thread_join(struct mn_sim *sim, struct mn_thread *t);
 

@@ -68,7 +68,7 @@ static bool is_preemption(const struct dfs_frame *f, unsigned int t)
 static int dfs_push(struct mn_sim *sim, struct dfs *d, uint64_t enabled, int *err)
 {
 	const struct mn_thread *cur = sim->current;
-	struct dfs_frame *f, *p = d->depth ? &d->frames[d->depth - 1] : NULL;
+	struct dfs_frame *f, *p;
 	uint64_t allowed;
 
 	if (d->depth == d->cap) {
@@ -82,6 +82,7 @@ static int dfs_push(struct mn_sim *sim, struct dfs *d, uint64_t enabled, int *er
 		d->frames = n;
 		d->cap = cap;
 	}
+	p = d->depth ? &d->frames[d->depth - 1] : NULL; /* after the array may have moved */
 	f = &d->frames[d->depth];
 	memset(f, 0, sizeof(*f));
 	f->enabled = enabled;
@@ -278,7 +279,15 @@ static int validate(const struct mn_scenario *sc, const struct mn_explore_config
 static int explore_in(struct mn_sim *sim, const struct mn_scenario *sc,
 		      const struct mn_explore_config *cfg, struct mn_explore_result *res)
 {
-	struct dfs d = { .bound = cfg->preemption_bound, .sleep_sets = cfg->sleep_sets };
+	/*
+	 * Sleep sets prune only an unbounded search: under a preemption bound the one
+	 * representative they keep may need more preemptions than the bound allows, so outcomes
+	 * reachable within the bound would be lost (Coons et al., OOPSLA 2013).
+	 */
+	struct dfs d = {
+		.bound = cfg->preemption_bound,
+		.sleep_sets = cfg->sleep_sets && cfg->preemption_bound == UINT_MAX,
+	};
 	struct sched_ops dfs_ops = { .pick = pick_dfs, .forced = forced_dfs, .state = &d };
 	double start = now_seconds(), last_progress = start;
 	double interval = cfg->progress_interval > 0 ? cfg->progress_interval : 0.5;
@@ -302,6 +311,9 @@ static int explore_in(struct mn_sim *sim, const struct mn_scenario *sc,
 			break;
 		if (cfg->strategy == MN_EXPLORE_DFS) {
 			r = sim_run(sim, &dfs_ops);
+			/* A run that ends before the prefix it replays is not the same run. */
+			if (r >= 0 && r != MN_RUN_VIOLATION && sim->stats.decisions < d.depth)
+				r = -EPROTO;
 		} else {
 			sched.kind = cfg->strategy == MN_EXPLORE_PCT ? MN_SCHED_PCT : MN_SCHED_RANDOM;
 			sched.pct_depth = cfg->pct_depth;

@@ -64,7 +64,7 @@ static void excl_lock(struct mn_sim *sim, struct mn_lock_base *b, const char *op
 	}
 	lockdep_acquire(sim, b->name, true);
 	while (b->owner) {
-		sim_block(sim, &b->waiters, what, b->name, b, NULL);
+		sim_block(sim, &b->waiters, what, b->name, b, b, NULL);
 		if (!in_run(sim))
 			return; /* reported as a deadlock: nobody can release it */
 	}
@@ -157,6 +157,11 @@ void mn_read_lock(struct mn_sim *sim, struct mn_rwlock *rw)
 		report_recursive(sim, "read_lock", b->name);
 		return;
 	}
+	if (!b->sleeping && in_run(sim) && sim_find_held(sim->current, b, HELD_SHARED))
+		/* Queued rwlock, process context: a writer queued in between deadlocks us. */
+		mn_sim_reportf(sim, MN_VIOL_LOCK, "lock.recursive_read",
+			       "%s takes rwlock %s for read again while holding it for read",
+			       sim->current->name, b->name);
 	/*
 	 * Ordered like any acquisition: with queued rwlocks a reader waits behind a waiting
 	 * writer, so lockdep treats process-context read_lock() as a non-recursive read
@@ -165,7 +170,7 @@ void mn_read_lock(struct mn_sim *sim, struct mn_rwlock *rw)
 	lockdep_acquire(sim, b->name, true);
 	/* Writer preference: a waiting writer holds new readers back. */
 	while (b->owner || b->writers_waiting) {
-		sim_block(sim, &b->waiters, "read lock of", b->name, b, NULL);
+		sim_block(sim, &b->waiters, "read lock of", b->name, b, b, NULL);
 		if (!in_run(sim))
 			return;
 	}
@@ -207,7 +212,7 @@ void mn_write_lock(struct mn_sim *sim, struct mn_rwlock *rw)
 	lockdep_acquire(sim, b->name, true);
 	b->writers_waiting++;
 	while (b->owner || b->readers) {
-		sim_block(sim, &b->waiters, "write lock of", b->name, b, NULL);
+		sim_block(sim, &b->waiters, "write lock of", b->name, b, b, NULL);
 		if (!in_run(sim)) {
 			b->writers_waiting--;
 			return;

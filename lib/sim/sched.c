@@ -288,6 +288,14 @@ int sched_init(struct mn_sim *sim, const struct mn_sched *sched, struct sched_op
 	return 0;
 }
 
+/* Whether a replay left choices unused (the string belongs to a longer run). */
+bool sched_leftover(const void *state)
+{
+	const struct sched_state *st = state;
+
+	return st && st->kind == MN_SCHED_REPLAY && st->cursor < st->nr_choices;
+}
+
 void sched_fini(struct mn_sim *sim, void *state)
 {
 	struct sched_state *st = state;

@@ -10,6 +10,8 @@
 #include "sim/coro.h"
 
 #define SIM_DEFAULT_STACK (256U << 10)
+#define SIM_MAX_STACK	  (64U << 20)
+#define SIM_DEFAULT_MAX_YIELDS 1000000ULL
 #define SIM_MAX_HELD	  48 /* the kernel's MAX_LOCK_DEPTH */
 #define LOCKDEP_MAX_CLASS 128
 
@@ -59,6 +61,7 @@ struct mn_thread {
 	/* What a blocked thread waits for, for deadlock reports. */
 	const char *wait_what;
 	const char *wait_name;
+	const void *wait_obj; /* the lock or SRCU domain, to name who holds it */
 	const struct mn_lock_base *wait_lock;
 	const struct mn_thread *wait_thread;
 
@@ -104,6 +107,7 @@ struct mn_sim {
 
 	bool running;
 	bool ran;
+	bool stop; /* end the run at the next scheduling point, keep_going or not */
 	bool failed;
 	bool pruned;
 	int run_error;
@@ -131,7 +135,7 @@ struct mn_sim {
 
 /* sim.c */
 void sim_block(struct mn_sim *sim, uint64_t *waiters, const char *what, const char *name,
-	       const struct mn_lock_base *lock, const struct mn_thread *thread);
+	       const void *obj, const struct mn_lock_base *lock, const struct mn_thread *thread);
 void sim_wake(struct mn_sim *sim, uint64_t *waiters);
 const char *sim_owner_name(const struct mn_sim *sim, const void *owner);
 void sim_thread_stuck(struct mn_sim *sim, const char *what, const char *name);
@@ -152,6 +156,7 @@ static inline uint64_t thread_bit(const struct mn_thread *t)
 int sched_init(struct mn_sim *sim, const struct mn_sched *sched, struct sched_ops *ops,
 	       void **state);
 void sched_fini(struct mn_sim *sim, void *state);
+bool sched_leftover(const void *state);
 int sched_record(struct mn_sim *sim, unsigned int thread);
 int sched_render(struct mn_sim *sim);
 int sched_parse(const char *s, uint32_t **choices, size_t *n);

@@ -31,7 +31,8 @@ int mn_sim_create(const struct mn_sim_config *cfg, struct mn_sim **out)
 	int ret;
 
 	if (cfg && (cfg->trace_mode > MN_TRACE_FULL ||
-		    (cfg->stack_size && cfg->stack_size < (16U << 10))))
+		    (cfg->stack_size && (cfg->stack_size < (16U << 10) ||
+					 cfg->stack_size > SIM_MAX_STACK))))
 		return -EINVAL;
 	sim = calloc(1, sizeof(*sim));
 	if (!sim)
@@ -40,6 +41,8 @@ int mn_sim_create(const struct mn_sim_config *cfg, struct mn_sim **out)
 		sim->cfg = *cfg;
 	if (!sim->cfg.stack_size)
 		sim->cfg.stack_size = SIM_DEFAULT_STACK;
+	if (!sim->cfg.max_yields)
+		sim->cfg.max_yields = SIM_DEFAULT_MAX_YIELDS;
 	ret = mn_alloc_create(sim->cfg.alloc_ops, &sim->alloc);
 	if (ret) {
 		free(sim);
@@ -81,7 +84,7 @@ int mn_sim_reset(struct mn_sim *sim)
 	sim->nr_threads = 0;
 	sim->current = NULL;
 	sim->running = sim->ran = false;
-	sim->failed = sim->pruned = false;
+	sim->failed = sim->pruned = sim->stop = false;
 	sim->run_error = 0;
 	sim->viol_seen = 0;
 	sim->sched = NULL;
@@ -322,6 +325,27 @@ static uint64_t enabled_mask(const struct mn_sim *sim)
 	return m;
 }
 
+/* Append " held by A, B" naming the threads that hold @obj (shared holds, SRCU sections). */
+static int holders(const struct mn_sim *sim, const void *obj, char *buf, size_t len)
+{
+	size_t pos = 0;
+	unsigned int i, k;
+	int n;
+
+	for (i = 0; i < sim->nr_threads && pos < len; i++) {
+		const struct mn_thread *h = sim->threads[i];
+
+		for (k = 0; k < h->nr_held; k++)
+			if (h->held[k].lock == obj)
+				break;
+		if (k == h->nr_held)
+			continue;
+		n = snprintf(buf + pos, len - pos, "%s%s", pos ? ", " : " held by ", h->name);
+		pos += n > 0 ? (size_t)n : 0;
+	}
+	return (int)MN_MIN(pos, len);
+}
+
 static void report_deadlock(struct mn_sim *sim)
 {
 	struct mn_violation v = {
@@ -348,8 +372,8 @@ static void report_deadlock(struct mn_sim *sim)
 		if (l && l->owner)
 			n = snprintf(v.detail + pos, len - pos, " held by %s",
 				     sim_owner_name(sim, l->owner));
-		else if (l && l->readers)
-			n = snprintf(v.detail + pos, len - pos, " held by %d reader(s)", l->readers);
+		else if (t->wait_obj)
+			n = holders(sim, t->wait_obj, v.detail + pos, len - pos);
 		else if (t->wait_thread)
 			n = snprintf(v.detail + pos, len - pos, " (%s)",
 				     t->wait_thread->state == MN_THREAD_BLOCKED ? "blocked" :
@@ -369,7 +393,7 @@ static void schedule_next(struct mn_sim *sim, struct mn_thread *from, bool from_
 	uint64_t enabled;
 	int pick, err = 0;
 
-	if (sim->failed && !sim->cfg.keep_going)
+	if ((sim->failed && !sim->cfg.keep_going) || sim->stop)
 		goto end;
 	enabled = enabled_mask(sim);
 	if (!enabled) {
@@ -448,7 +472,13 @@ void __mn_yield(struct mn_sim *sim, const char *id, const void *obj, enum mn_acc
 
 	if (!sim->running || !t)
 		return;
-	sim->stats.yields++;
+	if (unlikely(++sim->stats.yields > sim->cfg.max_yields)) {
+		/* A spin-wait that the schedule never lets finish: end the run. */
+		mn_sim_reportf(sim, MN_VIOL_DEADLOCK, "sim.livelock",
+			       "%s still running after %llu yield points (at %s)", t->name,
+			       (unsigned long long)sim->cfg.max_yields, id);
+		sim->stop = true;
+	}
 	t->pending = (struct pending){ obj, access, id };
 	if (t->starting) {
 		end_first_segment(sim, t, false);
@@ -466,7 +496,7 @@ void __mn_yield(struct mn_sim *sim, const char *id, const void *obj, enum mn_acc
 /* ---- blocking --------------------------------------------------------------------- */
 
 void sim_block(struct mn_sim *sim, uint64_t *waiters, const char *what, const char *name,
-	       const struct mn_lock_base *lock, const struct mn_thread *thread)
+	       const void *obj, const struct mn_lock_base *lock, const struct mn_thread *thread)
 {
 	struct mn_thread *t = sim->current;
 
@@ -479,11 +509,13 @@ void sim_block(struct mn_sim *sim, uint64_t *waiters, const char *what, const ch
 	t->state = MN_THREAD_BLOCKED;
 	t->wait_what = what;
 	t->wait_name = name;
+	t->wait_obj = obj;
 	t->wait_lock = lock;
 	t->wait_thread = thread;
 	*waiters |= thread_bit(t);
 	schedule_next(sim, t, false);
 	t->wait_what = t->wait_name = NULL;
+	t->wait_obj = NULL;
 	t->wait_lock = NULL;
 	t->wait_thread = NULL;
 }
@@ -508,10 +540,12 @@ int mn_thread_join(struct mn_sim *sim, struct mn_thread *t)
 
 	if (t == self)
 		return -EDEADLK;
+	if (!sim->running && t->state != MN_THREAD_DONE)
+		return -EDEADLK; /* nobody would ever run @t */
 	mn_might_sleep(sim, "join");
 	mn_yield_access(sim, "thread.join", t, MN_ACCESS_READ);
 	while (t->state != MN_THREAD_DONE) {
-		sim_block(sim, &t->joiners, "join of", t->name, NULL, t);
+		sim_block(sim, &t->joiners, "join of", t->name, NULL, NULL, t);
 		if (!sim->running)
 			break;
 	}
@@ -635,9 +669,10 @@ int sim_run(struct mn_sim *sim, const struct sched_ops *ops)
 		return ret;
 	if (sim->run_error)
 		return sim->run_error;
-	if (sim->failed)
-		return MN_RUN_VIOLATION;
-	return sim->pruned ? MN_RUN_PRUNED : MN_RUN_OK;
+	/* A pruned run adds nothing new, even if it saw a violation on the way. */
+	if (sim->pruned)
+		return MN_RUN_PRUNED;
+	return sim->failed ? MN_RUN_VIOLATION : MN_RUN_OK;
 }
 
 int mn_sim_run(struct mn_sim *sim, const struct mn_sched *sched)
@@ -653,6 +688,8 @@ int mn_sim_run(struct mn_sim *sim, const struct mn_sched *sched)
 	if (ret)
 		return ret;
 	ret = sim_run(sim, &ops);
+	if (ret == MN_RUN_OK && sched_leftover(state))
+		ret = -EINVAL; /* the scenario ended before the schedule did */
 	sched_fini(sim, state);
 	return ret;
 }

@@ -62,7 +62,7 @@ void mn_srcu_read_unlock(struct mn_sim *sim, struct mn_srcu *s, int idx)
 static bool wait_drain(struct mn_sim *sim, struct mn_srcu *s, unsigned int idx)
 {
 	while (s->readers[idx]) {
-		sim_block(sim, &s->waiters, "srcu readers of", s->name, NULL, NULL);
+		sim_block(sim, &s->waiters, "srcu readers of", s->name, s, NULL, NULL);
 		if (!in_run(sim))
 			return false;
 	}
@@ -85,7 +85,7 @@ void mn_synchronize_srcu(struct mn_sim *sim, struct mn_srcu *s)
 	lockdep_acquire(sim, s->name, true);
 	/* Grace periods are serialised, as srcu_gp_mutex does. */
 	while (s->syncing) {
-		sim_block(sim, &s->waiters, "grace period of", s->name, NULL, NULL);
+		sim_block(sim, &s->waiters, "grace period of", s->name, NULL, NULL, NULL);
 		if (!in_run(sim))
 			return;
 	}
@@ -115,7 +115,7 @@ void mn_wait_event(struct mn_sim *sim, struct mn_waitq *wq, bool (*cond)(void *a
 	/* The condition reads state the queue does not name: dependent with everything. */
 	mn_yield_access(sim, "wait_event", NULL, MN_ACCESS_ANY);
 	while (!cond(arg)) {
-		sim_block(sim, &wq->waiters, "wait queue", wq->name, NULL, NULL);
+		sim_block(sim, &wq->waiters, "wait queue", wq->name, NULL, NULL, NULL);
 		if (!in_run(sim))
 			return;
 	}
