@@ -13,6 +13,8 @@
 
 #include <mnsim.h>
 
+#include "bench-util.h"
+
 #define SLOT_BASE   0x7f0000000000ULL /* where a VMM's guest RAM mappings might start */
 #define SLOT_STRIDE (4ULL << 20)      /* slots start 4 MiB apart ... */
 #define SLOT_MAX    (2ULL << 20)      /* ... and span at most 2 MiB, so gaps remain */
@@ -46,21 +48,6 @@ static uint64_t rng_next(uint64_t *state)
 	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
 	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
 	return z ^ (z >> 31);
-}
-
-static double now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
 }
 
 static struct result tree_query(struct mn_itree *tree, const struct query *q)
@@ -161,12 +148,6 @@ static unsigned int calibrate(double ns_per_query)
 	double passes = REP_TARGET_NS / (ns_per_query * NR_QUERIES);
 
 	return passes < 1.0 ? 1 : passes > 100000.0 ? 100000 : (unsigned int)passes;
-}
-
-static double median(double *v, size_t n)
-{
-	qsort(v, n, sizeof(*v), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 static int bench_one(size_t nr_slots, uint64_t seed)

@@ -12,29 +12,10 @@
 
 #include <mnsim.h>
 
+#include "bench-util.h"
+
 #define NR_REPS 7
 #define PAGES	(1UL << 18) /* 1 GiB of 4 KiB pages */
-
-static double now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double median(double *v, size_t n)
-{
-	qsort(v, n, sizeof(*v), cmp_double);
-	return v[n / 2];
-}
 
 /* The roofline: read every entry of 512 tables of 512 entries and clear the present ones. */
 static double bench_loop(uint64_t nonpresent, uint64_t *checksum)

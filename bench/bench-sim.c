@@ -16,6 +16,8 @@
 
 #include <mnsim.h>
 
+#include "bench-util.h"
+
 #include "sim/coro.h" /* white-box: the bare switch under the scheduler */
 
 #define NR_REPS		7
@@ -26,27 +28,6 @@
 #define CORO_STACK	(64U << 10)
 
 #define barrier() __asm__ __volatile__("" ::: "memory")
-
-static double now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-static double median(double *v, size_t n)
-{
-	qsort(v, n, sizeof(*v), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 /* ---- (a) sim threads ping-ponging at yield points --------------------------------- */
 
