@@ -338,7 +338,7 @@ int main(void)
 		fprintf(stderr, "bench-sim: cannot create a world\n");
 		return 1;
 	}
-	alt = alternating_schedule(2 * PINGPONG_YIELDS);
+	alt = alternating_schedule(2 * PINGPONG_YIELDS - 1); /* the last step is forced */
 	if (!alt)
 		goto out;
 	sched_replay.schedule = alt;
