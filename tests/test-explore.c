@@ -343,12 +343,14 @@ static void test_sleep_sets_keep_every_outcome(void **state)
 struct progress_log {
 	int calls;
 	uint64_t last;
+	uint64_t estimated;
 };
 
 static void on_progress(void *arg, const struct mn_explore_progress *p)
 {
 	struct progress_log *pl = arg;
 
+	pl->estimated = p->estimated;
 	assert_true(p->schedules >= pl->last);
 	assert_true(p->seconds >= 0);
 	pl->last = p->schedules;
@@ -376,6 +378,16 @@ static void test_budget_and_progress(void **state)
 	assert_false(res.exhausted);
 	assert_int_equal(pl.calls, 25);
 	assert_int_equal(pl.last, res.schedules);
+	mn_explore_result_free(&res);
+
+	/* Unbudgeted DFS: the estimate ends within an order of magnitude of the truth. */
+	cfg.max_schedules = 0;
+	pl = (struct progress_log){ 0 };
+	assert_int_equal(mn_explore(&sc, &cfg, &res), 0);
+	assert_true(res.exhausted);
+	print_message("DFS estimate %llu for %llu schedules\n", (unsigned long long)pl.estimated,
+		      (unsigned long long)res.schedules);
+	assert_true(pl.estimated * 10 >= res.schedules && pl.estimated <= res.schedules * 10);
 	mn_explore_result_free(&res);
 
 	cfg.max_schedules = 0;

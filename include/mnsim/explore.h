@@ -70,6 +70,9 @@ enum mn_explore_strategy {
  * @pruned: runs cut short by sleep sets.
  * @failures: runs that reported a violation.
  * @total: runs the budget allows, or 0 when unknown.
+ * @estimated: complete runs the exploration will probably make: the budget for RANDOM and
+ *             PCT; for DFS, Knuth's path-product estimate of the schedule tree averaged
+ *             over the runs so far (an order of magnitude, capped near 1e18).
  * @seconds: time spent.
  * @rate: complete runs per second.
  */
@@ -78,6 +81,7 @@ struct mn_explore_progress {
 	uint64_t pruned;
 	uint64_t failures;
 	uint64_t total;
+	uint64_t estimated;
 	double seconds;
 	double rate;
 };

@@ -148,6 +148,29 @@ static bool forced_dfs(struct mn_sim *sim, void *state, unsigned int t)
 	return true;
 }
 
+/*
+ * Knuth's estimate of the size of a search tree from one path: the product of the
+ * branching factors along it (Knuth, "Estimating the efficiency of backtrack programs",
+ * 1975). The explorer averages it over the paths it runs; DFS paths are not random, so it
+ * gives the order of magnitude a progress line needs, not a count.
+ */
+static double dfs_estimate(const struct dfs *d)
+{
+	double est = 1;
+	size_t i;
+
+	for (i = 0; i < d->depth && est < 1e18; i++) {
+		const struct dfs_frame *f = &d->frames[i];
+		uint64_t choices = f->enabled & ~f->sleep;
+
+		if (f->preemptions >= d->bound && f->current != NO_THREAD &&
+		    (f->enabled & (1ULL << f->current)))
+			choices &= 1ULL << f->current; /* no preemption left: one way on */
+		est *= (double)MN_MAX(1, __builtin_popcountll(choices));
+	}
+	return est;
+}
+
 /* Move to the next unexplored path; false when the bounded space is exhausted. */
 static bool dfs_backtrack(struct dfs *d)
 {
@@ -293,6 +316,7 @@ static int explore_in(struct mn_sim *sim, const struct mn_scenario *sc,
 	double interval = cfg->progress_interval > 0 ? cfg->progress_interval : 0.5;
 	unsigned int max_failures = cfg->max_failures ? cfg->max_failures : 16;
 	struct hash_set states = { 0 };
+	double est_sum = 0;
 	uint64_t run;
 	int ret = 0;
 
@@ -335,6 +359,8 @@ static int explore_in(struct mn_sim *sim, const struct mn_scenario *sc,
 				sim_stamp_violations(sim);
 			}
 		}
+		if (cfg->strategy == MN_EXPLORE_DFS)
+			est_sum += dfs_estimate(&d);
 		mn_sim_get_run_stats(sim, &st);
 		res->max_depth = MN_MAX(res->max_depth, (unsigned int)st.decisions);
 		res->max_preemptions = MN_MAX(res->max_preemptions, (unsigned int)st.preemptions);
@@ -360,6 +386,9 @@ static int explore_in(struct mn_sim *sim, const struct mn_scenario *sc,
 				.pruned = res->pruned,
 				.failures = res->failing_runs,
 				.total = cfg->max_schedules,
+				.estimated = cfg->strategy == MN_EXPLORE_DFS ?
+						     (uint64_t)(est_sum / (double)(run + 1)) :
+						     cfg->max_schedules,
 			};
 
 			last_progress = now_seconds();
