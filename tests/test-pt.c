@@ -905,6 +905,61 @@ static void test_tlb_capacity_permission_upgrade_and_split_folios(void **state)
 	world_close(&w);
 }
 
+static void test_leaves_remember_their_frame_generation(void **state)
+{
+	struct mn_frame_ref page, reused, big;
+	struct mn_pt_result res;
+	struct mn_pt_walk wk;
+	struct mn_tlb *tlb;
+	struct world w;
+	struct mn_pte p;
+	mn_pfn_t pfn;
+
+	(void)state;
+	world_open(&w, FMT_EPT4);
+	assert_int_equal(mn_tlb_create(w.a, 0, &tlb), 0);
+	assert_int_equal(mn_phys_alloc(w.p, 0, MN_OWNER_ANON, 0, &page), 0);
+	p = leaf(&w.f, 1, page.pfn, MN_PTE_W, true);
+	assert_int_equal(mn_pt_map_frame(w.pt, NULL, 0x30, &p, page.gen, &res), 0);
+	assert_int_equal(mn_pt_walk(w.pt, 0x30, &wk), 0);
+	assert_int_equal(wk.gen, page.gen);
+	assert_int_equal(mn_pt_check_frames(w.pt, w.p, "ept.leaf"), 0);
+
+	/* The frame goes back and is reused, but nobody zapped the leaf (the RFC's bug). */
+	assert_int_equal(mn_phys_put(w.p, page, "munmap"), 1);
+	assert_int_equal(mn_phys_alloc(w.p, 0, MN_OWNER_FILE, 0, &reused), 0);
+	assert_int_equal(reused.pfn, page.pfn);
+	assert_int_equal(mn_pt_check_frames(w.pt, w.p, "ept.leaf"), 1);
+	assert_string_equal(mn_trace_violation(w.t, 0)->what, "ept.leaf");
+	assert_int_equal(mn_trace_violation(w.t, 0)->frame_gen, reused.gen); /* reused since */
+	/* A guest access through the stale leaf is caught at TLB fill, reuse or not. */
+	assert_int_equal(mn_tlb_access(tlb, w.pt, w.p, 0x30, MN_PTE_R, "guest.read", &pfn), -ESTALE);
+	assert_int_equal(mn_trace_count_violations(w.t, MN_VIOL_USE_AFTER_FREE), 2);
+	/* Zapped, the leaf is gone and so is the report. */
+	assert_int_equal(mn_pt_zap(w.pt, NULL, (struct mn_gfn_range){ 0x30, 0x31 }, 0, &res), 0);
+	assert_int_equal(mn_pt_check_frames(w.pt, w.p, "ept.leaf"), 0);
+
+	/* A huge leaf's generation follows its split pieces. */
+	assert_int_equal(mn_phys_alloc(w.p, 9, MN_OWNER_ANON, 0, &big), 0);
+	p = leaf(&w.f, 2, big.pfn, MN_PTE_W, true);
+	assert_int_equal(mn_pt_map_frame(w.pt, NULL, 0x200, &p, big.gen, &res), 0);
+	assert_int_equal(mn_pt_split(w.pt, NULL, 0x200, 2, &res), 0);
+	assert_int_equal(mn_pt_walk(w.pt, 0x3ff, &wk), 0);
+	assert_int_equal(wk.gen, big.gen);
+	assert_int_equal(mn_pt_check_frames(w.pt, w.p, "ept.leaf"), 0);
+	assert_int_equal(mn_phys_put(w.p, big, "free"), 1);
+	assert_int_equal(mn_pt_check_frames(w.pt, w.p, "ept.leaf"), 512);
+	/* Leaves mapped without a generation are not checked. */
+	p = leaf(&w.f, 1, reused.pfn, 0, true);
+	assert_int_equal(mn_pt_map(w.pt, NULL, 0x40, &p, &res), 0);
+	assert_int_equal(mn_pt_walk(w.pt, 0x40, &wk), 0);
+	assert_int_equal(wk.gen, 0);
+	assert_int_equal(mn_pt_zap(w.pt, NULL, (struct mn_gfn_range){ 0, 0x1000 }, 0, &res), 0);
+	assert_int_equal(mn_phys_put(w.p, reused, "free"), 1);
+	mn_tlb_destroy(tlb);
+	world_close(&w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -920,6 +975,7 @@ int main(void)
 		cmocka_unit_test(test_stage2_collapse_flushes_the_table_span),
 		cmocka_unit_test(test_stage2_attribute_change_breaks_before_making),
 		cmocka_unit_test(test_tlb_capacity_permission_upgrade_and_split_folios),
+		cmocka_unit_test(test_leaves_remember_their_frame_generation),
 	};
 
 	return cmocka_run_group_tests_name("pt", tests, NULL, NULL);

@@ -133,6 +133,7 @@ struct mn_pt_stats {
  * @table: the pfn of the table it was read from.
  * @leaf: the decoded leaf (meaningful when the walk found one).
  * @pfn: the 4 KiB frame the walked gfn maps to.
+ * @gen: the generation the leaf's folio had when it was mapped (mn_pt_map_frame()), or 0.
  */
 struct mn_pt_walk {
 	unsigned int depth;
@@ -141,6 +142,7 @@ struct mn_pt_walk {
 	mn_pfn_t table[MN_PG_LEVEL_NUM + 1];
 	struct mn_pte leaf;
 	mn_pfn_t pfn;
+	uint64_t gen;
 };
 
 /**
@@ -195,7 +197,7 @@ MN_EXPORT void mn_pt_get_stats(const struct mn_pt *pt, struct mn_pt_stats *st);
 MN_EXPORT int mn_pt_walk(const struct mn_pt *pt, mn_gfn_t gfn, struct mn_pt_walk *w);
 
 /**
- * mn_pt_map() - Install a leaf (KVM's map at the target level).
+ * mn_pt_map() - Install a leaf (KVM's map at the target level) without a frame generation.
  * @pt: the table.
  * @ctx: context (break-before-make flushes), or NULL.
  * @gfn: first gfn of the leaf, aligned to @leaf->level.
@@ -215,6 +217,40 @@ MN_EXPORT int mn_pt_walk(const struct mn_pt *pt, mn_gfn_t gfn, struct mn_pt_walk
  */
 MN_EXPORT int mn_pt_map(struct mn_pt *pt, const struct mn_pt_ctx *ctx, mn_gfn_t gfn,
 			const struct mn_pte *leaf, struct mn_pt_result *res);
+
+/**
+ * mn_pt_map_frame() - mn_pt_map() for a leaf whose frame generation is known.
+ * @pt: the table.
+ * @ctx: context, as for mn_pt_map().
+ * @gfn: first gfn of the leaf.
+ * @leaf: the leaf to install.
+ * @gen: the generation of the folio @leaf->pfn is in (from its &struct mn_frame_ref).
+ * @res: receives what was done.
+ *
+ * The table remembers @gen beside the entry (the hardware entry has no room for it), so
+ * that mn_pt_check_frames() and TLB fills can tell a leaf that outlived its frame, even
+ * once the frame is reused. Splits keep it; a collapse over several folios forgets it.
+ *
+ * Context: As mn_pt_map().
+ * Return: As mn_pt_map().
+ */
+MN_EXPORT int mn_pt_map_frame(struct mn_pt *pt, const struct mn_pt_ctx *ctx, mn_gfn_t gfn,
+			      const struct mn_pte *leaf, uint64_t gen, struct mn_pt_result *res);
+
+/**
+ * mn_pt_check_frames() - The oracle over a whole table: report every present leaf whose
+ * frame was freed (or freed and reused) since it was mapped.
+ * @pt: the table.
+ * @phys: the physical memory the frames belong to.
+ * @what: the use site named in the reports (e.g. "ept.leaf").
+ *
+ * Only leaves mapped with mn_pt_map_frame() can be checked. Each stale leaf is reported
+ * as %MN_VIOL_USE_AFTER_FREE through the frame oracle, with who freed and who reused it.
+ *
+ * Context: The world's thread. O(present entries).
+ * Return: the number of stale leaves found.
+ */
+MN_EXPORT int mn_pt_check_frames(const struct mn_pt *pt, struct mn_phys *phys, const char *what);
 
 /**
  * mn_pt_zap() - Make every leaf overlapping @range non-present (tdp_mmu_zap_leafs).

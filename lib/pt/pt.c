@@ -22,6 +22,7 @@ struct pt_table {
 	unsigned int present; /* entries that are not the format's non-present value */
 	uint64_t *e;
 	struct pt_table **child; /* the table an entry points at, NULL otherwise */
+	uint64_t *gen;		 /* leaves: generation of the mapped folio, 0 if not known */
 	uint64_t *map;		 /* present bitmap, nr bits */
 };
 
@@ -54,6 +55,7 @@ static unsigned int index_of(const struct pt_table *t, mn_gfn_t gfn)
 static struct pt_table *table_alloc(struct mn_pt *pt, unsigned int level, unsigned int nr)
 {
 	size_t words = (nr + 63) / 64;
+	bool leaves = level <= pt->fmt.max_leaf_level;
 	struct pt_table *t;
 	unsigned int i, order = 0;
 
@@ -61,7 +63,7 @@ static struct pt_table *table_alloc(struct mn_pt *pt, unsigned int level, unsign
 		order++;
 	t = mn_zalloc(pt->alloc, sizeof(*t) + nr * sizeof(uint64_t) +
 					 (level > 1 ? nr * sizeof(struct pt_table *) : 0) +
-					 words * sizeof(uint64_t));
+					 (leaves ? nr * sizeof(uint64_t) : 0) + words * sizeof(uint64_t));
 	if (!t)
 		return NULL;
 	if (mn_phys_alloc(pt->phys, order, MN_OWNER_PGTABLE, MN_PHYS_ZERO, &t->frame)) {
@@ -72,7 +74,9 @@ static struct pt_table *table_alloc(struct mn_pt *pt, unsigned int level, unsign
 	t->nr = nr;
 	t->e = (uint64_t *)(t + 1);
 	t->child = level > 1 ? (struct pt_table **)(t->e + nr) : NULL;
-	t->map = level > 1 ? (uint64_t *)(t->child + nr) : t->e + nr;
+	t->gen = leaves ? (uint64_t *)(t->child ? (void *)(t->child + nr) : (void *)(t->e + nr)) :
+			  NULL;
+	t->map = t->gen ? t->gen + nr : (uint64_t *)(t->child + nr);
 	for (i = 0; i < nr; i++)
 		t->e[i] = pt->fmt.nonpresent;
 	pt->st.tables_allocated++;
@@ -243,6 +247,7 @@ int mn_pt_walk(const struct mn_pt *pt, mn_gfn_t gfn, struct mn_pt_walk *w)
 			return -ENOENT;
 		w->leaf = p;
 		w->pfn = p.pfn + (gfn & (span(t->level) - 1));
+		w->gen = t->gen ? t->gen[i] : 0;
 		return 0;
 	}
 }
@@ -347,6 +352,7 @@ static int split_leaf(struct mn_pt *pt, const struct mn_pt_ctx *ctx, struct pt_t
 			return -EINVAL;
 		}
 		set_entry(pt, c, k, raw, res);
+		c->gen[k] = t->gen[i]; /* the same folio, split or not */
 	}
 	if (table_entry(pt, t->level, c, &raw)) {
 		table_free(pt, c);
@@ -362,6 +368,12 @@ static int split_leaf(struct mn_pt *pt, const struct mn_pt_ctx *ctx, struct pt_t
 
 int mn_pt_map(struct mn_pt *pt, const struct mn_pt_ctx *ctx, mn_gfn_t gfn,
 	      const struct mn_pte *leaf, struct mn_pt_result *res)
+{
+	return mn_pt_map_frame(pt, ctx, gfn, leaf, 0, res);
+}
+
+int mn_pt_map_frame(struct mn_pt *pt, const struct mn_pt_ctx *ctx, mn_gfn_t gfn,
+		    const struct mn_pte *leaf, uint64_t gen, struct mn_pt_result *res)
 {
 	struct pt_table *t = pt->root;
 	struct mn_pte old;
@@ -413,6 +425,7 @@ int mn_pt_map(struct mn_pt *pt, const struct mn_pt_ctx *ctx, mn_gfn_t gfn,
 			return -EAGAIN;
 		if (old.pfn != leaf->pfn)
 			return -EEXIST;
+		t->gen[i] = gen;
 		if (raw == t->e[i])
 			return 0;
 		if (pt->fmt.arch == MN_PT_STAGE2) {
@@ -426,6 +439,7 @@ int mn_pt_map(struct mn_pt *pt, const struct mn_pt_ctx *ctx, mn_gfn_t gfn,
 		return 0;
 	}
 	set_entry(pt, t, i, raw, res);
+	t->gen[i] = gen;
 	pt->st.leaves++;
 	return 0;
 }
@@ -731,7 +745,7 @@ int mn_pt_collapse(struct mn_pt *pt, const struct mn_pt_ctx *ctx, mn_gfn_t gfn,
 	struct mn_pte first, p;
 	mn_gfn_t base;
 	unsigned int i, k;
-	uint64_t raw;
+	uint64_t raw, gen;
 	int ret;
 
 	memset(res, 0, sizeof(*res));
@@ -743,9 +757,12 @@ int mn_pt_collapse(struct mn_pt *pt, const struct mn_pt_ctx *ctx, mn_gfn_t gfn,
 		return -ENOENT;
 	if (c->present != c->nr)
 		return -EBUSY;
+	gen = c->gen[0];
 	for (k = 0; k < c->nr; k++) {
 		if (c->child && c->child[k])
 			return -EBUSY;
+		if (c->gen[k] != c->gen[0])
+			gen = 0; /* several folios: no one generation stands for the block */
 		if (pt->fmt.decode(&pt->fmt, c->e[k], c->level, &p) || p.kind != MN_PTE_LEAF)
 			return -EBUSY;
 		if (k == 0) {
@@ -764,6 +781,7 @@ int mn_pt_collapse(struct mn_pt *pt, const struct mn_pt_ctx *ctx, mn_gfn_t gfn,
 	base = mn_align_down(gfn, span(level));
 	t->child[i] = NULL; /* walkers during the break see LOCKED, not the old table */
 	replace_entry(pt, ctx, t, i, base, raw, true, res);
+	t->gen[i] = gen;
 	table_free(pt, c);
 	res->tables_freed++;
 	pt->st.leaves -= ENTRIES - 1;
@@ -771,4 +789,37 @@ int mn_pt_collapse(struct mn_pt *pt, const struct mn_pt_ctx *ctx, mn_gfn_t gfn,
 	if (pt->fmt.arch != MN_PT_STAGE2 || !ctx || !ctx->flush)
 		note_flush(res, base, base + span(level));
 	return 0;
+}
+
+static unsigned int check_table(const struct mn_pt *pt, const struct pt_table *t, mn_gfn_t base,
+				struct mn_phys *phys, const char *what)
+{
+	unsigned int n = 0;
+	int i;
+
+	for (i = next_present(t, 0, t->nr - 1); i >= 0; i = next_present(t, (unsigned int)i + 1,
+									     t->nr - 1)) {
+		mn_gfn_t gfn = base + (uint64_t)i * span(t->level);
+		struct mn_frame_ref ref;
+		struct mn_pte p;
+
+		if (t->child && t->child[i]) {
+			n += check_table(pt, t->child[i], gfn, phys, what);
+			continue;
+		}
+		if (!t->gen || !t->gen[i] || pt->fmt.decode(&pt->fmt, t->e[i], t->level, &p) ||
+		    p.kind != MN_PTE_LEAF)
+			continue;
+		ref = (struct mn_frame_ref){ p.pfn, t->gen[i] };
+		if (!mn_phys_ref_valid(phys, ref)) {
+			mn_phys_use(phys, ref, MN_USE_MAP, what); /* reports the use-after-free */
+			n++;
+		}
+	}
+	return n;
+}
+
+int mn_pt_check_frames(const struct mn_pt *pt, struct mn_phys *phys, const char *what)
+{
+	return (int)check_table(pt, pt->root, 0, phys, what);
 }

@@ -130,13 +130,19 @@ int mn_tlb_access(struct mn_tlb *tlb, const struct mn_pt *pt, struct mn_phys *ph
 		 */
 		level = w.leaf.level;
 		ref.pfn = w.leaf.pfn;
-		if (level > 1 &&
-		    (mn_phys_frame_info(phys, w.leaf.pfn, &fi) || fi.head != w.leaf.pfn ||
-		     fi.order < MN_LEVEL_BITS * (level - 1))) {
-			level = 1;
-			ref.pfn = w.pfn;
+		if (w.gen) {
+			/* Mapped with its folio's generation: that generation stands for the whole
+			 * block, and a leaf that outlived its frame is caught even after reuse. */
+			ref.gen = w.gen;
+		} else {
+			if (level > 1 &&
+			    (mn_phys_frame_info(phys, w.leaf.pfn, &fi) || fi.head != w.leaf.pfn ||
+			     fi.order < MN_LEVEL_BITS * (level - 1))) {
+				level = 1;
+				ref.pfn = w.pfn;
+			}
+			ref.gen = mn_phys_frame_info(phys, ref.pfn, &fi) ? 0 : fi.gen;
 		}
-		ref.gen = mn_phys_frame_info(phys, ref.pfn, &fi) ? 0 : fi.gen;
 		e = fill(tlb, gfn, level, w.leaf.perm, ref);
 	}
 	ref = mn_frame_ref_offset(e->ref, gfn - e->gfn);
