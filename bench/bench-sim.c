@@ -17,6 +17,7 @@
 #include <mnsim.h>
 
 #include "bench-util.h"
+#include "../tests/mn-test-counter.h"
 
 #include "sim/coro.h" /* white-box: the bare switch under the scheduler */
 
@@ -215,48 +216,6 @@ static void bench_outside(struct mn_sim *sim, struct loop_figure *fig)
 }
 
 /* ---- (d) explorer throughput ------------------------------------------------------ */
-
-struct counter {
-	struct mn_mutex lock;
-	uint64_t value;
-	unsigned int threads;
-	bool locked;
-};
-
-static void counter_inc(struct mn_sim *sim, void *arg)
-{
-	struct counter *c = arg;
-	uint64_t v;
-
-	if (c->locked)
-		mn_mutex_lock(sim, &c->lock);
-	v = mn_atomic_read(sim, &c->value, "counter.read");
-	mn_atomic_set(sim, &c->value, v + 1, "counter.write");
-	if (c->locked)
-		mn_mutex_unlock(sim, &c->lock);
-}
-
-static int counter_setup(struct mn_sim *sim, void *arg)
-{
-	static const char *const names[] = { "inc0", "inc1", "inc2" };
-	struct counter *c = arg;
-	int ret = 0;
-
-	c->value = 0;
-	mn_mutex_init(&c->lock, "counter_lock");
-	for (unsigned int i = 0; i < c->threads && !ret; i++)
-		ret = mn_sim_spawn(sim, names[i], counter_inc, c, NULL);
-	return ret;
-}
-
-static void counter_check(struct mn_sim *sim, void *arg)
-{
-	struct counter *c = arg;
-
-	if (c->value != c->threads)
-		mn_sim_reportf(sim, MN_VIOL_CHECK, "counter.lost_update", "counter is %llu",
-			       (unsigned long long)c->value);
-}
 
 struct explore_figure {
 	uint64_t explorations, schedules, failing;

@@ -8,6 +8,7 @@
 #define MN_TEST_PTE_H
 
 #include <errno.h>
+#include <string.h>
 
 #include "mn-test.h"
 
@@ -43,6 +44,18 @@ static inline void assert_decode_einval(const struct mn_pt_format *f, uint64_t r
 	assert_int_equal(mn_pte_decode(f, raw, level, &p), -EINVAL);
 	assert_int_equal(p.kind, MN_PTE_FROZEN);
 	assert_int_equal(p.pfn, 77);
+}
+
+/* @raw, read at @level, decodes and renders as @want (and the length is exact). */
+static inline void assert_describes(const struct mn_pt_format *f, uint64_t raw, unsigned int level,
+				    const char *want)
+{
+	struct mn_pte p;
+	char buf[160];
+
+	assert_int_equal(mn_pte_decode(f, raw, level, &p), 0);
+	assert_int_equal(mn_pte_describe(f, &p, buf, sizeof(buf)), (int)strlen(want));
+	assert_string_equal(buf, want);
 }
 
 #endif /* MN_TEST_PTE_H */

@@ -6,89 +6,11 @@
  * nondeterministic scenarios, and single-step mutants (lib/sim/explore.c).
  */
 #include "mn-test.h"
+#include "mn-test-counter.h"
 
 #include <errno.h>
 #include <limits.h>
 #include <string.h>
-
-/* ---- the counter: two (or three) increments, optionally under a mutex ------------- */
-
-struct counter {
-	uint64_t value;
-	struct mn_mutex lock;
-	bool locked;
-	bool named_steps;
-	unsigned int threads;
-};
-
-static void increment(struct mn_sim *sim, void *arg)
-{
-	struct counter *c = arg;
-	uint64_t v;
-
-	if (c->named_steps) {
-		if (mn_step(sim, "counter.lock"))
-			mn_mutex_lock(sim, &c->lock);
-	} else if (c->locked) {
-		mn_mutex_lock(sim, &c->lock);
-	}
-	v = mn_atomic_read(sim, &c->value, "counter.read");
-	mn_atomic_set(sim, &c->value, v + 1, "counter.write");
-	if (c->named_steps) {
-		if (mn_step(sim, "counter.unlock"))
-			mn_mutex_unlock(sim, &c->lock);
-		/* A step with no effect on the outcome: its mutant must survive. */
-		if (mn_step(sim, "counter.stats"))
-			(void)0;
-	} else if (c->locked) {
-		mn_mutex_unlock(sim, &c->lock);
-	}
-}
-
-static int counter_setup(struct mn_sim *sim, void *arg)
-{
-	static const char *const names[] = { "inc0", "inc1", "inc2", "inc3" };
-	struct counter *c = arg;
-	unsigned int i;
-	int ret;
-
-	c->value = 0;
-	mn_mutex_init(&c->lock, "counter_lock");
-	for (i = 0; i < c->threads; i++) {
-		ret = mn_sim_spawn(sim, names[i], increment, c, NULL);
-		if (ret)
-			return ret;
-	}
-	return 0;
-}
-
-static void counter_check(struct mn_sim *sim, void *arg)
-{
-	struct counter *c = arg;
-
-	if (c->value != c->threads)
-		mn_sim_reportf(sim, MN_VIOL_CHECK, "counter.lost_update", "counter is %llu, not %u",
-			       (unsigned long long)c->value, c->threads);
-}
-
-static uint64_t counter_hash(struct mn_sim *sim, void *arg)
-{
-	(void)sim;
-	return ((struct counter *)arg)->value;
-}
-
-static struct mn_scenario counter_scenario(struct counter *c)
-{
-	struct mn_scenario sc = {
-		.name = "counter",
-		.setup = counter_setup,
-		.check = counter_check,
-		.state_hash = counter_hash,
-		.arg = c,
-	};
-
-	return sc;
-}
 
 static void test_lost_update_found_by_dfs_bound_1(void **state)
 {

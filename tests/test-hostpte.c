@@ -284,22 +284,12 @@ static void test_format(void **state)
 static void test_describe(void **state)
 {
 	struct mn_pt_format f = host();
-	struct mn_pte p;
-	char buf[128];
 
 	(void)state;
-	assert_int_equal(mn_pte_decode(&f, 0x00000000002000e7ULL, 2, &p), 0);
-	mn_pte_describe(&f, &p, buf, sizeof(buf));
-	assert_string_equal(buf, "leaf 2M pfn=0x200 RWXU WB A D");
-	assert_int_equal(mn_pte_decode(&f, 0x8000000012345025ULL, 1, &p), 0);
-	mn_pte_describe(&f, &p, buf, sizeof(buf));
-	assert_string_equal(buf, "leaf 4K pfn=0x12345 R--U WB A");
-	assert_int_equal(mn_pte_decode(&f, 0x00000000001a0067ULL, 2, &p), 0);
-	mn_pte_describe(&f, &p, buf, sizeof(buf));
-	assert_string_equal(buf, "table pfn=0x1a0");
-	assert_int_equal(mn_pte_decode(&f, 0, 4, &p), 0);
-	mn_pte_describe(&f, &p, buf, sizeof(buf));
-	assert_string_equal(buf, "none");
+	assert_describes(&f, 0x00000000002000e7ULL, 2, "leaf 2M pfn=0x200 RWXU WB A D");
+	assert_describes(&f, 0x8000000012345025ULL, 1, "leaf 4K pfn=0x12345 R--U WB A");
+	assert_describes(&f, 0x00000000001a0067ULL, 2, "table pfn=0x1a0");
+	assert_describes(&f, 0, 4, "none");
 }
 
 int main(void)

@@ -6,6 +6,7 @@
  * the same locks used from the test's own context outside any run.
  */
 #include "mn-test.h"
+#include "mn-test-counter.h"
 
 #include <limits.h>
 #include <string.h>
@@ -109,55 +110,6 @@ static bool never(void *arg)
 {
 	(void)arg;
 	return false;
-}
-
-/* ---- the counter: read-modify-write, with or without a mutex ------------------------ */
-
-struct counter {
-	struct mn_mutex lock;
-	uint64_t value;
-	unsigned int threads;
-	bool locked;
-};
-
-static void counter_inc(struct mn_sim *sim, void *arg)
-{
-	struct counter *c = arg;
-	uint64_t v;
-
-	if (c->locked)
-		mn_mutex_lock(sim, &c->lock);
-	v = mn_atomic_read(sim, &c->value, "counter.read");
-	mn_atomic_set(sim, &c->value, v + 1, "counter.write");
-	if (c->locked)
-		mn_mutex_unlock(sim, &c->lock);
-}
-
-static int counter_setup(struct mn_sim *sim, void *arg)
-{
-	static const char *const names[] = { "inc0", "inc1", "inc2" };
-	struct counter *c = arg;
-	unsigned int i;
-	int ret;
-
-	c->value = 0;
-	mn_mutex_init(&c->lock, "counter_lock");
-	for (i = 0; i < c->threads; i++) {
-		ret = mn_sim_spawn(sim, names[i], counter_inc, c, NULL);
-		if (ret)
-			return ret;
-	}
-	return 0;
-}
-
-static void counter_check(struct mn_sim *sim, void *arg)
-{
-	struct counter *c = arg;
-
-	if (c->value != c->threads)
-		mn_sim_reportf(sim, MN_VIOL_CHECK, "counter.lost_update",
-			       "counter is %llu after %u increments", (unsigned long long)c->value,
-			       c->threads);
 }
 
 static void test_mutex_counter_never_loses_an_update(void **state)

@@ -413,22 +413,12 @@ static void test_geometry_rejects(void **state)
 static void test_describe(void **state)
 {
 	struct mn_pt_format f = s2(40, 0);
-	struct mn_pte p;
-	char buf[128];
 
 	(void)state;
-	assert_int_equal(mn_pte_decode(&f, 0x07c00000123457ffULL, 1, &p), 0);
-	mn_pte_describe(&f, &p, buf, sizeof(buf));
-	assert_string_equal(buf, "leaf 4K pfn=0x12345 RW- WB A sw=15");
-	assert_int_equal(mn_pte_decode(&f, 0x0040000040000355ULL, 3, &p), 0);
-	mn_pte_describe(&f, &p, buf, sizeof(buf));
-	assert_string_equal(buf, "leaf 1G pfn=0x40000 R-- NC");
-	assert_int_equal(mn_pte_decode(&f, 0x00000000001a0003ULL, 2, &p), 0);
-	mn_pte_describe(&f, &p, buf, sizeof(buf));
-	assert_string_equal(buf, "table pfn=0x1a0");
-	assert_int_equal(mn_pte_decode(&f, 0x400, 2, &p), 0);
-	mn_pte_describe(&f, &p, buf, sizeof(buf));
-	assert_string_equal(buf, "locked (break-before-make)");
+	assert_describes(&f, 0x07c00000123457ffULL, 1, "leaf 4K pfn=0x12345 RW- WB A sw=15");
+	assert_describes(&f, 0x0040000040000355ULL, 3, "leaf 1G pfn=0x40000 R-- NC");
+	assert_describes(&f, 0x00000000001a0003ULL, 2, "table pfn=0x1a0");
+	assert_describes(&f, 0x400, 2, "locked (break-before-make)");
 }
 
 int main(void)

@@ -9,12 +9,7 @@
 /* Who the caller is, as a lock owner: its sim thread, or the world outside any run. */
 static const void *self_tag(const struct mn_sim *sim)
 {
-	return sim->running && sim->current ? (const void *)sim->current : (const void *)sim;
-}
-
-static bool in_run(const struct mn_sim *sim)
-{
-	return sim->running && sim->current;
+	return in_run(sim) ? (const void *)sim->current : (const void *)sim;
 }
 
 static void trace_lock(struct mn_sim *sim, const char *op, const char *name)

@@ -147,6 +147,12 @@ void sim_push_held(struct mn_sim *sim, const void *lock, const char *name, enum 
 struct held_lock *sim_find_held(struct mn_thread *t, const void *lock, enum held_mode mode);
 void sim_pop_held(struct mn_thread *t, struct held_lock *h);
 
+/* Whether a sim thread is running (inside mn_sim_run(), past the scheduler's own code). */
+static inline bool in_run(const struct mn_sim *sim)
+{
+	return sim->running && sim->current;
+}
+
 static inline uint64_t thread_bit(const struct mn_thread *t)
 {
 	return 1ULL << t->index;

@@ -287,7 +287,7 @@ int mn_sim_spawn(struct mn_sim *sim, const char *name, mn_thread_fn fn, void *ar
 	sim->threads[sim->nr_threads++] = t;
 	if (out)
 		*out = t;
-	if (sim->running && sim->current) {
+	if (in_run(sim)) {
 		/* Spawned by a running thread: its first segment runs now, then the spawner
 		 * goes on. */
 		struct mn_thread *self = sim->current;

@@ -7,11 +7,6 @@
  */
 #include "sim/sim-internal.h"
 
-static bool in_run(const struct mn_sim *sim)
-{
-	return sim->running && sim->current;
-}
-
 void mn_srcu_init(struct mn_srcu *s, const char *name)
 {
 	memset(s, 0, sizeof(*s));
