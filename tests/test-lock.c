@@ -685,6 +685,77 @@ static void test_sleep_in_atomic_context_is_reported(void **state)
 	}
 }
 
+/* ---- non-blocking sections (non_block_start/end) ------------------------------------ */
+
+struct non_block_world {
+	struct mn_mutex m;
+	bool sleep_inside;
+	bool unbalanced;
+};
+
+static void non_block_body(struct mn_sim *sim, void *arg)
+{
+	struct non_block_world *w = arg;
+
+	if (w->unbalanced) {
+		mn_non_block_end(sim);
+		return;
+	}
+	mn_non_block_start(sim, "mmu_notifier start (non-blockable)");
+	mn_non_block_start(sim, "nested");
+	mn_non_block_end(sim);
+	/* Still inside the outer section: a mutex may sleep. */
+	if (w->sleep_inside) {
+		mn_mutex_lock(sim, &w->m);
+		mn_mutex_unlock(sim, &w->m);
+	}
+	mn_non_block_end(sim);
+	/* Outside again: sleeping is fine. */
+	mn_mutex_lock(sim, &w->m);
+	mn_might_sleep(sim, "after");
+	mn_mutex_unlock(sim, &w->m);
+}
+
+static void test_sleep_in_non_block_section_is_reported(void **state)
+{
+	const struct mn_violation *v;
+	struct non_block_world w;
+	struct mn_sim *sim;
+	int pass;
+
+	(void)state;
+	for (pass = 0; pass < 3; pass++) {
+		memset(&w, 0, sizeof(w));
+		mn_mutex_init(&w.m, "M");
+		w.sleep_inside = pass == 1;
+		w.unbalanced = pass == 2;
+		sim = new_world(true);
+		spawn(sim, "t0", non_block_body, &w);
+		if (pass == 0) {
+			assert_int_equal(mn_sim_run(sim, NULL), MN_RUN_OK);
+		} else if (pass == 1) {
+			assert_int_equal(mn_sim_run(sim, NULL), MN_RUN_VIOLATION);
+			assert_int_equal(nr_reports(sim, "lock.sleep_in_non_block", &v), 1);
+			assert_int_equal(v->kind, MN_VIOL_LOCK);
+			assert_detail_has(v, "t0 may sleep in mutex_lock inside a section that "
+					     "must not block (mmu_notifier start (non-blockable))");
+		} else {
+			assert_int_equal(mn_sim_run(sim, NULL), MN_RUN_VIOLATION);
+			assert_int_equal(nr_reports(sim, "lock.non_block_unbalanced", &v), 1);
+		}
+		assert_int_equal(mn_trace_nr_violations(mn_sim_get_trace(sim)), pass ? 1 : 0);
+		mn_sim_destroy(sim);
+	}
+	/* Outside a run the calls are no-ops. */
+	sim = new_world(true);
+	mn_non_block_start(sim, "x");
+	mn_might_sleep(sim, "y");
+	mn_non_block_end(sim);
+	mn_non_block_end(sim);
+	assert_int_equal(mn_trace_nr_violations(mn_sim_get_trace(sim)), 0);
+	mn_sim_destroy(sim);
+}
+
 /* ---- rwlock: shared readers, exclusive writers, writer preference ------------------- */
 
 struct rw_excl {
@@ -1784,6 +1855,7 @@ int main(void)
 		cmocka_unit_test(test_unlock_of_unheld_lock_is_reported_and_ignored),
 		cmocka_unit_test(test_unlock_of_unheld_rwlock_and_spinlock_is_reported),
 		cmocka_unit_test(test_sleep_in_atomic_context_is_reported),
+		cmocka_unit_test(test_sleep_in_non_block_section_is_reported),
 		cmocka_unit_test(test_rwlock_readers_share_the_lock),
 		cmocka_unit_test(test_rwlock_writer_excludes_readers_and_writers),
 		cmocka_unit_test(test_rwlock_writer_is_not_starved),

@@ -523,6 +523,29 @@ MN_EXPORT uint64_t mn_sim_step_count(const struct mn_sim *sim, size_t i);
  */
 MN_EXPORT void mn_might_sleep(struct mn_sim *sim, const char *what);
 
+/**
+ * mn_non_block_start() - Enter a section that must not sleep although it is not atomic
+ * (the kernel's non_block_start(), used around non-blockable mmu_notifier callbacks).
+ * @sim: the world.
+ * @what: what the section is, for reports (string literal).
+ *
+ * Inside it, mn_might_sleep() and every sleeping lock operation report
+ * "lock.sleep_in_non_block". Sections nest. Outside mn_sim_run() this does nothing.
+ *
+ * Context: A sim thread.
+ */
+MN_EXPORT void mn_non_block_start(struct mn_sim *sim, const char *what);
+
+/**
+ * mn_non_block_end() - Leave the section mn_non_block_start() entered.
+ * @sim: the world.
+ *
+ * Reports "lock.non_block_unbalanced" when no section is open.
+ *
+ * Context: A sim thread.
+ */
+MN_EXPORT void mn_non_block_end(struct mn_sim *sim);
+
 #ifdef __cplusplus
 }
 #endif

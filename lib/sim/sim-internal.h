@@ -68,6 +68,8 @@ struct mn_thread {
 	struct held_lock held[SIM_MAX_HELD];
 	unsigned int nr_held;
 	uint64_t joiners;
+	unsigned int non_block; /* depth of mn_non_block_start() sections */
+	const char *non_block_what;
 };
 
 /*

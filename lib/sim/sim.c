@@ -606,7 +606,15 @@ void mn_might_sleep(struct mn_sim *sim, const char *what)
 	struct mn_thread *t = sim->current;
 	unsigned int i;
 
-	if (!t || !sim->running || !sim_holds_spinning(t))
+	if (!t || !sim->running)
+		return;
+	if (t->non_block) {
+		mn_sim_reportf(sim, MN_VIOL_LOCK, "lock.sleep_in_non_block",
+			       "%s may sleep in %s inside a section that must not block (%s)",
+			       t->name, what, t->non_block_what);
+		return;
+	}
+	if (!sim_holds_spinning(t))
 		return;
 	for (i = t->nr_held; i-- > 0;)
 		if (t->held[i].spinning)
@@ -614,6 +622,36 @@ void mn_might_sleep(struct mn_sim *sim, const char *what)
 	mn_sim_reportf(sim, MN_VIOL_LOCK, "lock.sleep_in_atomic",
 		       "%s may sleep in %s while holding spinning lock %s", t->name, what,
 		       t->held[i].name);
+}
+
+/*
+ * The kernel's non_block_start()/non_block_end(): a section that is not atomic but must
+ * not sleep, which ___might_sleep() checks through current->non_block_count. mmu_notifier
+ * brackets each non-blockable invalidate_range_start() call with it.
+ */
+void mn_non_block_start(struct mn_sim *sim, const char *what)
+{
+	struct mn_thread *t = sim->current;
+
+	if (!t || !sim->running)
+		return;
+	if (!t->non_block++)
+		t->non_block_what = what;
+}
+
+void mn_non_block_end(struct mn_sim *sim)
+{
+	struct mn_thread *t = sim->current;
+
+	if (!t || !sim->running)
+		return;
+	if (!t->non_block) {
+		mn_sim_reportf(sim, MN_VIOL_LOCK, "lock.non_block_unbalanced",
+			       "%s ended a non-blocking section it never started", t->name);
+		return;
+	}
+	if (!--t->non_block)
+		t->non_block_what = NULL;
 }
 
 /* ---- runs ------------------------------------------------------------------------- */
