@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * test-hostpte.c - the host's x86-64 PTE format (lib/pt/host.c): hand-derived raw entries
- * in both directions, every -EINVAL rule, seeded round trips, the format description and
- * mn_pte_describe().
+ * in both directions (PROT_NONE and migration entries included), every -EINVAL rule, seeded
+ * round trips, the format description and mn_pte_describe().
  */
 #include "mn-test.h"
 #include "mn-test-pte.h"
@@ -40,6 +40,8 @@ struct golden {
 	}
 #define LEAF(...)  ENTRY(MN_PTE_LEAF, __VA_ARGS__)
 #define TABLE(...) ENTRY(MN_PTE_TABLE, __VA_ARGS__)
+#define PROTNONE(lvl, pfn_, a, d)   ENTRY(MN_PTE_PROTNONE, lvl, pfn_, 0, a, d)
+#define MIGRATION(lvl, pfn_, perm_) ENTRY(MN_PTE_MIGRATION, lvl, pfn_, perm_, false, false)
 
 /* P 0x1, RW 0x2, US 0x4, A 0x20, D 0x40, PS 0x80, NX bit 63, pfn in 51:12. */
 static const struct golden goldens[] = {
@@ -66,6 +68,31 @@ static const struct golden goldens[] = {
 	{ "read-only table, not accessed", TABLE(3, 0x9, R, false, false), 0x0000000000009001ULL },
 	{ "none", { .kind = MN_PTE_NONE, .level = 4 }, 0 },
 	{ "none at level 1", { .kind = MN_PTE_NONE, .level = 1 }, 0 },
+	/*
+	 * PROT_NONE: P clear, _PAGE_PROTNONE 0x100, A 0x20 and D 0x40 kept, PS 0x80 when huge,
+	 * and the 40-bit pfn inverted in 51:12. ~0x1234 = 0xffffffedcb, ~0x200 = 0xfffffffdff,
+	 * ~0x40000 = 0xfffffbffff, ~0xffffffffff = 0, ~0 = 0xffffffffff.
+	 */
+	{ "4K PROT_NONE, A D", PROTNONE(1, 0x1234, true, true), 0x000ffffffedcb160ULL },
+	{ "4K PROT_NONE, clean and old", PROTNONE(1, 0x1234, false, false), 0x000ffffffedcb100ULL },
+	{ "2M PROT_NONE, A (PS kept)", PROTNONE(2, 0x200, true, false), 0x000fffffffdff1a0ULL },
+	{ "1G PROT_NONE", PROTNONE(3, 0x40000, false, false), 0x000fffffbffff180ULL },
+	{ "PROT_NONE of the highest frame", PROTNONE(1, 0xffffffffffULL, false, false), 0x100 },
+	{ "PROT_NONE of frame 0", PROTNONE(1, 0, false, true), 0x000ffffffffff140ULL },
+	/*
+	 * Migration: type in 63:59 (SWP_MIGRATION_READ 24 = 0xc000000000000000, _WRITE 26 =
+	 * 0xd000000000000000), the low 50 bits of ~pfn in 58:9: ~0x1234 = 0x3ffffffffedcb,
+	 * shifted by 9 = 0x07ffffffffdb9600; ~0x200 -> 0x07fffffffffbfe00; ~0xffffffffff =
+	 * 0x3ff0000000000 -> 0x07fe000000000000; ~0x40000 -> 0x07fffffff7fffe00; ~0 ->
+	 * 0x07fffffffffffe00.
+	 */
+	{ "4K migration, read", MIGRATION(1, 0x1234, R), 0xc7ffffffffdb9600ULL },
+	{ "4K migration, write", MIGRATION(1, 0x1234, R | W), 0xd7ffffffffdb9600ULL },
+	{ "2M migration, write", MIGRATION(2, 0x200, R | W), 0xd7fffffffffbfe00ULL },
+	{ "1G migration, read", MIGRATION(3, 0x40000, R), 0xc7fffffff7fffe00ULL },
+	{ "migration of the highest frame", MIGRATION(1, 0xffffffffffULL, R),
+	  0xc7fe000000000000ULL },
+	{ "migration of frame 0", MIGRATION(1, 0, R | W), 0xd7fffffffffffe00ULL },
 };
 
 static void test_golden_encodings(void **state)
@@ -174,7 +201,10 @@ static void test_decode_rejects(void **state)
 		assert_decode_einval(&f, 0x0000000012345067ULL | MN_BIT(bit), 1);
 	for (bit = 52; bit <= 62; bit++)
 		assert_decode_einval(&f, 0x0000000012345067ULL | MN_BIT(bit), 1);
-	/* Non-present values other than 0: swap/migration entries, PROT_NONE, NX alone. */
+	/*
+	 * Non-present values mnsim does not model: a soft-dirty swap bit alone, swap low bits,
+	 * PROT_NONE with RW and US, swap type 16, NX alone.
+	 */
 	assert_decode_einval(&f, 0x2, 1);
 	assert_decode_einval(&f, 0x0000000012345066ULL, 1);
 	assert_decode_einval(&f, 0x0000000012345166ULL, 1);
@@ -186,10 +216,144 @@ static void test_decode_rejects(void **state)
 	assert_decode_einval(&f, 0x00000000001a0067ULL, 5);
 }
 
+static void test_protnone_migration_encode_rejects(void **state)
+{
+	struct mn_pt_format f = host();
+	struct mn_pte p, pn = PROTNONE(2, 0x200, true, true), mig = MIGRATION(2, 0x200, R | W);
+	uint64_t raw;
+
+	(void)state;
+	assert_int_equal(mn_pte_encode(&f, &pn, &raw), 0);
+	assert_int_equal(mn_pte_encode(&f, &mig, &raw), 0);
+
+	/* PROT_NONE grants nothing: any permission is a contradiction. */
+	assert_encode_einval(&f, (struct mn_pte)ENTRY(MN_PTE_PROTNONE, 1, 0x10, R, true, true));
+	assert_encode_einval(&f, (struct mn_pte)ENTRY(MN_PTE_PROTNONE, 1, 0x10, U, true, true));
+	/* Huge ones are aligned like huge leaves; none in a PML4E; 40-bit pfns only. */
+	assert_encode_einval(&f, (struct mn_pte)PROTNONE(2, 0x201, true, true));
+	assert_encode_einval(&f, (struct mn_pte)PROTNONE(3, 0x40200, false, false));
+	assert_encode_einval(&f, (struct mn_pte)PROTNONE(4, 0, false, false));
+	assert_encode_einval(&f, (struct mn_pte)PROTNONE(0, 0x10, false, false));
+	assert_encode_einval(&f, (struct mn_pte)PROTNONE(1, 1ULL << 40, false, false));
+	p = pn, p.sw = MN_PTE_SW_HOST_WRITABLE;
+	assert_encode_einval(&f, p);
+	p = pn, p.memtype = MN_MT_UC;
+	assert_encode_einval(&f, p);
+
+	/* Migration: read or read-write, nothing else (read-exclusive is not modelled). */
+	assert_encode_einval(&f, (struct mn_pte)MIGRATION(1, 0x10, 0));
+	assert_encode_einval(&f, (struct mn_pte)MIGRATION(1, 0x10, W));
+	assert_encode_einval(&f, (struct mn_pte)MIGRATION(1, 0x10, R | X));
+	assert_encode_einval(&f, (struct mn_pte)MIGRATION(1, 0x10, R | U));
+	assert_encode_einval(&f, (struct mn_pte)MIGRATION(1, 0x10, R | W | X | U));
+	/* A swap entry has no A or D. */
+	assert_encode_einval(&f, (struct mn_pte)ENTRY(MN_PTE_MIGRATION, 1, 0x10, R, true, false));
+	assert_encode_einval(&f, (struct mn_pte)ENTRY(MN_PTE_MIGRATION, 1, 0x10, R, false, true));
+	assert_encode_einval(&f, (struct mn_pte)MIGRATION(2, 0x201, R));
+	assert_encode_einval(&f, (struct mn_pte)MIGRATION(4, 0, R));
+	assert_encode_einval(&f, (struct mn_pte)MIGRATION(1, 1ULL << 40, R));
+	p = mig, p.sw_bits = 3;
+	assert_encode_einval(&f, p);
+}
+
+static void test_protnone_migration_decode_rejects(void **state)
+{
+	const uint64_t pn4k = 0x000ffffffedcb160ULL, pn2m = 0x000fffffffdff1a0ULL;
+	const uint64_t mig4k = 0xc7ffffffffdb9600ULL, mig2m = 0xd7fffffffffbfe00ULL;
+	struct mn_pt_format f = host();
+	struct mn_pte p;
+	unsigned int bit;
+
+	(void)state;
+	assert_int_equal(mn_pte_decode(&f, pn4k, 1, &p), 0);
+	assert_int_equal(mn_pte_decode(&f, pn2m, 2, &p), 0);
+	assert_int_equal(mn_pte_decode(&f, mig4k, 1, &p), 0);
+	assert_int_equal(mn_pte_decode(&f, mig2m, 2, &p), 0);
+
+	/* PROT_NONE: no P, RW, US, PWT, PCD, software bits, keys or NX beside it. */
+	for (bit = 0; bit <= 4; bit++)
+		assert_decode_einval(&f, pn4k | MN_BIT(bit), 1);
+	for (bit = 9; bit <= 11; bit++)
+		assert_decode_einval(&f, pn4k | MN_BIT(bit), 1);
+	for (bit = 52; bit <= 63; bit++)
+		assert_decode_einval(&f, pn4k | MN_BIT(bit), 1);
+	/* PS exactly when huge (in a 4K PTE bit 7 would be PAT). */
+	assert_decode_einval(&f, pn4k | MN_BIT(7), 1);
+	assert_decode_einval(&f, pn2m & ~MN_BIT(7), 2);
+	/* Misaligned huge PROT_NONE: pfn ~0xfffffffdfe = 0x201. */
+	assert_decode_einval(&f, 0x000fffffffdfe1a0ULL, 2);
+	/* No PROT_NONE or migration entry in a PML4E. */
+	assert_decode_einval(&f, 0x000fffffffdff1a0ULL, 4);
+	assert_decode_einval(&f, mig4k, 4);
+
+	/* Swap types other than migration read (24) and write (26). */
+	assert_decode_einval(&f, (mig4k & ~MN_GENMASK(63, 59)) | (25ULL << 59), 1);
+	assert_decode_einval(&f, 0xcfffffffffdb9600ULL, 1);	  /* read-exclusive, by hand */
+	assert_decode_einval(&f, mig4k & ~MN_GENMASK(63, 59), 1); /* swap file 0 */
+	assert_decode_einval(&f, (mig4k & ~MN_GENMASK(63, 59)) | (23ULL << 59), 1); /* hwpoison */
+	assert_decode_einval(&f, (mig4k & ~MN_GENMASK(63, 59)) | (27ULL << 59), 1); /* device */
+	assert_decode_einval(&f, (mig4k & ~MN_GENMASK(63, 59)) | (31ULL << 59), 1); /* marker */
+	/* Bits 8:0: P, soft-dirty 1, uffd-wp 2, exclusive 3, A/D (erratum), PS, PROTNONE. */
+	for (bit = 0; bit <= 8; bit++)
+		assert_decode_einval(&f, mig4k | MN_BIT(bit), 1);
+	/* Misaligned huge migration entry, and an offset beyond a 40-bit pfn. */
+	assert_decode_einval(&f, mig4k, 2);
+	assert_decode_einval(&f, mig4k & ~MN_BIT(58), 1);
+}
+
+static void test_protnone_migration_only_on_the_host(void **state)
+{
+	static const struct mn_pte kinds[] = {
+		PROTNONE(1, 0x1234, true, true),
+		PROTNONE(2, 0x200, false, false),
+		MIGRATION(1, 0x1234, R),
+		MIGRATION(2, 0x200, R | W),
+	};
+	struct mn_pt_format ept, s2;
+	size_t i;
+
+	(void)state;
+	assert_int_equal(mn_pt_format_ept(&ept, 4, 0), 0);
+	assert_int_equal(mn_pt_format_stage2(&s2, 40, 0), 0);
+	for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		assert_encode_einval(&ept, kinds[i]);
+		assert_encode_einval(&s2, kinds[i]);
+	}
+}
+
+static void test_protnone_migration_roundtrip(void **state)
+{
+	struct mn_test_rng rng = { mn_test_seed("hostpte.protnone_migration") };
+	struct mn_pt_format f = host();
+	int i;
+
+	(void)state;
+	for (i = 0; i < 100000; i++) {
+		unsigned int level = 1 + (unsigned int)mn_test_below(&rng, 3);
+		mn_pfn_t pfn =
+			mn_test_rand(&rng) & MN_GENMASK(39, 0) & ~((1ULL << (9 * (level - 1))) - 1);
+		struct mn_pte p, back;
+		uint64_t raw;
+
+		if (mn_test_below(&rng, 2))
+			p = (struct mn_pte)PROTNONE(level, pfn, mn_test_below(&rng, 2),
+						    mn_test_below(&rng, 2));
+		else
+			p = (struct mn_pte)MIGRATION(level, pfn,
+						     mn_test_below(&rng, 2) ? R | W : R);
+		assert_int_equal(mn_pte_encode(&f, &p, &raw), 0);
+		/* Never the empty value, never present to the hardware. */
+		assert_true(raw != 0);
+		assert_false(raw & 1);
+		assert_int_equal(mn_pte_decode(&f, raw, level, &back), 0);
+		assert_pte_equal(&back, &p);
+	}
+}
+
 static struct mn_pte random_valid_pte(struct mn_test_rng *rng)
 {
 	struct mn_pte p = { .level = 1 + (unsigned int)mn_test_below(rng, 4) };
-	unsigned int pick = (unsigned int)mn_test_below(rng, 8);
+	unsigned int pick = (unsigned int)mn_test_below(rng, 10);
 
 	if (pick == 0)
 		return (struct mn_pte){ .kind = MN_PTE_NONE, .level = p.level };
@@ -197,6 +361,14 @@ static struct mn_pte random_valid_pte(struct mn_test_rng *rng)
 		p.kind = MN_PTE_TABLE;
 		p.pfn = mn_test_rand(rng) & MN_GENMASK(39, 0);
 		p.perm = R | (mn_test_below(rng, 2) ? W : 0) | (mn_test_below(rng, 2) ? U : 0);
+	} else if (pick >= 8) {
+		p.kind = pick == 8 ? MN_PTE_PROTNONE : MN_PTE_MIGRATION;
+		p.pfn = mn_test_rand(rng) & MN_GENMASK(39, 0) &
+			~((1ULL << (9 * (p.level - 1))) - 1);
+		if (p.kind == MN_PTE_MIGRATION) {
+			p.perm = mn_test_below(rng, 2) ? R | W : R;
+			return p;
+		}
 	} else {
 		p.kind = MN_PTE_LEAF;
 		p.pfn = mn_test_rand(rng) & MN_GENMASK(39, 0) &
@@ -290,15 +462,26 @@ static void test_describe(void **state)
 	assert_describes(&f, 0x8000000012345025ULL, 1, "leaf 4K pfn=0x12345 R--U WB A");
 	assert_describes(&f, 0x00000000001a0067ULL, 2, "table pfn=0x1a0");
 	assert_describes(&f, 0, 4, "none");
+	assert_describes(&f, 0x000ffffffedcb160ULL, 1, "protnone 4K pfn=0x1234 A D");
+	assert_describes(&f, 0x000fffffffdff180ULL, 2, "protnone 2M pfn=0x200");
+	assert_describes(&f, 0xc7ffffffffdb9600ULL, 1, "migration-read 4K pfn=0x1234");
+	assert_describes(&f, 0xd7fffffffffbfe00ULL, 2, "migration-write 2M pfn=0x200");
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_golden_encodings), cmocka_unit_test(test_encode_rejects),
-		cmocka_unit_test(test_decode_rejects),	 cmocka_unit_test(test_roundtrip_fields),
-		cmocka_unit_test(test_roundtrip_raw),	 cmocka_unit_test(test_format),
+		cmocka_unit_test(test_golden_encodings),
+		cmocka_unit_test(test_encode_rejects),
+		cmocka_unit_test(test_decode_rejects),
+		cmocka_unit_test(test_roundtrip_fields),
+		cmocka_unit_test(test_roundtrip_raw),
+		cmocka_unit_test(test_format),
 		cmocka_unit_test(test_describe),
+		cmocka_unit_test(test_protnone_migration_encode_rejects),
+		cmocka_unit_test(test_protnone_migration_decode_rejects),
+		cmocka_unit_test(test_protnone_migration_only_on_the_host),
+		cmocka_unit_test(test_protnone_migration_roundtrip),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -2,8 +2,9 @@
 /*
  * test-pt.c - the radix engine over every format: a randomized differential test against a
  * flat model of leaves (map, zap, age, write-protect, split, collapse), sparse zaps that
- * cost what is present, break-before-make in the trace, yields inside long zaps, and the
- * TLB model with the frame oracle (lib/pt/pt.c, tlb.c).
+ * cost what is present, break-before-make in the trace, yields inside long zaps, the TLB
+ * model with the frame oracle, and the host's PROTNONE and migration entries driven
+ * through mn_pt_update() (lib/pt/pt.c, tlb.c).
  */
 #include "mn-test.h"
 
@@ -960,6 +961,542 @@ static void test_leaves_remember_their_frame_generation(void **state)
 	world_close(&w);
 }
 
+/* ---- host PROTNONE and migration entries, mn_pt_update() ------------------------------- */
+
+/* What change_entry() turns each visited entry into, and what it saw. */
+struct change {
+	enum mn_pte_kind to; /* the replacement kind; MN_PTE_NONE clears */
+	unsigned int perm;   /* MN_PTE_LEAF: the new permissions */
+	mn_pfn_t pfn;	     /* a new frame for the first entry, or 0 to keep it */
+	uint64_t gen;	     /* a new generation, or 0 to keep it */
+	unsigned int bad_at; /* the call (from 1) that returns a leaf without R, or 0 */
+	bool keep;	     /* only look: return false */
+	unsigned int calls;
+	mn_gfn_t gfn[8];
+	struct mn_pte seen[8];
+};
+
+static bool change_entry(void *arg, mn_gfn_t gfn, struct mn_pte *pte, uint64_t *gen)
+{
+	struct change *c = arg;
+
+	if (c->calls < 8) {
+		c->gfn[c->calls] = gfn;
+		c->seen[c->calls] = *pte;
+	}
+	if (++c->calls == c->bad_at) {
+		pte->kind = MN_PTE_LEAF;
+		pte->perm = MN_PTE_W; /* write without read: no x86 entry says that */
+		return true;
+	}
+	if (c->keep)
+		return false;
+	pte->kind = c->to;
+	switch (c->to) {
+	case MN_PTE_PROTNONE: /* pte_modify(PAGE_NONE): A and D stay */
+		pte->perm = 0;
+		break;
+	case MN_PTE_MIGRATION: /* try_to_migrate_one(): writable or not, A/D go to the folio */
+		pte->perm = pte->perm & MN_PTE_W ? MN_PTE_R | MN_PTE_W : MN_PTE_R;
+		pte->accessed = pte->dirty = false;
+		break;
+	case MN_PTE_LEAF:
+		pte->perm = c->perm;
+		break;
+	default:
+		break;
+	}
+	if (c->pfn && c->calls == 1)
+		pte->pfn = c->pfn;
+	if (c->gen)
+		*gen = c->gen;
+	return true;
+}
+
+static int update(struct world *w, struct mn_gfn_range r, struct change *c,
+		  struct mn_pt_result *res)
+{
+	c->calls = 0;
+	return mn_pt_update(w->pt, r, change_entry, c, res);
+}
+
+static void map_host(struct world *w, mn_gfn_t gfn, unsigned int level, mn_pfn_t pfn,
+		     unsigned int perm, bool accessed, bool dirty, uint64_t gen)
+{
+	struct mn_pte p = leaf(&w->f, level, pfn, perm, accessed);
+	struct mn_pt_result res;
+
+	p.dirty = dirty;
+	assert_int_equal(mn_pt_map_frame(w->pt, NULL, gfn, &p, gen, &res), 0);
+}
+
+static uint64_t nr_leaves(struct world *w)
+{
+	struct mn_pt_stats st;
+
+	mn_pt_get_stats(w->pt, &st);
+	return st.leaves;
+}
+
+static void test_walk_reports_protnone_and_migration_entries(void **state)
+{
+	struct change to_pn = { .to = MN_PTE_PROTNONE }, to_mig = { .to = MN_PTE_MIGRATION };
+	struct mn_pt_result res;
+	struct mn_pt_stats st;
+	struct mn_pt_walk wk;
+	struct mn_tlb *tlb;
+	struct world w;
+	struct mn_pte p;
+	char buf[4096];
+	mn_pfn_t pfn;
+	FILE *mem;
+
+	(void)state;
+	world_open(&w, FMT_HOST);
+	assert_int_equal(mn_tlb_create(w.a, 0, &tlb), 0);
+	/*  gfn   0x10   0x200 ........ 0x3ff
+	 *  host  PN     MIGRATION (2M, writable)
+	 */
+	map_host(&w, 0x10, 1, 0x1234, MN_PTE_W, true, true, 7);
+	map_host(&w, 0x200, 2, 0x400, MN_PTE_W, true, false, 9);
+	assert_int_equal(update(&w, (struct mn_gfn_range){ 0x10, 0x11 }, &to_pn, &res), 0);
+	assert_int_equal(update(&w, (struct mn_gfn_range){ 0x200, 0x400 }, &to_mig, &res), 0);
+
+	/* Not a translation, but the walk hands the entry to software walkers. */
+	assert_int_equal(mn_pt_walk(w.pt, 0x10, &wk), -ENOENT);
+	assert_int_equal(wk.leaf.kind, MN_PTE_PROTNONE);
+	assert_int_equal(wk.leaf.level, 1);
+	assert_int_equal(wk.leaf.pfn, 0x1234);
+	assert_int_equal(wk.leaf.perm, 0);
+	assert_true(wk.leaf.accessed && wk.leaf.dirty);
+	assert_int_equal(wk.pfn, 0x1234);
+	assert_int_equal(wk.gen, 7);
+	assert_int_equal(mn_pt_walk(w.pt, 0x205, &wk), -ENOENT);
+	assert_int_equal(wk.leaf.kind, MN_PTE_MIGRATION);
+	assert_int_equal(wk.leaf.level, 2);
+	assert_int_equal(wk.leaf.perm, MN_PTE_R | MN_PTE_W);
+	assert_int_equal(wk.leaf.pfn, 0x400);
+	assert_int_equal(wk.pfn, 0x405);
+	assert_int_equal(wk.gen, 9);
+	/* A plain hole says so. */
+	assert_int_equal(mn_pt_walk(w.pt, 0x11, &wk), -ENOENT);
+	assert_int_equal(wk.leaf.kind, MN_PTE_NONE);
+	/* Both count as leaves; to the hardware both are a fault. */
+	assert_int_equal(nr_leaves(&w), 2);
+	assert_int_equal(mn_tlb_access(tlb, w.pt, w.p, 0x10, MN_PTE_R, "r", &pfn), -EFAULT);
+	assert_int_equal(mn_tlb_access(tlb, w.pt, w.p, 0x205, MN_PTE_R, "r", &pfn), -EFAULT);
+	assert_int_equal(mn_tlb_nr_entries(tlb), 0);
+
+	/* Mapping over them is refused, the huge one not split on the way. */
+	mn_pt_get_stats(w.pt, &st);
+	p = leaf(&w.f, 1, 0x1234, MN_PTE_W, true);
+	assert_int_equal(mn_pt_map(w.pt, NULL, 0x10, &p, &res), -EEXIST);
+	p = leaf(&w.f, 1, 0x403, MN_PTE_W, true);
+	assert_int_equal(mn_pt_map(w.pt, NULL, 0x203, &p, &res), -EEXIST);
+	assert_int_equal(res.tables_allocated, 0);
+	assert_int_equal(nr_leaves(&w), 2);
+	assert_int_equal(mn_pt_get_format(w.pt)->arch, MN_PT_HOST_X86);
+
+	mem = fmemopen(buf, sizeof(buf), "w");
+	assert_int_equal(mn_pt_dump_walk(w.pt, 0x10, mem), -ENOENT);
+	fclose(mem);
+	assert_non_null(strstr(buf, "protnone 4K pfn=0x1234 A D"));
+	mn_tlb_destroy(tlb);
+	world_close(&w);
+}
+
+static void test_update_clears_and_counts(void **state)
+{
+	struct change clear = { .to = MN_PTE_NONE };
+	struct mn_pt_result res;
+	struct mn_pt_walk wk;
+	struct world w;
+
+	(void)state;
+	world_open(&w, FMT_HOST);
+	/*  gfn   0x10 0x11 0x12 0x13
+	 *        A D  A    .    -
+	 */
+	map_host(&w, 0x10, 1, 0x100, MN_PTE_W, true, true, 0);
+	map_host(&w, 0x11, 1, 0x101, 0, true, false, 0);
+	map_host(&w, 0x13, 1, 0x103, 0, false, false, 0);
+	assert_int_equal(update(&w, (struct mn_gfn_range){ 0x10, 0x14 }, &clear, &res), 0);
+	assert_int_equal(clear.calls, 3);
+	assert_int_equal(clear.gfn[0], 0x10);
+	assert_int_equal(clear.gfn[1], 0x11);
+	assert_int_equal(clear.gfn[2], 0x13);
+	assert_int_equal(clear.seen[2].kind, MN_PTE_LEAF);
+	assert_int_equal(clear.seen[2].pfn, 0x103);
+	/* Three leaves, plus the PML4E, PUD and PMD entries on the way. */
+	assert_int_equal(res.visited, 3 + 3);
+	assert_int_equal(res.written, 3);
+	assert_int_equal(res.zapped, 3);
+	assert_int_equal(res.young, 2);
+	assert_int_equal(res.dirty, 1);
+	assert_true(res.flush_needed);
+	assert_int_equal(res.flush_range.start, 0x10);
+	assert_int_equal(res.flush_range.end, 0x14);
+	assert_int_equal(nr_leaves(&w), 0);
+	assert_int_equal(mn_pt_walk(w.pt, 0x10, &wk), -ENOENT);
+	assert_int_equal(wk.leaf.kind, MN_PTE_NONE);
+	/* The tables stay for mn_pt_zap() to free. */
+	assert_int_equal(update(&w, (struct mn_gfn_range){ 0, 0x1000 }, &clear, &res), 0);
+	assert_int_equal(clear.calls, 0);
+	assert_int_equal(mn_pt_zap(w.pt, NULL, (struct mn_gfn_range){ 0, 0x1000 },
+				   MN_PT_ZAP_FREE_TABLES, &res),
+			 0);
+	assert_int_equal(res.tables_freed, 3);
+	world_close(&w);
+}
+
+static void test_update_flushes_only_when_a_translation_shrinks(void **state)
+{
+	struct change to_pn = { .to = MN_PTE_PROTNONE };
+	struct change to_rw = { .to = MN_PTE_LEAF, .perm = MN_PTE_R | MN_PTE_W };
+	struct change to_r = { .to = MN_PTE_LEAF, .perm = MN_PTE_R };
+	struct change to_rwx = { .to = MN_PTE_LEAF, .perm = MN_PTE_R | MN_PTE_W | MN_PTE_X };
+	const struct mn_gfn_range r = { 0x10, 0x11 };
+	struct mn_pt_result res;
+	struct mn_frame_ref page;
+	struct mn_pt_walk wk;
+	struct mn_tlb *tlb;
+	struct world w;
+	mn_pfn_t pfn;
+
+	(void)state;
+	world_open(&w, FMT_HOST);
+	assert_int_equal(mn_tlb_create(w.a, 0, &tlb), 0);
+	assert_int_equal(mn_phys_alloc(w.p, 0, MN_OWNER_ANON, 0, &page), 0);
+	map_host(&w, 0x10, 1, page.pfn, MN_PTE_W, true, true, page.gen);
+	assert_int_equal(mn_tlb_access(tlb, w.pt, w.p, 0x10, MN_PTE_W, "w", &pfn), 0);
+
+	/* mprotect(PROT_NONE): the translation goes, so the TLB must be flushed. */
+	assert_int_equal(update(&w, r, &to_pn, &res), 0);
+	assert_int_equal(res.written, 1);
+	assert_int_equal(res.zapped, 0);
+	assert_int_equal(res.young, 1);
+	assert_int_equal(res.dirty, 1);
+	assert_true(res.flush_needed);
+	assert_int_equal(res.flush_range.start, 0x10);
+	assert_int_equal(res.flush_range.end, 0x11);
+	assert_int_equal(nr_leaves(&w), 1);
+	assert_int_equal(mn_tlb_flush(tlb, MN_FLUSH_RANGE, res.flush_range, 0), 1);
+	assert_int_equal(mn_tlb_access(tlb, w.pt, w.p, 0x10, MN_PTE_R, "r", &pfn), -EFAULT);
+
+	/* Back to read-write (the NUMA hinting fault): nothing cached can be wrong. */
+	assert_int_equal(update(&w, r, &to_rw, &res), 0);
+	assert_int_equal(res.written, 1);
+	assert_int_equal(res.young, 0); /* PROTNONE is not a hardware leaf */
+	assert_false(res.flush_needed);
+	assert_int_equal(mn_pt_walk(w.pt, 0x10, &wk), 0);
+	assert_int_equal(wk.leaf.perm, MN_PTE_R | MN_PTE_W);
+	assert_true(wk.leaf.accessed && wk.leaf.dirty); /* kept through PROT_NONE */
+
+	/* Losing W needs a flush; gaining X does not; an identical write is not made. */
+	assert_int_equal(update(&w, r, &to_r, &res), 0);
+	assert_true(res.flush_needed);
+	assert_int_equal(update(&w, r, &to_rwx, &res), 0);
+	assert_int_equal(res.written, 1);
+	assert_false(res.flush_needed);
+	assert_int_equal(update(&w, r, &to_rwx, &res), 0);
+	assert_int_equal(to_rwx.calls, 1);
+	assert_int_equal(res.written, 0);
+	assert_false(res.flush_needed);
+	assert_int_equal(mn_pt_zap(w.pt, NULL, r, 0, &res), 0);
+	assert_int_equal(mn_phys_put(w.p, page, "free"), 1);
+	assert_int_equal(mn_trace_nr_violations(w.t), 0);
+	mn_tlb_destroy(tlb);
+	world_close(&w);
+}
+
+static void test_update_migrates_to_a_new_frame(void **state)
+{
+	struct change to_mig = { .to = MN_PTE_MIGRATION };
+	struct change to_new = { .to = MN_PTE_LEAF, .perm = MN_PTE_R | MN_PTE_W };
+	const struct mn_gfn_range r = { 0x20, 0x21 };
+	struct mn_frame_ref src, dst;
+	struct mn_pt_result res;
+	struct mn_pt_walk wk;
+	struct mn_tlb *tlb;
+	struct world w;
+	mn_pfn_t pfn;
+
+	(void)state;
+	world_open(&w, FMT_HOST);
+	assert_int_equal(mn_tlb_create(w.a, 0, &tlb), 0);
+	assert_int_equal(mn_phys_alloc(w.p, 0, MN_OWNER_ANON, 0, &src), 0);
+	assert_int_equal(mn_phys_alloc(w.p, 0, MN_OWNER_ANON, 0, &dst), 0);
+	map_host(&w, 0x20, 1, src.pfn, MN_PTE_W, true, true, src.gen);
+
+	/* try_to_migrate(): the leaf becomes a writable migration entry, flushed. */
+	assert_int_equal(update(&w, r, &to_mig, &res), 0);
+	assert_true(res.flush_needed);
+	assert_int_equal(res.dirty, 1);
+	assert_int_equal(mn_pt_walk(w.pt, 0x20, &wk), -ENOENT);
+	assert_int_equal(wk.leaf.kind, MN_PTE_MIGRATION);
+	assert_int_equal(wk.leaf.perm, MN_PTE_R | MN_PTE_W);
+	assert_int_equal(wk.leaf.pfn, src.pfn);
+	assert_int_equal(wk.gen, src.gen);
+	/* The old frame goes; the migration entry holds no mapping the oracle checks. */
+	assert_int_equal(mn_phys_put(w.p, src, "migrate.free_src"), 1);
+	assert_int_equal(mn_pt_check_frames(w.pt, w.p, "host.pte"), 0);
+
+	/* remove_migration_ptes(): a leaf of the new frame and its generation. */
+	to_new.pfn = dst.pfn;
+	to_new.gen = dst.gen;
+	assert_int_equal(update(&w, r, &to_new, &res), 0);
+	assert_false(res.flush_needed); /* the old entry translated nothing */
+	assert_int_equal(res.written, 1);
+	assert_int_equal(mn_pt_walk(w.pt, 0x20, &wk), 0);
+	assert_int_equal(wk.pfn, dst.pfn);
+	assert_int_equal(wk.gen, dst.gen);
+	assert_int_equal(mn_tlb_access(tlb, w.pt, w.p, 0x20, MN_PTE_W, "w", &pfn), 0);
+	assert_int_equal(pfn, dst.pfn);
+	assert_int_equal(mn_pt_check_frames(w.pt, w.p, "host.pte"), 0);
+	assert_int_equal(mn_trace_nr_violations(w.t), 0);
+	assert_int_equal(nr_leaves(&w), 1);
+
+	/* A leaf pointed at another frame directly must be flushed. */
+	to_new.pfn = src.pfn;
+	to_new.gen = 0;
+	assert_int_equal(update(&w, r, &to_new, &res), 0);
+	assert_true(res.flush_needed);
+	assert_int_equal(mn_pt_zap(w.pt, NULL, r, 0, &res), 0);
+	assert_int_equal(mn_phys_put(w.p, dst, "free"), 1);
+	mn_tlb_destroy(tlb);
+	world_close(&w);
+}
+
+static void test_update_visits_a_partly_covered_huge_entry_whole(void **state)
+{
+	struct change look = { .keep = true }, clear = { .to = MN_PTE_NONE };
+	const struct mn_gfn_range r = { 0x3ff, 0x401 };
+	struct mn_pt_result res;
+	struct world w;
+
+	(void)state;
+	world_open(&w, FMT_HOST);
+	/*  gfn    0x200 ... 0x3ff 0x400
+	 *  host   2M leaf ......  4K
+	 *  range              ********  <- [0x3ff, 0x401)
+	 */
+	map_host(&w, 0x200, 2, 0x600, 0, true, false, 0);
+	map_host(&w, 0x400, 1, 0x9, 0, false, false, 0);
+	assert_int_equal(update(&w, r, &look, &res), 0);
+	assert_int_equal(look.calls, 2);
+	assert_int_equal(look.gfn[0], 0x200);
+	assert_int_equal(look.seen[0].level, 2);
+	assert_int_equal(look.seen[0].pfn, 0x600);
+	assert_int_equal(look.gfn[1], 0x400);
+	assert_int_equal(look.seen[1].level, 1);
+	assert_int_equal(res.written, 0);
+	assert_int_equal(res.young, 1);
+	assert_false(res.flush_needed);
+	assert_int_equal(update(&w, r, &clear, &res), 0);
+	assert_int_equal(res.zapped, 2);
+	assert_int_equal(res.flush_range.start, 0x200);
+	assert_int_equal(res.flush_range.end, 0x401);
+	assert_int_equal(nr_leaves(&w), 0);
+	world_close(&w);
+}
+
+static bool change_level(void *arg, mn_gfn_t gfn, struct mn_pte *pte, uint64_t *gen)
+{
+	(void)arg, (void)gfn, (void)gen;
+	pte->level = 2;
+	return true;
+}
+
+static bool make_table(void *arg, mn_gfn_t gfn, struct mn_pte *pte, uint64_t *gen)
+{
+	(void)arg, (void)gfn, (void)gen;
+	pte->kind = MN_PTE_TABLE;
+	return true;
+}
+
+static void test_update_stops_at_an_unencodable_replacement(void **state)
+{
+	struct change bad = { .to = MN_PTE_PROTNONE, .gen = 5, .bad_at = 2 };
+	struct change to_pn = { .to = MN_PTE_PROTNONE };
+	struct change move = { .to = MN_PTE_LEAF, .perm = MN_PTE_R, .pfn = 0x77 };
+	const struct mn_gfn_range r = { 0x10, 0x13 };
+	struct mn_pt_result res;
+	struct mn_pt_walk wk;
+	struct world w;
+	mn_gfn_t g;
+
+	(void)state;
+	world_open(&w, FMT_HOST);
+	for (g = 0x10; g < 0x13; g++)
+		map_host(&w, g, 1, 0x100 + g, MN_PTE_W, false, false, 1);
+	/* The second replacement is a leaf without R: the walk stops there. */
+	assert_int_equal(update(&w, r, &bad, &res), -EINVAL);
+	assert_int_equal(bad.calls, 2);
+	assert_int_equal(res.written, 1);
+	assert_true(res.flush_needed);
+	assert_int_equal(res.flush_range.end, 0x11);
+	assert_int_equal(mn_pt_walk(w.pt, 0x10, &wk), -ENOENT);
+	assert_int_equal(wk.leaf.kind, MN_PTE_PROTNONE);
+	assert_int_equal(wk.gen, 5);
+	assert_int_equal(mn_pt_walk(w.pt, 0x11, &wk), 0); /* untouched, generation too */
+	assert_int_equal(wk.leaf.perm, MN_PTE_R | MN_PTE_W);
+	assert_int_equal(wk.gen, 1);
+	assert_int_equal(mn_pt_walk(w.pt, 0x12, &wk), 0);
+	assert_int_equal(wk.gen, 1);
+	/* Another level, or a kind that is not a leaf's, is refused the same way. */
+	assert_int_equal(mn_pt_update(w.pt, r, change_level, NULL, &res), -EINVAL);
+	assert_int_equal(res.written, 0);
+	assert_int_equal(mn_pt_update(w.pt, r, make_table, NULL, &res), -EINVAL);
+	assert_int_equal(res.written, 0);
+	assert_int_equal(nr_leaves(&w), 3);
+	world_close(&w);
+
+	/* EPT has no PROTNONE entries. */
+	world_open(&w, FMT_EPT4);
+	map_host(&w, 0x10, 1, 0x110, MN_PTE_W, true, false, 0);
+	assert_int_equal(update(&w, r, &to_pn, &res), -EINVAL);
+	assert_int_equal(mn_pt_walk(w.pt, 0x10, &wk), 0);
+	world_close(&w);
+
+	/* Stage-2 moves a valid leaf only through break-before-make (mn_pt_map()). */
+	world_open(&w, FMT_S2_40);
+	map_host(&w, 0x10, 1, 0x110, MN_PTE_W, true, false, 0);
+	assert_int_equal(update(&w, r, &move, &res), -EINVAL);
+	assert_int_equal(mn_pt_walk(w.pt, 0x10, &wk), 0);
+	assert_int_equal(wk.pfn, 0x110);
+	move.pfn = 0; /* dropping W in place is fine */
+	assert_int_equal(update(&w, r, &move, &res), 0);
+	assert_true(res.flush_needed);
+	assert_int_equal(mn_pt_walk(w.pt, 0x10, &wk), 0);
+	assert_int_equal(wk.leaf.perm, MN_PTE_R);
+	world_close(&w);
+}
+
+static void test_update_range_beyond_the_input_address_size(void **state)
+{
+	struct change look = { .keep = true };
+	const mn_gfn_t limit = 1ULL << (48 - 12);
+	struct mn_pt_result res;
+	struct world w;
+
+	(void)state;
+	world_open(&w, FMT_HOST);
+	map_host(&w, limit - 1, 1, 0x5, 0, false, false, 0);
+	assert_int_equal(update(&w, (struct mn_gfn_range){ limit, 2 * limit }, &look, &res), 0);
+	assert_int_equal(look.calls, 0);
+	assert_int_equal(res.visited, 0);
+	assert_int_equal(update(&w, (struct mn_gfn_range){ 0x10, 0x10 }, &look, &res), 0);
+	assert_int_equal(look.calls, 0);
+	/* A range running past the end is clamped to it. */
+	assert_int_equal(update(&w, (struct mn_gfn_range){ limit - 1, UINT64_MAX }, &look, &res),
+			 0);
+	assert_int_equal(look.calls, 1);
+	assert_int_equal(look.gfn[0], limit - 1);
+	world_close(&w);
+}
+
+static void test_split_keeps_protnone_and_migration_kinds(void **state)
+{
+	struct change to_pn = { .to = MN_PTE_PROTNONE }, to_mig = { .to = MN_PTE_MIGRATION };
+	struct mn_pt_result res;
+	struct mn_pt_walk wk;
+	struct world w;
+
+	(void)state;
+	world_open(&w, FMT_HOST);
+	/*  gfn    0x200 ... 0x3ff   0x400 ... 0x5ff
+	 *  host   2M PROTNONE       2M migration (read)
+	 */
+	map_host(&w, 0x200, 2, 0x800, MN_PTE_W, true, true, 3);
+	map_host(&w, 0x400, 2, 0xa00, 0, false, false, 4);
+	assert_int_equal(update(&w, (struct mn_gfn_range){ 0x200, 0x400 }, &to_pn, &res), 0);
+	assert_int_equal(update(&w, (struct mn_gfn_range){ 0x400, 0x600 }, &to_mig, &res), 0);
+
+	assert_int_equal(mn_pt_split(w.pt, NULL, 0x2ff, 2, &res), 0);
+	assert_int_equal(res.tables_allocated, 1);
+	assert_false(res.flush_needed); /* nothing was translated */
+	assert_int_equal(nr_leaves(&w), 512 + 1);
+	assert_int_equal(mn_pt_walk(w.pt, 0x3ff, &wk), -ENOENT);
+	assert_int_equal(wk.leaf.kind, MN_PTE_PROTNONE);
+	assert_int_equal(wk.leaf.level, 1);
+	assert_int_equal(wk.leaf.pfn, 0x9ff);
+	assert_true(wk.leaf.accessed && wk.leaf.dirty);
+	assert_int_equal(wk.gen, 3);
+
+	assert_int_equal(mn_pt_split(w.pt, NULL, 0x400, 2, &res), 0);
+	assert_int_equal(nr_leaves(&w), 1024);
+	assert_int_equal(mn_pt_walk(w.pt, 0x401, &wk), -ENOENT);
+	assert_int_equal(wk.leaf.kind, MN_PTE_MIGRATION);
+	assert_int_equal(wk.leaf.level, 1);
+	assert_int_equal(wk.leaf.perm, MN_PTE_R);
+	assert_int_equal(wk.leaf.pfn, 0xa01);
+	assert_int_equal(wk.gen, 4);
+	/* The small pieces cannot collapse: they are no leaves. */
+	assert_int_equal(mn_pt_collapse(w.pt, NULL, 0x200, 2, &res), -EBUSY);
+	world_close(&w);
+}
+
+static void zap_soft_entries(bool hot)
+{
+	struct change to_pn = { .to = MN_PTE_PROTNONE }, to_mig = { .to = MN_PTE_MIGRATION };
+	const struct mn_pt_ctx slow = { .can_yield = true };
+	struct mn_pt_result res;
+	struct mn_pt_walk wk;
+	struct world w;
+
+	world_open(&w, FMT_HOST);
+	/*  gfn   0x10        0x11             0x12
+	 *        PROTNONE A D  migration (write)  leaf A
+	 */
+	map_host(&w, 0x10, 1, 0x100, MN_PTE_W, true, true, 0);
+	map_host(&w, 0x11, 1, 0x101, MN_PTE_W, true, true, 0);
+	map_host(&w, 0x12, 1, 0x102, 0, true, false, 0);
+	assert_int_equal(update(&w, (struct mn_gfn_range){ 0x10, 0x11 }, &to_pn, &res), 0);
+	assert_int_equal(update(&w, (struct mn_gfn_range){ 0x11, 0x12 }, &to_mig, &res), 0);
+	assert_int_equal(mn_pt_zap(w.pt, hot ? NULL : &slow, (struct mn_gfn_range){ 0, 0x200 },
+				   MN_PT_ZAP_FREE_TABLES, &res),
+			 0);
+	assert_int_equal(res.zapped, 3);
+	assert_int_equal(res.young, 2); /* the PROTNONE entry's A and the leaf's */
+	assert_int_equal(res.dirty, 1); /* the PROTNONE entry's D; migration has none */
+	assert_int_equal(res.tables_freed, 3);
+	assert_int_equal(nr_leaves(&w), 0);
+	assert_int_equal(mn_pt_walk(w.pt, 0x11, &wk), -ENOENT);
+	assert_int_equal(wk.leaf.kind, MN_PTE_NONE);
+	world_close(&w);
+}
+
+static void test_zap_clears_protnone_and_migration_entries(void **state)
+{
+	(void)state;
+	zap_soft_entries(true);
+	zap_soft_entries(false);
+}
+
+static void test_check_frames_sees_a_freed_frame_behind_protnone(void **state)
+{
+	struct change to_pn = { .to = MN_PTE_PROTNONE };
+	struct mn_frame_ref page;
+	struct mn_pt_result res;
+	struct world w;
+
+	(void)state;
+	world_open(&w, FMT_HOST);
+	assert_int_equal(mn_phys_alloc(w.p, 0, MN_OWNER_ANON, 0, &page), 0);
+	map_host(&w, 0x30, 1, page.pfn, MN_PTE_W, true, false, page.gen);
+	assert_int_equal(update(&w, (struct mn_gfn_range){ 0x30, 0x31 }, &to_pn, &res), 0);
+	assert_int_equal(mn_pt_check_frames(w.pt, w.p, "host.pte"), 0);
+	/* Freed while a PROT_NONE entry still names it: mprotect back would map freed memory. */
+	assert_int_equal(mn_phys_put(w.p, page, "munmap"), 1);
+	assert_int_equal(mn_pt_check_frames(w.pt, w.p, "host.pte"), 1);
+	assert_int_equal(mn_trace_count_violations(w.t, MN_VIOL_USE_AFTER_FREE), 1);
+	assert_string_equal(mn_trace_violation(w.t, 0)->what, "host.pte");
+	assert_int_equal(mn_pt_zap(w.pt, NULL, (struct mn_gfn_range){ 0x30, 0x31 }, 0, &res), 0);
+	assert_int_equal(res.zapped, 1);
+	assert_int_equal(mn_pt_check_frames(w.pt, w.p, "host.pte"), 0);
+	world_close(&w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -976,6 +1513,16 @@ int main(void)
 		cmocka_unit_test(test_stage2_attribute_change_breaks_before_making),
 		cmocka_unit_test(test_tlb_capacity_permission_upgrade_and_split_folios),
 		cmocka_unit_test(test_leaves_remember_their_frame_generation),
+		cmocka_unit_test(test_walk_reports_protnone_and_migration_entries),
+		cmocka_unit_test(test_update_clears_and_counts),
+		cmocka_unit_test(test_update_flushes_only_when_a_translation_shrinks),
+		cmocka_unit_test(test_update_migrates_to_a_new_frame),
+		cmocka_unit_test(test_update_visits_a_partly_covered_huge_entry_whole),
+		cmocka_unit_test(test_update_stops_at_an_unencodable_replacement),
+		cmocka_unit_test(test_update_range_beyond_the_input_address_size),
+		cmocka_unit_test(test_split_keeps_protnone_and_migration_kinds),
+		cmocka_unit_test(test_zap_clears_protnone_and_migration_entries),
+		cmocka_unit_test(test_check_frames_sees_a_freed_frame_behind_protnone),
 	};
 
 	return cmocka_run_group_tests_name("pt", tests, NULL, NULL);

@@ -197,6 +197,18 @@ MN_EXPORT void mn_rwlock_init(struct mn_rwlock *rw, const char *name, enum mn_rw
 MN_EXPORT void mn_read_lock(struct mn_sim *sim, struct mn_rwlock *rw);
 
 /**
+ * mn_read_trylock() - Take @rw shared if that needs no waiting (down_read_trylock()).
+ * @sim: the world.
+ * @rw: the lock.
+ *
+ * Fails while a writer holds the lock or waits for it. Never sleeps.
+ *
+ * Context: Any sim context.
+ * Return: true when the lock was taken.
+ */
+MN_EXPORT bool mn_read_trylock(struct mn_sim *sim, struct mn_rwlock *rw);
+
+/**
  * mn_read_unlock() - Drop a shared hold of @rw.
  * @sim: the world.
  * @rw: the lock.

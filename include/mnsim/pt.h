@@ -29,6 +29,11 @@
  * (invalidate, TLBI by IPA, then install, as stage2_try_break_pte() does) and the flush a
  * yielding x86 zap owes before it yields (tdp_mmu_iter_cond_resched()).
  *
+ * The host format's PROTNONE and migration entries (see &enum mn_pte_kind) are not the
+ * empty value, so the engine keeps them like leaves: they are counted in @leaves of
+ * &struct mn_pt_stats, zapped, split and visited by mn_pt_update(), and mn_pt_walk()
+ * reports them, although to the hardware (mn_tlb_access()) they are a fault.
+ *
  * Long zaps yield at ``zap.yield`` after every %MN_PT_YIELD_ENTRIES leaves they zap when
  * the context allows it, flushing first when a flush is pending (the named step
  * ``zap.flush_before_yield``), and restart their walk from the root afterwards. Without a
@@ -104,7 +109,7 @@ struct mn_pt_result {
  * @tables_allocated: table frames allocated.
  * @tables_freed: table frames freed.
  * @tables: table frames in use now.
- * @leaves: present leaves now.
+ * @leaves: present leaves now (host PROTNONE and migration entries included).
  * @flush_ipa: by-address invalidations issued through a context's callback.
  * @flush_range: ranged invalidations issued through a context's callback.
  */
@@ -131,9 +136,11 @@ struct mn_pt_stats {
  * @raw: the raw entry read at each visited level.
  * @index: its index in its table.
  * @table: the pfn of the table it was read from.
- * @leaf: the decoded leaf (meaningful when the walk found one).
- * @pfn: the 4 KiB frame the walked gfn maps to.
- * @gen: the generation the leaf's folio had when it was mapped (mn_pt_map_frame()), or 0.
+ * @leaf: the decoded leaf, or the PROTNONE or migration entry the walk ended at (kind
+ *	  %MN_PTE_NONE, all 0, when it found neither).
+ * @pfn: the 4 KiB frame the walked gfn maps to (or, for a PROTNONE or migration entry,
+ *	 would map to).
+ * @gen: the generation the entry's folio had when it was mapped (mn_pt_map_frame()), or 0.
  */
 struct mn_pt_walk {
 	unsigned int depth;
@@ -190,9 +197,15 @@ MN_EXPORT void mn_pt_get_stats(const struct mn_pt *pt, struct mn_pt_stats *st);
  * @gfn: the input frame number.
  * @w: receives the path and, on success, the leaf.
  *
+ * A host PROTNONE or migration entry translates nothing, so the walk fails there with
+ * -ENOENT as at an empty entry, but still fills @w->leaf, @w->pfn and @w->gen for software
+ * walkers (GUP's follow_page(), the fault handler): @w->leaf.kind tells the two apart, and
+ * is %MN_PTE_NONE after a plain empty entry.
+ *
  * Context: Any context.
- * Return: 0 when a leaf maps @gfn, -ENOENT when the walk ends at a non-present entry,
- * -EAGAIN at a frozen or locked entry, -ERANGE when @gfn is beyond the input address size.
+ * Return: 0 when a leaf maps @gfn, -ENOENT when the walk ends at a non-present entry
+ * (PROTNONE and migration entries included), -EAGAIN at a frozen or locked entry, -ERANGE
+ * when @gfn is beyond the input address size.
  */
 MN_EXPORT int mn_pt_walk(const struct mn_pt *pt, mn_gfn_t gfn, struct mn_pt_walk *w);
 
@@ -210,10 +223,11 @@ MN_EXPORT int mn_pt_walk(const struct mn_pt *pt, mn_gfn_t gfn, struct mn_pt_walk
  * break-before-make. A split done on the way stays even when the target then refuses.
  *
  * Context: The caller holds whatever lock protects @pt.
- * Return: 0, -EINVAL for a misaligned or unencodable leaf, -ERANGE beyond the input
- * address size, -EEXIST when the target holds a different frame or a table (zap first),
- * -EAGAIN at a frozen or locked entry, or -ENOMEM (tables already allocated on the way
- * stay, empty and valid).
+ * Return: 0, -EINVAL for a misaligned or unencodable leaf (or a @kind other than
+ * %MN_PTE_LEAF), -ERANGE beyond the input address size, -EEXIST when the target holds a
+ * different frame, a table (zap first), or a PROTNONE or migration entry (at the target or
+ * as a huge entry above it: resolve it with mn_pt_update() first), -EAGAIN at a frozen or
+ * locked entry, or -ENOMEM (tables already allocated on the way stay, empty and valid).
  */
 MN_EXPORT int mn_pt_map(struct mn_pt *pt, const struct mn_pt_ctx *ctx, mn_gfn_t gfn,
 			const struct mn_pte *leaf, struct mn_pt_result *res);
@@ -244,11 +258,13 @@ MN_EXPORT int mn_pt_map_frame(struct mn_pt *pt, const struct mn_pt_ctx *ctx, mn_
  * @phys: the physical memory the frames belong to.
  * @what: the use site named in the reports (e.g. "ept.leaf").
  *
- * Only leaves mapped with mn_pt_map_frame() can be checked. Each stale leaf is reported
- * as %MN_VIOL_USE_AFTER_FREE through the frame oracle, with who freed and who reused it.
+ * Only leaves mapped with mn_pt_map_frame() can be checked. Host PROTNONE entries are
+ * checked too (they still map their frame, only without access); migration entries are
+ * not (the migration code holds its own reference). Each stale entry is reported as
+ * %MN_VIOL_USE_AFTER_FREE through the frame oracle, with who freed and who reused it.
  *
  * Context: The world's thread. O(present entries).
- * Return: the number of stale leaves found.
+ * Return: the number of stale entries found.
  */
 MN_EXPORT int mn_pt_check_frames(const struct mn_pt *pt, struct mn_phys *phys, const char *what);
 
@@ -260,7 +276,10 @@ MN_EXPORT int mn_pt_check_frames(const struct mn_pt *pt, struct mn_phys *phys, c
  * @flags: 0 or %MN_PT_ZAP_FREE_TABLES.
  * @res: receives what was done.
  *
- * Skips absent subtrees: the cost follows the present entries, not the range size.
+ * Skips absent subtrees: the cost follows the present entries, not the range size. Host
+ * PROTNONE and migration entries are cleared too (and counted in @res->zapped; a PROTNONE
+ * entry's A and D in @res->young and @res->dirty); the flush range may cover them although
+ * they need no flush.
  *
  * Context: The caller holds whatever lock protects @pt; may yield when @ctx allows.
  * Return: 0.
@@ -295,6 +314,59 @@ MN_EXPORT int mn_pt_wrprot(struct mn_pt *pt, struct mn_gfn_range range, unsigned
 			   struct mn_pt_result *res);
 
 /**
+ * typedef mn_pt_update_fn - Decide the replacement of one entry for mn_pt_update().
+ * @arg: the argument given to mn_pt_update().
+ * @gfn: first gfn the entry covers (aligned to its level).
+ * @pte: in: the decoded entry (%MN_PTE_LEAF, %MN_PTE_PROTNONE or %MN_PTE_MIGRATION, @level
+ *       set); out: its replacement (same level; kind %MN_PTE_NONE clears it, whatever the
+ *       other fields say).
+ * @gen: in: the generation recorded beside the entry; out: the one to record.
+ *
+ * Runs with the caller's lock held, between two entries of the walk: it must not call back
+ * into the engine on the same table.
+ *
+ * Return: true to write the replacement, false to leave the entry as it is.
+ */
+typedef bool (*mn_pt_update_fn)(void *arg, mn_gfn_t gfn, struct mn_pte *pte, uint64_t *gen);
+
+/**
+ * mn_pt_update() - Rewrite, one by one, the entries overlapping @range that a callback
+ * chooses (the host mm's zap with rmap, mprotect, NUMA PROT_NONE, migration entries).
+ * @pt: the table.
+ * @range: the gfns; a huge entry that overlaps it partly is visited whole (split it first
+ *         for partial treatment).
+ * @fn: decides each entry's replacement.
+ * @arg: passed to @fn.
+ * @res: receives what was done.
+ *
+ * Visits in ascending gfn order every entry that is neither a table, nor empty, nor
+ * frozen or locked: leaves, and the host's PROTNONE and migration entries. When @fn
+ * returns true the replacement is encoded and written in place and the generation stored;
+ * the kind may change between %MN_PTE_NONE, %MN_PTE_LEAF, %MN_PTE_PROTNONE and
+ * %MN_PTE_MIGRATION, and so may the pfn, but not the level. A replacement equal to the
+ * entry is not written (only its generation is stored).
+ *
+ * In @res: @visited counts the present entries examined, table entries on the way
+ * included, as for every walk; @written the entries rewritten; @zapped those cleared (each
+ * also leaves the @leaves total); @young and @dirty the hardware leaves visited with A or
+ * D set. @flush_needed and @flush_range cover every hardware leaf whose translation was
+ * removed or narrowed: cleared, turned into a PROTNONE or migration entry, pointed at
+ * another frame, deprived of a permission or given another memory type. Gaining
+ * permissions or A/D needs no flush.
+ *
+ * It never yields, never breaks before make and never frees tables: free the tables it
+ * leaves empty with mn_pt_zap() and %MN_PT_ZAP_FREE_TABLES.
+ *
+ * Context: The caller holds whatever lock protects @pt.
+ * Return: 0, or -EINVAL when a replacement cannot be encoded (or has another level or a
+ * kind other than the four above, or, on stage-2, changes the frame or memory type of a
+ * valid leaf, which needs break-before-make: use mn_pt_map()). The walk stops there and
+ * that entry stays as it was; the entries before it stay updated, and @res says so.
+ */
+MN_EXPORT int mn_pt_update(struct mn_pt *pt, struct mn_gfn_range range, mn_pt_update_fn fn,
+			   void *arg, struct mn_pt_result *res);
+
+/**
  * mn_pt_split() - Split the huge leaf at @level covering @gfn into a table of next-level
  * leaves with the same translations (tdp_mmu_split_huge_pages_root, stage-2 split).
  * @pt: the table.
@@ -302,6 +374,9 @@ MN_EXPORT int mn_pt_wrprot(struct mn_pt *pt, struct mn_gfn_range range, unsigned
  * @gfn: a gfn the leaf covers.
  * @level: the leaf's level (2 or 3).
  * @res: receives what was done (x86: no flush needed; arm64: flushed by BBM).
+ *
+ * A huge host PROTNONE or migration entry splits the same way into 512 entries of its kind
+ * (as __split_huge_pmd() does), each keeping the generation.
  *
  * Context: The caller holds whatever lock protects @pt.
  * Return: 0, -ENOENT when no leaf at @level covers @gfn, -EINVAL for a bad level, or

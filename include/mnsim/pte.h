@@ -28,11 +28,13 @@
  *
  * Fields are normalised so that decode(encode(p)) == p: fields a kind does not use are 0
  * (so NONE, FROZEN and LOCKED entries carry only @kind and @level, and @memtype of a table
- * is %MN_MT_WB, the 0 value); EPT tables are RWX with @accessed set exactly when A/D
- * tracking is on (@ad_type 0), as make_nonleaf_spte() builds them; host tables are the
- * kernel's _PAGE_TABLE (R, W, U, accessed, dirty). For EPT, @accessed is raw bit 8: with
- * A/D tracking off it is set exactly when the leaf is not access-tracked. Raw 0 decodes as
- * an EPT non-present entry (what kernels before 6.10 wrote) but encodes as bit 63.
+ * is %MN_MT_WB, the 0 value); a PROTNONE entry carries @pfn, @accessed and @dirty with
+ * @perm 0, a MIGRATION entry @pfn and @perm (%MN_PTE_R, or %MN_PTE_R | %MN_PTE_W); EPT
+ * tables are RWX with @accessed set exactly when A/D tracking is on (@ad_type 0), as
+ * make_nonleaf_spte() builds them; host tables are the kernel's _PAGE_TABLE (R, W, U,
+ * accessed, dirty). For EPT, @accessed is raw bit 8: with A/D tracking off it is set exactly
+ * when the leaf is not access-tracked. Raw 0 decodes as an EPT non-present entry (what
+ * kernels before 6.10 wrote) but encodes as bit 63.
  */
 
 #ifdef __cplusplus
@@ -58,6 +60,21 @@ enum mn_pt_arch {
  * @MN_PTE_LEAF: maps the 2^(9 * (level - 1)) frames starting at @pfn.
  * @MN_PTE_FROZEN: EPT FROZEN_SPTE: being changed by another thread, retry.
  * @MN_PTE_LOCKED: stage-2 invalid entry with the LOCKED bit: break-before-make in flight.
+ * @MN_PTE_PROTNONE: host only. A PROT_NONE mapping, left by mprotect(PROT_NONE) or by NUMA
+ *	balancing's hinting faults: what x86 pte_modify()/pmd_modify() make of a present leaf
+ *	with PAGE_NONE (arch/x86/include/asm/pgtable.h). Not present to the hardware (P clear,
+ *	_PAGE_PROTNONE = bit 8 set), so it translates nothing, but it still names the frame
+ *	@pfn (stored inverted, flip_protnone_guard()) and keeps @accessed and @dirty; @perm
+ *	is 0. Levels 1..3; a huge one keeps PS and must be aligned like a huge leaf.
+ * @MN_PTE_MIGRATION: host only. A migration swap entry for the frame @pfn, as
+ *	make_readable_migration_entry() (@perm %MN_PTE_R) and make_writable_migration_entry()
+ *	(@perm %MN_PTE_R | %MN_PTE_W) of include/linux/swapops.h build it and __swp_entry()
+ *	(arch/x86/include/asm/pgtable_64.h) stores it. Not present; levels 1..3 (PMD and PUD
+ *	migration entries of THP and HugeTLB), aligned like a leaf of that level.
+ *
+ * PROTNONE and MIGRATION entries are not the format's non-present value, so the page-table
+ * engine keeps them in its present bitmap and counts them as leaves; EPT and stage-2 reject
+ * both (-EINVAL).
  */
 enum mn_pte_kind {
 	MN_PTE_NONE = 0,
@@ -65,6 +82,8 @@ enum mn_pte_kind {
 	MN_PTE_LEAF,
 	MN_PTE_FROZEN,
 	MN_PTE_LOCKED,
+	MN_PTE_PROTNONE,
+	MN_PTE_MIGRATION,
 };
 
 /* Permissions of a leaf (and, for the host format, of a table: U and W propagate). */
@@ -102,8 +121,10 @@ enum mn_memtype {
  * struct mn_pte - a decoded entry.
  * @kind: what the entry is.
  * @level: the level of the table that holds it.
- * @pfn: target frame (next table for %MN_PTE_TABLE, first mapped frame for a leaf).
- * @perm: %MN_PTE_R | %MN_PTE_W | %MN_PTE_X (| %MN_PTE_U for the host format).
+ * @pfn: target frame (next table for %MN_PTE_TABLE, first mapped frame for a leaf, the
+ *	 frame a PROTNONE or migration entry stands for).
+ * @perm: %MN_PTE_R | %MN_PTE_W | %MN_PTE_X (| %MN_PTE_U for the host format); for a
+ *	  migration entry, the access it was migrated with (R, or R | W).
  * @memtype: leaf memory type.
  * @ipat: EPT "ignore PAT" bit.
  * @accessed: accessed bit / access flag.
@@ -236,7 +257,8 @@ MN_EXPORT int mn_pte_decode(const struct mn_pt_format *f, uint64_t raw, unsigned
  * @buf: output buffer.
  * @len: its size.
  *
- * For example ``leaf 2M pfn=0x12400 RWX WB ipat A D host-w mmu-w`` or ``table pfn=0x1a0``.
+ * For example ``leaf 2M pfn=0x12400 RWX WB ipat A D host-w mmu-w``, ``table pfn=0x1a0``,
+ * ``protnone 4K pfn=0x1234 A D`` or ``migration-write 2M pfn=0x200``.
  *
  * Context: Any context.
  * Return: the length snprintf() would have written.

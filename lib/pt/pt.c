@@ -2,9 +2,10 @@
 /*
  * pt.c - the radix page-table engine: tables are frames holding raw entries of one format;
  * map with table allocation and huge-leaf split, zap with yield/restart and table freeing,
- * age, write-protect, split and collapse. Models the walks of arch/x86/kvm/mmu/tdp_mmu.c
- * (tdp_mmu_zap_leafs, wrprot_gfn_range, age_gfn_range, split/recover huge pages) and
- * arch/arm64/kvm/hyp/pgtable.c (stage2 map/unmap/wrprotect/mkold, break-before-make).
+ * age, write-protect, a generic per-entry update, split and collapse. Models the walks of
+ * arch/x86/kvm/mmu/tdp_mmu.c (tdp_mmu_zap_leafs, wrprot_gfn_range, age_gfn_range, split/recover
+ * huge pages) and arch/arm64/kvm/hyp/pgtable.c (stage2 map/unmap/wrprotect/mkold,
+ * break-before-make).
  */
 #include "mnsim-internal.h"
 
@@ -103,9 +104,19 @@ static void table_free_all(struct mn_pt *pt, struct pt_table *t)
 	table_free(pt, t);
 }
 
+/*
+ * Not the format's empty value. That includes the host's PROTNONE and migration entries,
+ * which the hardware ignores but the engine keeps, counts and walks like leaves.
+ */
 static bool is_present(const struct mn_pt *pt, uint64_t raw)
 {
 	return raw != pt->fmt.nonpresent;
+}
+
+/* A host PROTNONE or migration entry: no translation, but software reads it. */
+static bool is_soft_entry(enum mn_pte_kind kind)
+{
+	return kind == MN_PTE_PROTNONE || kind == MN_PTE_MIGRATION;
 }
 
 static void set_entry(struct mn_pt *pt, struct pt_table *t, unsigned int i, uint64_t raw,
@@ -243,12 +254,13 @@ int mn_pt_walk(const struct mn_pt *pt, mn_gfn_t gfn, struct mn_pt_walk *w)
 			return -EAGAIN; /* never written by the engine: treat as unusable */
 		if (p.kind == MN_PTE_FROZEN || p.kind == MN_PTE_LOCKED)
 			return -EAGAIN;
-		if (p.kind != MN_PTE_LEAF)
+		if (p.kind != MN_PTE_LEAF && !is_soft_entry(p.kind))
 			return -ENOENT;
 		w->leaf = p;
 		w->pfn = p.pfn + (gfn & (span(t->level) - 1));
 		w->gen = t->gen ? t->gen[i] : 0;
-		return 0;
+		/* The hardware faults on PROTNONE and migration entries; software sees them. */
+		return p.kind == MN_PTE_LEAF ? 0 : -ENOENT;
 	}
 }
 
@@ -327,7 +339,11 @@ static void replace_entry(struct mn_pt *pt, const struct mn_pt_ctx *ctx, struct 
 		mn_trace(tr, "pt.bbm.install", MN_KV_X("gfn", gfn), MN_KV_X("raw", raw));
 }
 
-/* Split the huge leaf in entry @i of @t into a new table of equivalent smaller leaves. */
+/*
+ * Split the huge entry @i of @t into a new table of 512 next-level entries of the same kind
+ * covering the same frames: a leaf into leaves, and, as __split_huge_pmd_locked() does, a
+ * PROTNONE or migration entry into PROTNONE or migration entries.
+ */
 static int split_leaf(struct mn_pt *pt, const struct mn_pt_ctx *ctx, struct pt_table *t,
 		      unsigned int i, mn_gfn_t gfn, struct mn_pt_result *res)
 {
@@ -336,7 +352,8 @@ static int split_leaf(struct mn_pt *pt, const struct mn_pt_ctx *ctx, struct pt_t
 	uint64_t raw;
 	unsigned int k;
 
-	if (pt->fmt.decode(&pt->fmt, t->e[i], t->level, &p) || p.kind != MN_PTE_LEAF)
+	if (pt->fmt.decode(&pt->fmt, t->e[i], t->level, &p) ||
+	    (p.kind != MN_PTE_LEAF && !is_soft_entry(p.kind)))
 		return -EAGAIN;
 	c = table_alloc(pt, t->level - 1, ENTRIES);
 	if (!c)
@@ -411,7 +428,12 @@ int mn_pt_map_frame(struct mn_pt *pt, const struct mn_pt_ctx *ctx, mn_gfn_t gfn,
 			t = c;
 			continue;
 		}
-		/* A huge leaf covers the target: split it (arm64: break-before-make). */
+		/*
+		 * A huge leaf covers the target: split it (arm64: break-before-make). A huge
+		 * PROTNONE or migration entry is the host mm's to resolve first: refuse.
+		 */
+		if (!pt->fmt.decode(&pt->fmt, t->e[i], t->level, &old) && is_soft_entry(old.kind))
+			return -EEXIST;
 		ret = split_leaf(pt, ctx, t, i, mn_align_down(gfn, span(t->level)), res);
 		if (ret)
 			return ret;
@@ -421,7 +443,11 @@ int mn_pt_map_frame(struct mn_pt *pt, const struct mn_pt_ctx *ctx, mn_gfn_t gfn,
 	if (t->child && t->child[i])
 		return -EEXIST;
 	if (is_present(pt, t->e[i])) {
-		if (pt->fmt.decode(&pt->fmt, t->e[i], t->level, &old) || old.kind != MN_PTE_LEAF)
+		if (pt->fmt.decode(&pt->fmt, t->e[i], t->level, &old))
+			return -EAGAIN;
+		if (is_soft_entry(old.kind))
+			return -EEXIST;
+		if (old.kind != MN_PTE_LEAF)
 			return -EAGAIN;
 		if (old.pfn != leaf->pfn)
 			return -EEXIST;
@@ -457,6 +483,11 @@ struct zap_state {
 /*
  * The hot loop: a 4 KiB leaf table zapped without per-leaf flushes or yields, a bitmap word
  * at a time, with the bookkeeping done once per table.
+ *
+ * The raw accessed/dirty masks are exact for every kind a leaf table holds, so no entry
+ * needs decoding: a host PROTNONE entry keeps its A and D where a leaf has them, and a
+ * migration entry has bits 8:0 clear (its offset starts at bit 9). The flush range also
+ * covers PROTNONE and migration entries, which need none: a harmless over-approximation.
  */
 static void zap_leaf_table(struct mn_pt *pt, struct pt_table *t, mn_gfn_t base,
 			   unsigned int first, unsigned int last, struct zap_state *zs)
@@ -588,17 +619,19 @@ int mn_pt_zap(struct mn_pt *pt, const struct mn_pt_ctx *ctx, struct mn_gfn_range
 	return 0;
 }
 
-/* ---- leaf visitors: age and write-protect --------------------------------------------- */
+/* ---- leaf visitors: age, write-protect and update -------------------------------------- */
 
-typedef bool (*leaf_fn)(struct mn_pt *pt, struct pt_table *t, unsigned int i, mn_gfn_t gfn,
-			void *arg, struct mn_pt_result *res);
+/* Called for entry @i of @t (covering @gfn); a negative errno stops the walk. */
+typedef int (*leaf_fn)(struct mn_pt *pt, struct pt_table *t, unsigned int i, mn_gfn_t gfn,
+		       void *arg, struct mn_pt_result *res);
 
-static void visit_leaves(struct mn_pt *pt, struct pt_table *t, mn_gfn_t base,
-			 struct mn_gfn_range r, leaf_fn fn, void *arg, struct mn_pt_result *res)
+/* Call @fn for every present non-table entry of @t's subtree overlapping @r, in gfn order. */
+static int visit_leaves(struct mn_pt *pt, struct pt_table *t, mn_gfn_t base, struct mn_gfn_range r,
+			leaf_fn fn, void *arg, struct mn_pt_result *res)
 {
 	uint64_t sp = span(t->level);
 	unsigned int first, last;
-	int i;
+	int i, ret;
 
 	first = r.start > base ? (unsigned int)((r.start - base) / sp) : 0;
 	last = (unsigned int)MN_MIN((r.end - 1 - base) / sp, (uint64_t)t->nr - 1);
@@ -607,14 +640,28 @@ static void visit_leaves(struct mn_pt *pt, struct pt_table *t, mn_gfn_t base,
 
 		res->visited++;
 		if (t->child && t->child[i])
-			visit_leaves(pt, t->child[i], gfn, r, fn, arg, res);
+			ret = visit_leaves(pt, t->child[i], gfn, r, fn, arg, res);
 		else
-			fn(pt, t, (unsigned int)i, gfn, arg, res);
+			ret = fn(pt, t, (unsigned int)i, gfn, arg, res);
+		if (ret)
+			return ret;
 	}
+	return 0;
 }
 
-static bool age_leaf(struct mn_pt *pt, struct pt_table *t, unsigned int i, mn_gfn_t gfn,
-		     void *arg, struct mn_pt_result *res)
+/* Clamp @range to the input address size and walk it; 0 when nothing is left. */
+static int visit_range(struct mn_pt *pt, struct mn_gfn_range range, leaf_fn fn, void *arg,
+		       struct mn_pt_result *res)
+{
+	memset(res, 0, sizeof(*res));
+	range.end = MN_MIN(range.end, ia_limit(pt));
+	if (range.start >= range.end)
+		return 0;
+	return visit_leaves(pt, pt->root, 0, range, fn, arg, res);
+}
+
+static int age_leaf(struct mn_pt *pt, struct pt_table *t, unsigned int i, mn_gfn_t gfn, void *arg,
+		    struct mn_pt_result *res)
 {
 	bool clear = *(bool *)arg;
 	struct mn_pte p;
@@ -623,10 +670,10 @@ static bool age_leaf(struct mn_pt *pt, struct pt_table *t, unsigned int i, mn_gf
 	(void)gfn;
 	if (pt->fmt.decode(&pt->fmt, t->e[i], t->level, &p) || p.kind != MN_PTE_LEAF ||
 	    !p.accessed)
-		return false;
+		return 0;
 	res->young++;
 	if (!clear)
-		return true;
+		return 0;
 	if (pt->fmt.arch == MN_PT_EPT && p.ad_type == 1) {
 		/* A/D disabled: mark_spte_for_access_track() saves R/X and clears RWX. */
 		p.saved_perm = p.perm & (MN_PTE_R | MN_PTE_X);
@@ -636,20 +683,17 @@ static bool age_leaf(struct mn_pt *pt, struct pt_table *t, unsigned int i, mn_gf
 	p.accessed = false;
 	if (!encode(pt, &p, &raw))
 		set_entry(pt, t, i, raw, res);
-	return true;
+	return 0;
 }
 
 int mn_pt_age(struct mn_pt *pt, struct mn_gfn_range range, bool clear, struct mn_pt_result *res)
 {
-	memset(res, 0, sizeof(*res));
-	range.end = MN_MIN(range.end, ia_limit(pt));
-	if (range.start < range.end)
-		visit_leaves(pt, pt->root, 0, range, age_leaf, &clear, res);
+	visit_range(pt, range, age_leaf, &clear, res);
 	return (int)MN_MIN(res->young, (uint64_t)INT32_MAX);
 }
 
-static bool wrprot_leaf(struct mn_pt *pt, struct pt_table *t, unsigned int i, mn_gfn_t gfn,
-			void *arg, struct mn_pt_result *res)
+static int wrprot_leaf(struct mn_pt *pt, struct pt_table *t, unsigned int i, mn_gfn_t gfn,
+		       void *arg, struct mn_pt_result *res)
 {
 	unsigned int mode = *(unsigned int *)arg;
 	bool was_w, mmu_w;
@@ -657,32 +701,102 @@ static bool wrprot_leaf(struct mn_pt *pt, struct pt_table *t, unsigned int i, mn
 	uint64_t raw;
 
 	if (pt->fmt.decode(&pt->fmt, t->e[i], t->level, &p) || p.kind != MN_PTE_LEAF)
-		return false;
+		return 0;
 	was_w = p.perm & MN_PTE_W;
 	mmu_w = (mode & MN_PT_WRPROT_MMU) && (p.sw & MN_PTE_SW_MMU_WRITABLE);
 	if (!was_w && !mmu_w)
-		return false;
+		return 0;
 	p.perm &= ~MN_PTE_W;
 	if (mode & MN_PT_WRPROT_MMU)
 		p.sw &= ~MN_PTE_SW_MMU_WRITABLE;
 	if (encode(pt, &p, &raw))
-		return false;
+		return 0;
 	set_entry(pt, t, i, raw, res);
 	if (was_w) {
 		res->dirty++;
 		note_flush(res, gfn, gfn + span(t->level));
 	}
-	return true;
+	return 0;
 }
 
 int mn_pt_wrprot(struct mn_pt *pt, struct mn_gfn_range range, unsigned int mode,
 		 struct mn_pt_result *res)
 {
-	memset(res, 0, sizeof(*res));
-	range.end = MN_MIN(range.end, ia_limit(pt));
-	if (range.start < range.end)
-		visit_leaves(pt, pt->root, 0, range, wrprot_leaf, &mode, res);
+	visit_range(pt, range, wrprot_leaf, &mode, res);
 	return (int)MN_MIN(res->written, (uint64_t)INT32_MAX);
+}
+
+struct update_state {
+	mn_pt_update_fn fn;
+	void *arg;
+};
+
+/*
+ * Whether replacing the hardware leaf @old by @new removes or narrows a translation a TLB
+ * may hold: it goes away (cleared, PROTNONE, migration), points elsewhere, loses a
+ * permission or changes memory type. Gaining permissions or A/D needs no flush, as a
+ * spurious fault refills the TLB.
+ */
+static bool update_reduces(const struct mn_pte *old, const struct mn_pte *new)
+{
+	return new->kind != MN_PTE_LEAF || new->pfn != old->pfn || (old->perm & ~new->perm) ||
+	       new->memtype != old->memtype;
+}
+
+static int update_leaf(struct mn_pt *pt, struct pt_table *t, unsigned int i, mn_gfn_t gfn,
+		       void *arg, struct mn_pt_result *res)
+{
+	const struct update_state *us = arg;
+	struct mn_pte old, p;
+	uint64_t raw, gen;
+
+	if (pt->fmt.decode(&pt->fmt, t->e[i], t->level, &old) ||
+	    (old.kind != MN_PTE_LEAF && !is_soft_entry(old.kind)))
+		return 0; /* FROZEN or LOCKED: another thread's change in flight */
+	if (old.kind == MN_PTE_LEAF) {
+		res->young += old.accessed;
+		res->dirty += old.dirty;
+	}
+	p = old;
+	gen = t->gen[i];
+	if (!us->fn(us->arg, gfn, &p, &gen))
+		return 0;
+	switch (p.kind) {
+	case MN_PTE_NONE:
+		raw = pt->fmt.nonpresent;
+		break;
+	case MN_PTE_LEAF:
+	case MN_PTE_PROTNONE:
+	case MN_PTE_MIGRATION:
+		if (p.level != t->level || encode(pt, &p, &raw))
+			return -EINVAL;
+		/* Stage-2 changes of address or type between valid leaves need BBM. */
+		if (pt->fmt.arch == MN_PT_STAGE2 && old.kind == MN_PTE_LEAF &&
+		    p.kind == MN_PTE_LEAF && (p.pfn != old.pfn || p.memtype != old.memtype))
+			return -EINVAL;
+		break;
+	default:
+		return -EINVAL;
+	}
+	t->gen[i] = gen;
+	if (raw == t->e[i])
+		return 0;
+	if (old.kind == MN_PTE_LEAF && update_reduces(&old, &p))
+		note_flush(res, gfn, gfn + span(t->level));
+	set_entry(pt, t, i, raw, res);
+	if (p.kind == MN_PTE_NONE) {
+		res->zapped++;
+		pt->st.leaves--;
+	}
+	return 0;
+}
+
+int mn_pt_update(struct mn_pt *pt, struct mn_gfn_range range, mn_pt_update_fn fn, void *arg,
+		 struct mn_pt_result *res)
+{
+	struct update_state us = { fn, arg };
+
+	return visit_range(pt, range, update_leaf, &us, res);
 }
 
 /* ---- split and collapse -------------------------------------------------------------- */
@@ -807,8 +921,9 @@ static unsigned int check_table(const struct mn_pt *pt, const struct pt_table *t
 			n += check_table(pt, t->child[i], gfn, phys, what);
 			continue;
 		}
+		/* A PROTNONE entry still maps its frame; migration holds its own reference. */
 		if (!t->gen || !t->gen[i] || pt->fmt.decode(&pt->fmt, t->e[i], t->level, &p) ||
-		    p.kind != MN_PTE_LEAF)
+		    (p.kind != MN_PTE_LEAF && p.kind != MN_PTE_PROTNONE))
 			continue;
 		ref = (struct mn_frame_ref){ p.pfn, t->gen[i] };
 		if (!mn_phys_ref_valid(phys, ref)) {

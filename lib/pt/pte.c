@@ -42,6 +42,12 @@ int mn_pte_describe(const struct mn_pt_format *f, const struct mn_pte *pte, char
 		return snprintf(buf, len, "locked (break-before-make)");
 	case MN_PTE_TABLE:
 		return snprintf(buf, len, "table pfn=0x%" PRIx64, pte->pfn);
+	case MN_PTE_PROTNONE:
+		return snprintf(buf, len, "protnone %s pfn=0x%" PRIx64 "%s%s", size, pte->pfn,
+				pte->accessed ? " A" : "", pte->dirty ? " D" : "");
+	case MN_PTE_MIGRATION:
+		return snprintf(buf, len, "migration-%s %s pfn=0x%" PRIx64,
+				pte->perm & MN_PTE_W ? "write" : "read", size, pte->pfn);
 	default:
 		break;
 	}

@@ -174,6 +174,22 @@ void mn_read_lock(struct mn_sim *sim, struct mn_rwlock *rw)
 	trace_lock(sim, "read_lock", b->name);
 }
 
+bool mn_read_trylock(struct mn_sim *sim, struct mn_rwlock *rw)
+{
+	struct mn_lock_base *b = &rw->b;
+
+	mn_yield_access(sim, "read_trylock", b, MN_ACCESS_READ);
+	if (b->owner || b->writers_waiting)
+		return false;
+	/* A second shared hold of a queued rwlock could deadlock: refuse it. */
+	if (!b->sleeping && in_run(sim) && sim_find_held(sim->current, b, HELD_SHARED))
+		return false;
+	b->readers++;
+	sim_push_held(sim, b, b->name, LOCK_RWLOCK, HELD_SHARED, !b->sleeping, 0);
+	trace_lock(sim, "read_trylock", b->name);
+	return true;
+}
+
 void mn_read_unlock(struct mn_sim *sim, struct mn_rwlock *rw)
 {
 	struct mn_lock_base *b = &rw->b;
