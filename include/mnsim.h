@@ -16,5 +16,7 @@
 #include <mnsim/explore.h>
 #include <mnsim/pte.h>
 #include <mnsim/pt.h>
+#include <mnsim/notifier.h>
+#include <mnsim/host.h>
 
 #endif /* MNSIM_H */

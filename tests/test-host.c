@@ -1,0 +1,1151 @@
+// SPDX-License-Identifier: MIT
+/*
+ * test-host.c - the host primary MMU (lib/host): mmap and VMAs, faults (zero page, COW,
+ * THP, HugeTLB, PROT_NONE, NUMA hinting), GUP, and every operation that notifies, seen
+ * through a recording mmu_notifier subscriber; the notifier contract under the explorer.
+ */
+#include "mn-test.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <string.h>
+
+#define KiB 1024ULL
+#define MiB (1024ULL * KiB)
+#define GiB (1024ULL * MiB)
+#define PG  4096ULL
+
+#define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
+
+/* ---- a recording subscriber ------------------------------------------------------------ */
+
+struct rec_event {
+	char kind; /* 's' start, 'e' end, 'y' young, 'r' release */
+	mn_hva_t start, end;
+	enum mn_notify_event event;
+	bool blockable;
+	unsigned int live;   /* watched frames still live when the callback ran */
+	unsigned int mapped; /* host entries present in [start, end) when it ran */
+};
+
+struct recorder {
+	struct mn_notifier n;
+	struct mn_mm *mm;
+	struct rec_event ev[64];
+	unsigned int nr;
+	struct mn_frame_ref watch[8];
+	unsigned int nr_watch;
+	int start_ret;	  /* what invalidate_range_start answers */
+	bool sleep_start; /* takes a mutex in start (sleeps) */
+	struct mn_mutex m;
+	int young;	 /* what the aging callbacks answer */
+	bool use_at_end; /* a buggy subscriber: reads watch[0] at end */
+};
+
+static unsigned int live_frames(struct recorder *r)
+{
+	struct mn_phys *phys = mn_sim_get_phys(mn_mm_get_sim(r->mm));
+	unsigned int i, n = 0;
+
+	for (i = 0; i < r->nr_watch; i++)
+		n += mn_phys_ref_valid(phys, r->watch[i]);
+	return n;
+}
+
+static unsigned int mapped_in(struct mn_mm *mm, mn_hva_t start, mn_hva_t end)
+{
+	unsigned int n = 0;
+	mn_hva_t a;
+
+	end = end > (1ULL << 47) ? (1ULL << 47) : end;
+	if (end - start > 64 * MiB)
+		return 0; /* whole-space ranges: not counted */
+	for (a = start; a < end; a += PG) {
+		struct mn_pt_walk w;
+
+		if (!mn_pt_walk(mn_mm_get_pt(mm), a / PG, &w) || w.leaf.kind != MN_PTE_NONE)
+			n++;
+	}
+	return n;
+}
+
+static struct rec_event *rec_add(struct recorder *r, char kind, mn_hva_t start, mn_hva_t end)
+{
+	struct rec_event *e = &r->ev[r->nr < 64 ? r->nr : 63];
+
+	if (r->nr < 64)
+		r->nr++;
+	*e = (struct rec_event){ .kind = kind, .start = start, .end = end };
+	e->live = live_frames(r);
+	e->mapped = mapped_in(r->mm, start, end);
+	return e;
+}
+
+static int rec_start(struct mn_notifier *n, const struct mn_notifier_range *range)
+{
+	struct recorder *r = container_of(n, struct recorder, n);
+	struct rec_event *e = rec_add(r, 's', range->start, range->end);
+	struct mn_sim *sim = mn_mm_get_sim(r->mm);
+
+	e->event = range->event;
+	e->blockable = range->flags & MN_NOTIFIER_RANGE_BLOCKABLE;
+	if (r->sleep_start) {
+		mn_mutex_lock(sim, &r->m);
+		mn_mutex_unlock(sim, &r->m);
+	}
+	return e->blockable ? 0 : r->start_ret;
+}
+
+static void rec_end(struct mn_notifier *n, const struct mn_notifier_range *range)
+{
+	struct recorder *r = container_of(n, struct recorder, n);
+	struct rec_event *e = rec_add(r, 'e', range->start, range->end);
+
+	e->event = range->event;
+	e->blockable = range->flags & MN_NOTIFIER_RANGE_BLOCKABLE;
+	if (r->use_at_end && r->nr_watch) {
+		uint64_t val;
+
+		mn_phys_read(mn_sim_get_phys(mn_mm_get_sim(r->mm)), r->watch[0], &val,
+			     "buggy_subscriber.read");
+	}
+}
+
+static int rec_young(struct mn_notifier *n, struct mn_mm *mm, mn_hva_t start, mn_hva_t end)
+{
+	struct recorder *r = container_of(n, struct recorder, n);
+
+	(void)mm;
+	rec_add(r, 'y', start, end);
+	return r->young;
+}
+
+static int rec_test_young(struct mn_notifier *n, struct mn_mm *mm, mn_hva_t addr)
+{
+	return rec_young(n, mm, addr, addr + 1);
+}
+
+static void rec_release(struct mn_notifier *n, struct mn_mm *mm)
+{
+	struct recorder *r = container_of(n, struct recorder, n);
+
+	(void)mm;
+	rec_add(r, 'r', 0, 0);
+}
+
+static const struct mn_notifier_ops rec_ops = {
+	.release = rec_release,
+	.clear_flush_young = rec_young,
+	.clear_young = rec_young,
+	.test_young = rec_test_young,
+	.invalidate_range_start = rec_start,
+	.invalidate_range_end = rec_end,
+};
+
+static void rec_init(struct recorder *r, struct mn_mm *mm)
+{
+	memset(r, 0, sizeof(*r));
+	r->n.ops = &rec_ops;
+	r->mm = mm;
+	mn_mutex_init(&r->m, "subscriber_mutex");
+	assert_int_equal(mn_notifier_register(&r->n, mm), 0);
+}
+
+static unsigned int rec_count(const struct recorder *r, char kind)
+{
+	unsigned int i, n = 0;
+
+	for (i = 0; i < r->nr; i++)
+		n += r->ev[i].kind == kind;
+	return n;
+}
+
+/* ---- worlds ------------------------------------------------------------------------------ */
+
+struct world {
+	struct mn_sim *sim;
+	struct mn_phys *phys;
+	struct mn_mm *mm;
+	struct recorder rec;
+};
+
+static void world_init(struct world *w, enum mn_thp_mode thp)
+{
+	struct mn_sim_config sc = { .trace_mode = MN_TRACE_OFF, .keep_going = true };
+	struct mn_mm_config mc = { .thp = thp };
+
+	memset(w, 0, sizeof(*w));
+	assert_int_equal(mn_sim_create(&sc, &w->sim), 0);
+	w->phys = mn_sim_get_phys(w->sim);
+	assert_int_equal(mn_mm_create(w->sim, &mc, &w->mm), 0);
+	rec_init(&w->rec, w->mm);
+}
+
+static void world_fini(struct world *w)
+{
+	assert_int_equal(mn_mm_check_invariants(w->mm), 0);
+	assert_int_equal(mn_phys_check_invariants(w->phys), 0);
+	mn_mm_destroy(w->mm);
+	mn_sim_destroy(w->sim);
+}
+
+static size_t nr_violations(struct world *w, const char *id)
+{
+	struct mn_trace *t = mn_sim_get_trace(w->sim);
+	size_t i, n = 0;
+
+	for (i = 0; i < mn_trace_nr_violations(t); i++)
+		if (!id || !strcmp(mn_trace_violation(t, i)->invariant, id))
+			n++;
+	return n;
+}
+
+static mn_hva_t map_anon(struct world *w, uint64_t len, unsigned int prot)
+{
+	mn_hva_t a;
+
+	assert_int_equal(
+		mn_mm_mmap(w->mm, 0, len, prot, MN_MAP_PRIVATE | MN_MAP_ANONYMOUS, NULL, 0, &a), 0);
+	return a;
+}
+
+static void write_word(struct world *w, mn_hva_t a, uint64_t val)
+{
+	assert_int_equal(mn_mm_access(w->mm, a, MN_PTE_W, &val, NULL), 0);
+}
+
+static uint64_t read_word(struct world *w, mn_hva_t a)
+{
+	uint64_t val = 0;
+
+	assert_int_equal(mn_mm_access(w->mm, a, MN_PTE_R, &val, NULL), 0);
+	return val;
+}
+
+static struct mn_pt_walk walk(struct world *w, mn_hva_t a)
+{
+	struct mn_pt_walk wk;
+
+	mn_pt_walk(mn_mm_get_pt(w->mm), a / PG, &wk);
+	return wk;
+}
+
+static struct mn_frame_ref ref_at(struct world *w, mn_hva_t a)
+{
+	struct mn_pt_walk wk;
+
+	assert_int_equal(mn_pt_walk(mn_mm_get_pt(w->mm), a / PG, &wk), 0);
+	return (struct mn_frame_ref){ wk.pfn, wk.gen };
+}
+
+static struct mn_frame_info info(struct world *w, mn_pfn_t pfn)
+{
+	struct mn_frame_info fi;
+
+	assert_int_equal(mn_phys_frame_info(w->phys, pfn, &fi), 0);
+	return fi;
+}
+
+/* ---- mmap and VMAs ------------------------------------------------------------------------ */
+
+static void test_mmap_rejects_bad_arguments(void **state)
+{
+	struct world w;
+	mn_hva_t a = 0;
+
+	(void)state;
+	world_init(&w, MN_THP_NEVER);
+	assert_int_equal(mn_mm_mmap(w.mm, 0, 0, MN_PROT_READ, MN_MAP_PRIVATE | MN_MAP_ANONYMOUS,
+				    NULL, 0, &a),
+			 -EINVAL);
+	assert_int_equal(mn_mm_mmap(w.mm, 0, PG, MN_PROT_READ, MN_MAP_ANONYMOUS, NULL, 0, &a),
+			 -EINVAL);
+	assert_int_equal(mn_mm_mmap(w.mm, 0, PG, MN_PROT_READ,
+				    MN_MAP_SHARED | MN_MAP_PRIVATE | MN_MAP_ANONYMOUS, NULL, 0, &a),
+			 -EINVAL);
+	assert_int_equal(mn_mm_mmap(w.mm, 0, PG, 8, MN_MAP_PRIVATE | MN_MAP_ANONYMOUS, NULL, 0, &a),
+			 -EINVAL);
+	assert_int_equal(mn_mm_mmap(w.mm, 0, PG, MN_PROT_READ, MN_MAP_PRIVATE, NULL, 0, &a),
+			 -EBADF);
+	assert_int_equal(mn_mm_mmap(w.mm, 0x10001000, PG, MN_PROT_READ,
+				    MN_MAP_PRIVATE | MN_MAP_ANONYMOUS | MN_MAP_FIXED, NULL, 0, &a),
+			 0);
+	assert_int_equal(mn_mm_mmap(w.mm, 0x10000800, PG, MN_PROT_READ,
+				    MN_MAP_PRIVATE | MN_MAP_ANONYMOUS | MN_MAP_FIXED, NULL, 0, &a),
+			 -EINVAL);
+	assert_int_equal(mn_mm_mmap(w.mm, 1ULL << 47, PG, MN_PROT_READ,
+				    MN_MAP_PRIVATE | MN_MAP_ANONYMOUS | MN_MAP_FIXED, NULL, 0, &a),
+			 -ENOMEM);
+	/* HugeTLB: a fixed address must be aligned to the huge page. */
+	assert_int_equal(
+		mn_mm_mmap(w.mm, 0x40001000, 2 * MiB, MN_PROT_READ,
+			   MN_MAP_PRIVATE | MN_MAP_ANONYMOUS | MN_MAP_HUGETLB | MN_MAP_FIXED, NULL,
+			   0, &a),
+		-EINVAL);
+	assert_int_equal(mn_mm_nr_vmas(w.mm), 1); /* only the good one */
+	assert_int_equal(w.rec.nr, 0);
+	assert_int_equal(mn_mm_munmap(w.mm, 0x1001, PG), -EINVAL);
+	assert_int_equal(mn_mm_munmap(w.mm, 0x10000000, 0), -EINVAL);
+	world_fini(&w);
+}
+
+static void test_mmap_places_top_down_and_aligns_thp(void **state)
+{
+	struct world w;
+	struct mn_vma_info vi;
+	mn_hva_t a, b, c;
+
+	(void)state;
+	world_init(&w, MN_THP_MADVISE);
+	a = map_anon(&w, 3 * PG, MN_PROT_READ);
+	b = map_anon(&w, PG, MN_PROT_READ);
+	c = map_anon(&w, 4 * MiB, MN_PROT_READ | MN_PROT_WRITE);
+	/*
+	 *   addr   ... c (4 MiB, 2 MiB aligned) ... b a | mmap base 0x7f0000000000
+	 */
+	assert_int_equal(a + 3 * PG, 0x7f0000000000ULL);
+	assert_int_equal(b + PG, a);
+	assert_true(c + 4 * MiB <= b);
+	assert_int_equal(c % (2 * MiB), 0);
+	assert_int_equal(mn_mm_find_vma(w.mm, a + PG, &vi), 0);
+	assert_int_equal(vi.start, a);
+	assert_int_equal(vi.end, a + 3 * PG);
+	assert_int_equal(mn_mm_find_vma(w.mm, a - 1 - 100 * PG, &vi), -ENOENT);
+	world_fini(&w);
+}
+
+/* ---- faults ------------------------------------------------------------------------------- */
+
+static void test_read_maps_zero_page_and_write_copies(void **state)
+{
+	struct mn_frame_ref zero, page;
+	struct mn_pt_walk wk;
+	struct world w;
+	mn_hva_t a;
+
+	(void)state;
+	world_init(&w, MN_THP_NEVER);
+	a = map_anon(&w, PG, MN_PROT_READ | MN_PROT_WRITE);
+	assert_int_equal(read_word(&w, a), 0);
+	wk = walk(&w, a);
+	zero = ref_at(&w, a);
+	assert_false(wk.leaf.perm & MN_PTE_W); /* the zero page is mapped read-only */
+	assert_int_equal(info(&w, zero.pfn).mapcount, 0);
+	/* The write breaks COW on the zero page: a CLEAR pair over the one page. */
+	write_word(&w, a, 42);
+	page = ref_at(&w, a);
+	assert_int_not_equal(page.pfn, zero.pfn);
+	assert_true(walk(&w, a).leaf.perm & MN_PTE_W);
+	assert_true(walk(&w, a).leaf.dirty);
+	assert_int_equal(w.rec.nr, 2);
+	assert_int_equal(w.rec.ev[0].kind, 's');
+	assert_int_equal(w.rec.ev[0].event, MN_NOTIFY_CLEAR);
+	assert_int_equal(w.rec.ev[0].start, a);
+	assert_int_equal(w.rec.ev[0].end, a + PG);
+	assert_int_equal(w.rec.ev[1].kind, 'e');
+	assert_int_equal(read_word(&w, a), 42);
+	assert_int_equal(info(&w, page.pfn).mapcount, 1);
+	assert_int_equal(info(&w, page.pfn).refcount, 1);
+	world_fini(&w);
+}
+
+static void test_fault_outside_vma_or_without_permission_is_sigsegv(void **state)
+{
+	struct world w;
+	unsigned int f = 0;
+	uint64_t v = 1;
+	mn_hva_t a;
+
+	(void)state;
+	world_init(&w, MN_THP_NEVER);
+	a = map_anon(&w, PG, MN_PROT_READ);
+	assert_int_equal(mn_mm_access(w.mm, a, MN_PTE_W, &v, &f), -EFAULT);
+	assert_int_equal(f, MN_VM_FAULT_SIGSEGV);
+	assert_int_equal(mn_mm_access(w.mm, a + PG, MN_PTE_R, &v, &f), -EFAULT);
+	assert_int_equal(f, MN_VM_FAULT_SIGSEGV);
+	assert_int_equal(mn_mm_access(w.mm, a, MN_PTE_X, &v, &f), -EFAULT);
+	assert_int_equal(mn_mm_access(w.mm, a, MN_PTE_R, &v, &f), 0);
+	assert_int_equal(mn_mm_access(w.mm, a, 7, &v, &f), -EINVAL);
+	world_fini(&w);
+}
+
+static void test_private_file_mapping_copies_on_write(void **state)
+{
+	struct mn_file *f;
+	struct world w;
+	mn_hva_t shared, priv;
+	struct mn_frame_ref cache;
+
+	(void)state;
+	world_init(&w, MN_THP_NEVER);
+	assert_int_equal(mn_file_create(w.sim, "data", 4 * PG, 0, &f), 0);
+	assert_int_equal(mn_mm_mmap(w.mm, 0, 4 * PG, MN_PROT_READ | MN_PROT_WRITE, MN_MAP_SHARED, f,
+				    0, &shared),
+			 0);
+	assert_int_equal(mn_mm_mmap(w.mm, 0, 4 * PG, MN_PROT_READ | MN_PROT_WRITE, MN_MAP_PRIVATE,
+				    f, 0, &priv),
+			 0);
+	mn_file_put(f); /* the mappings keep it */
+	write_word(&w, shared + PG, 7);
+	assert_int_equal(mn_file_nr_pages(f), 1);
+	cache = ref_at(&w, shared + PG);
+	/* The private mapping reads the page cache, read-only. */
+	assert_int_equal(read_word(&w, priv + PG), 7);
+	assert_int_equal(ref_at(&w, priv + PG).pfn, cache.pfn);
+	assert_false(walk(&w, priv + PG).leaf.perm & MN_PTE_W);
+	assert_int_equal(info(&w, cache.pfn).mapcount, 2);
+	assert_int_equal(info(&w, cache.pfn).refcount, 3); /* two mappings + the cache */
+	/* Writing it copies: the file does not change. */
+	write_word(&w, priv + PG, 8);
+	assert_int_not_equal(ref_at(&w, priv + PG).pfn, cache.pfn);
+	assert_int_equal(read_word(&w, shared + PG), 7);
+	assert_int_equal(info(&w, cache.pfn).mapcount, 1);
+	assert_int_equal(mn_mm_check_invariants(w.mm), 0);
+	/* Beyond the end of the file: SIGBUS. */
+	{
+		mn_hva_t big;
+		unsigned int vf = 0;
+		uint64_t v;
+
+		assert_int_equal(mn_file_create(w.sim, "small", PG, 0, &f), 0);
+		assert_int_equal(
+			mn_mm_mmap(w.mm, 0, 2 * PG, MN_PROT_READ, MN_MAP_SHARED, f, 0, &big), 0);
+		mn_file_put(f);
+		assert_int_equal(mn_mm_access(w.mm, big + PG, MN_PTE_R, &v, &vf), -EFAULT);
+		assert_int_equal(vf, MN_VM_FAULT_SIGBUS);
+	}
+	world_fini(&w);
+}
+
+static void test_thp_fault_maps_2m_and_reports_level(void **state)
+{
+	struct world w;
+	mn_hva_t a;
+
+	(void)state;
+	world_init(&w, MN_THP_ALWAYS);
+	a = map_anon(&w, 4 * MiB, MN_PROT_READ | MN_PROT_WRITE);
+	write_word(&w, a + 5 * PG, 1);
+	assert_int_equal(walk(&w, a).leaf.level, MN_PG_LEVEL_2M);
+	assert_int_equal(info(&w, ref_at(&w, a).pfn).order, 9);
+	assert_int_equal(mn_mm_host_mapping_level(w.mm, a + 5 * PG), MN_PG_LEVEL_2M);
+	assert_int_equal(mn_mm_host_mapping_level(w.mm, a + 2 * MiB), MN_PG_LEVEL_4K);
+	/* Without the hint in madvise mode: 4 KiB pages. */
+	world_fini(&w);
+	world_init(&w, MN_THP_MADVISE);
+	a = map_anon(&w, 4 * MiB, MN_PROT_READ | MN_PROT_WRITE);
+	write_word(&w, a, 1);
+	assert_int_equal(walk(&w, a).leaf.level, MN_PG_LEVEL_4K);
+	assert_int_equal(mn_mm_madvise(w.mm, a + 2 * MiB, 2 * MiB, MN_MADV_HUGEPAGE), 0);
+	assert_int_equal(mn_mm_nr_vmas(w.mm), 2);
+	write_word(&w, a + 2 * MiB, 1);
+	assert_int_equal(walk(&w, a + 2 * MiB).leaf.level, MN_PG_LEVEL_2M);
+	world_fini(&w);
+}
+
+static void test_hugetlb_2m_and_1g(void **state)
+{
+	struct world w;
+	mn_hva_t a, g;
+
+	(void)state;
+	world_init(&w, MN_THP_NEVER);
+	assert_int_equal(mn_mm_mmap(w.mm, 0, 4 * MiB, MN_PROT_READ | MN_PROT_WRITE,
+				    MN_MAP_PRIVATE | MN_MAP_ANONYMOUS | MN_MAP_HUGETLB, NULL, 0,
+				    &a),
+			 0);
+	assert_int_equal(a % (2 * MiB), 0);
+	write_word(&w, a + 3 * MiB, 5);
+	assert_int_equal(walk(&w, a + 2 * MiB).leaf.level, MN_PG_LEVEL_2M);
+	assert_int_equal(mn_mm_host_mapping_level(w.mm, a + 3 * MiB), MN_PG_LEVEL_2M);
+	/* A HugeTLB page is never cut. */
+	assert_int_equal(mn_mm_munmap(w.mm, a + 2 * MiB + PG, PG), -EINVAL);
+	assert_int_equal(mn_mm_mprotect(w.mm, a, PG, MN_PROT_READ), -EINVAL);
+	assert_int_equal(mn_mm_split_thp(w.mm, a + 2 * MiB, false), -EINVAL);
+	assert_int_equal(w.rec.nr, 0);
+	assert_int_equal(mn_mm_munmap(w.mm, a + 2 * MiB, 2 * MiB), 0);
+	assert_int_equal(w.rec.nr, 2);
+	assert_int_equal(w.rec.ev[0].start, a + 2 * MiB);
+	assert_int_equal(w.rec.ev[0].end, a + 4 * MiB);
+	assert_int_equal(w.rec.ev[0].mapped, 512); /* still mapped when start ran */
+	assert_int_equal(w.rec.ev[1].mapped, 0);
+
+	assert_int_equal(
+		mn_mm_mmap(w.mm, 0, GiB, MN_PROT_READ | MN_PROT_WRITE,
+			   MN_MAP_SHARED | MN_MAP_ANONYMOUS | MN_MAP_HUGETLB | MN_MAP_HUGE_1GB,
+			   NULL, 0, &g),
+		0);
+	assert_int_equal(g % GiB, 0);
+	write_word(&w, g + 12345 * PG, 9);
+	assert_int_equal(walk(&w, g).leaf.level, MN_PG_LEVEL_1G);
+	assert_int_equal(read_word(&w, g + 12345 * PG), 9);
+	assert_int_equal(mn_mm_host_mapping_level(w.mm, g), MN_PG_LEVEL_1G);
+	world_fini(&w);
+}
+
+/* ---- munmap -------------------------------------------------------------------------------- */
+
+static void test_munmap_frees_frames_with_one_notified_pair(void **state)
+{
+	struct world w;
+	struct mn_mm_stats st;
+	mn_hva_t a;
+	unsigned int i;
+
+	(void)state;
+	world_init(&w, MN_THP_NEVER);
+	/*
+	 *  page  0 1 2 3
+	 *  vma   AAAAAAA
+	 *  touch x x x x
+	 *  unmap ******* <- munmap [0, 4)
+	 */
+	a = map_anon(&w, 4 * PG, MN_PROT_READ | MN_PROT_WRITE);
+	for (i = 0; i < 4; i++) {
+		write_word(&w, a + i * PG, i);
+		w.rec.watch[w.rec.nr_watch++] = ref_at(&w, a + i * PG);
+	}
+	assert_int_equal(w.rec.nr, 0); /* first-touch faults notify nobody */
+	assert_int_equal(mn_mm_munmap(w.mm, a, 4 * PG), 0);
+	assert_int_equal(w.rec.nr, 2);
+	assert_int_equal(w.rec.ev[0].kind, 's');
+	assert_int_equal(w.rec.ev[0].event, MN_NOTIFY_UNMAP);
+	assert_true(w.rec.ev[0].blockable);
+	assert_int_equal(w.rec.ev[0].start, a);
+	assert_int_equal(w.rec.ev[0].end, a + 4 * PG);
+	assert_int_equal(w.rec.ev[0].live, 4);
+	assert_int_equal(w.rec.ev[0].mapped, 4);
+	assert_int_equal(w.rec.ev[1].kind, 'e');
+	assert_int_equal(w.rec.ev[1].live, 0); /* freed before end */
+	assert_int_equal(w.rec.ev[1].mapped, 0);
+	for (i = 0; i < 4; i++)
+		assert_false(mn_phys_ref_valid(w.phys, w.rec.watch[i]));
+	mn_mm_get_stats(w.mm, &st);
+	assert_int_equal(st.frames_freed, 4);
+	assert_int_equal(st.vmas, 0);
+	/* Nothing mapped there any more: a second munmap sends nothing. */
+	assert_int_equal(mn_mm_munmap(w.mm, a, 4 * PG), 0);
+	assert_int_equal(w.rec.nr, 2);
+	world_fini(&w);
+}
+
+static void test_partial_munmap_splits_vma_and_thp(void **state)
+{
+	struct world w;
+	struct mn_vma_info vi;
+	struct mn_frame_ref thp;
+	mn_hva_t a;
+
+	(void)state;
+	world_init(&w, MN_THP_ALWAYS);
+	/*
+	 *  2M block  [0                 2M)[2M            4M)
+	 *  vma       AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA
+	 *  thp       TTTTTTTTTTTTTTTTTTTTTT (one PMD entry)
+	 *  unmap              ****            <- munmap [1M, 1M + 8K)
+	 */
+	a = map_anon(&w, 4 * MiB, MN_PROT_READ | MN_PROT_WRITE);
+	write_word(&w, a + MiB, 11);
+	write_word(&w, a + MiB + 2 * PG, 12);
+	thp = ref_at(&w, a);
+	assert_int_equal(walk(&w, a).leaf.level, MN_PG_LEVEL_2M);
+	assert_int_equal(mn_mm_munmap(w.mm, a + MiB, 2 * PG), 0);
+	/* The THP split first (its own CLEAR pair over 2 MiB), then the UNMAP pair. */
+	assert_int_equal(w.rec.nr, 4);
+	assert_int_equal(w.rec.ev[0].event, MN_NOTIFY_CLEAR);
+	assert_int_equal(w.rec.ev[0].start, a);
+	assert_int_equal(w.rec.ev[0].end, a + 2 * MiB);
+	assert_int_equal(w.rec.ev[2].event, MN_NOTIFY_UNMAP);
+	assert_int_equal(w.rec.ev[2].start, a + MiB);
+	assert_int_equal(w.rec.ev[2].end, a + MiB + 2 * PG);
+	assert_int_equal(w.rec.ev[2].mapped, 2);
+	assert_int_equal(mn_mm_nr_vmas(w.mm), 2);
+	assert_int_equal(mn_mm_find_vma(w.mm, a, &vi), 0);
+	assert_int_equal(vi.end, a + MiB);
+	assert_int_equal(mn_mm_find_vma(w.mm, a + MiB + 2 * PG, &vi), 0);
+	assert_int_equal(vi.start, a + MiB + 2 * PG);
+	assert_int_equal(vi.end, a + 4 * MiB);
+	/* The folio stays (other pages still map it), now mapped by 510 PTEs. */
+	assert_int_equal(walk(&w, a).leaf.level, MN_PG_LEVEL_4K);
+	assert_int_equal(info(&w, thp.pfn).mapcount, 510);
+	assert_int_equal(read_word(&w, a + MiB + 2 * PG), 12);
+	assert_int_equal(mn_mm_access(w.mm, a + MiB, MN_PTE_R, NULL, NULL), -EFAULT);
+	world_fini(&w);
+}
+
+static void test_mmap_fixed_replaces_with_notification(void **state)
+{
+	struct world w;
+	mn_hva_t a, b;
+
+	(void)state;
+	world_init(&w, MN_THP_NEVER);
+	a = map_anon(&w, 2 * PG, MN_PROT_READ | MN_PROT_WRITE);
+	write_word(&w, a, 3);
+	assert_int_equal(mn_mm_mmap(w.mm, a, PG, MN_PROT_READ,
+				    MN_MAP_PRIVATE | MN_MAP_ANONYMOUS | MN_MAP_FIXED, NULL, 0, &b),
+			 0);
+	assert_int_equal(b, a);
+	assert_int_equal(w.rec.nr, 2);
+	assert_int_equal(w.rec.ev[0].event, MN_NOTIFY_UNMAP);
+	assert_int_equal(read_word(&w, a), 0); /* fresh memory */
+	assert_int_equal(mn_mm_nr_vmas(w.mm), 2);
+	world_fini(&w);
+}
+
+/* ---- mprotect, GUP ------------------------------------------------------------------------- */
+
+static void test_mprotect_read_only_makes_gup_write_fail(void **state)
+{
+	struct mn_gup_page p;
+	struct world w;
+	mn_hva_t a;
+
+	(void)state;
+	world_init(&w, MN_THP_NEVER);
+	a = map_anon(&w, 2 * PG, MN_PROT_READ | MN_PROT_WRITE);
+	assert_int_equal(mn_mm_gup(w.mm, a, MN_FOLL_WRITE, &p), 0);
+	assert_true(p.writable);
+	assert_int_equal(p.level, MN_PG_LEVEL_4K);
+	assert_int_equal(info(&w, p.ref.pfn).refcount, 2); /* mapping + GUP */
+	assert_int_equal(mn_mm_check_invariants(w.mm), 0);
+	assert_int_equal(mn_mm_put_page(w.mm, &p), 0);
+	/* Fast path now hits. */
+	assert_int_equal(mn_mm_gup_fast(w.mm, a, MN_FOLL_WRITE, &p), 0);
+	assert_int_equal(mn_mm_put_page(w.mm, &p), 0);
+
+	assert_int_equal(mn_mm_mprotect(w.mm, a, 2 * PG, MN_PROT_READ), 0);
+	/* One PROTECTION_VMA pair from the first populated page to the end of the range. */
+	assert_int_equal(w.rec.nr, 2);
+	assert_int_equal(w.rec.ev[0].event, MN_NOTIFY_PROTECTION_VMA);
+	assert_int_equal(w.rec.ev[0].start, a);
+	assert_int_equal(w.rec.ev[0].end, a + 2 * PG);
+	assert_false(walk(&w, a).leaf.perm & MN_PTE_W);
+	assert_int_equal(mn_mm_gup_fast(w.mm, a, MN_FOLL_WRITE, &p), -EFAULT);
+	assert_int_equal(mn_mm_gup(w.mm, a, MN_FOLL_WRITE, &p), -EFAULT);
+	assert_int_equal(mn_mm_gup(w.mm, a, 0, &p), 0);
+	assert_false(p.writable);
+	assert_int_equal(mn_mm_put_page(w.mm, &p), 0);
+	assert_int_equal(mn_mm_gup(w.mm, a + 10 * PG, 0, &p), -EFAULT);
+
+	/* Back to writable: the exclusive dirty page gets W without a fault. */
+	assert_int_equal(mn_mm_mprotect(w.mm, a, PG, MN_PROT_READ | MN_PROT_WRITE), 0);
+	assert_true(walk(&w, a).leaf.perm & MN_PTE_W);
+	assert_int_equal(mn_mm_nr_vmas(w.mm), 2);
+	/* A hole: -ENOMEM and nothing changes. */
+	assert_int_equal(mn_mm_mprotect(w.mm, a, 4 * PG, MN_PROT_NONE), -ENOMEM);
+	assert_true(walk(&w, a).leaf.perm & MN_PTE_W);
+	/* An empty range notifies nobody. */
+	w.rec.nr = 0;
+	assert_int_equal(mn_mm_mprotect(w.mm, a + PG, PG, MN_PROT_READ | MN_PROT_WRITE), 0);
+	assert_int_equal(w.rec.nr, 0);
+	world_fini(&w);
+}
+
+static void test_prot_none_and_numa_hinting(void **state)
+{
+	struct world w;
+	unsigned int f = 0;
+	uint64_t v;
+	mn_hva_t a;
+
+	(void)state;
+	world_init(&w, MN_THP_NEVER);
+	a = map_anon(&w, 2 * PG, MN_PROT_READ | MN_PROT_WRITE);
+	write_word(&w, a, 1);
+	write_word(&w, a + PG, 2);
+	assert_int_equal(mn_mm_mprotect(w.mm, a, PG, MN_PROT_NONE), 0);
+	assert_int_equal(walk(&w, a).leaf.kind, MN_PTE_PROTNONE);
+	assert_int_equal(mn_mm_access(w.mm, a, MN_PTE_R, &v, &f), -EFAULT);
+	assert_int_equal(f, MN_VM_FAULT_SIGSEGV);
+	assert_int_equal(mn_mm_host_mapping_level(w.mm, a), MN_PG_LEVEL_4K);
+
+	/* NUMA hinting: PROT_NONE entries in an accessible VMA; the access restores them. */
+	w.rec.nr = 0;
+	assert_int_equal(mn_mm_numa_protnone(w.mm, a, 2 * PG), 1);
+	assert_int_equal(w.rec.nr, 2);
+	assert_int_equal(w.rec.ev[0].event, MN_NOTIFY_PROTECTION_VMA);
+	assert_int_equal(walk(&w, a + PG).leaf.kind, MN_PTE_PROTNONE);
+	assert_int_equal(read_word(&w, a + PG), 2);
+	assert_int_equal(walk(&w, a + PG).leaf.kind, MN_PTE_LEAF);
+	assert_int_equal(w.rec.nr, 2); /* restoring is an upgrade: no notifier */
+	write_word(&w, a + PG, 3);
+	world_fini(&w);
+}
+
+/* ---- madvise ----------------------------------------------------------------------------- */
+
+static void test_madvise_dontneed_clears_and_refaults_zeroed(void **state)
+{
+	struct world w;
+	mn_hva_t a;
+
+	(void)state;
+	world_init(&w, MN_THP_NEVER);
+	a = map_anon(&w, 4 * PG, MN_PROT_READ | MN_PROT_WRITE);
+	write_word(&w, a + PG, 5);
+	w.rec.watch[w.rec.nr_watch++] = ref_at(&w, a + PG);
+	assert_int_equal(mn_mm_madvise(w.mm, a, 4 * PG, MN_MADV_DONTNEED), 0);
+	assert_int_equal(w.rec.nr, 2);
+	assert_int_equal(w.rec.ev[0].event, MN_NOTIFY_CLEAR);
+	assert_int_equal(w.rec.ev[0].live, 1);
+	assert_int_equal(w.rec.ev[1].live, 0);
+	assert_int_equal(mn_mm_nr_vmas(w.mm), 1);
+	assert_int_equal(read_word(&w, a + PG), 0);
+	assert_int_equal(mn_mm_madvise(w.mm, a, 8 * PG, MN_MADV_DONTNEED), -ENOMEM);
+	assert_int_equal(mn_mm_madvise(w.mm, a, PG, 99), -EINVAL);
+	world_fini(&w);
+}
+
+/* ---- aging, fork, soft-dirty ---------------------------------------------------------------- */
+
+static void test_aging_reports_and_clears_young_without_start_end(void **state)
+{
+	struct world w;
+	mn_hva_t a;
+
+	(void)state;
+	world_init(&w, MN_THP_NEVER);
+	a = map_anon(&w, 4 * PG, MN_PROT_READ | MN_PROT_WRITE);
+	write_word(&w, a, 1);
+	write_word(&w, a + 2 * PG, 1);
+	assert_true(walk(&w, a).leaf.accessed);
+	/* Test only: young stays. */
+	assert_int_equal(mn_mm_age(w.mm, a, 4 * PG, MN_AGE_TEST_YOUNG), 2);
+	assert_true(walk(&w, a).leaf.accessed);
+	assert_int_equal(rec_count(&w.rec, 'y'), 2);
+	/* Clear: the host bits go, the subscriber is asked per entry, no start/end. */
+	assert_int_equal(mn_mm_age(w.mm, a, 4 * PG, MN_AGE_CLEAR_FLUSH_YOUNG), 2);
+	assert_false(walk(&w, a).leaf.accessed);
+	assert_int_equal(rec_count(&w.rec, 'y'), 4);
+	assert_int_equal(mn_mm_age(w.mm, a, 4 * PG, MN_AGE_CLEAR_YOUNG), 0);
+	/* The secondary MMU's answer counts even when the host entry is old. */
+	w.rec.young = 1;
+	assert_int_equal(mn_mm_age(w.mm, a, 4 * PG, MN_AGE_CLEAR_YOUNG), 2);
+	assert_int_equal(rec_count(&w.rec, 's') + rec_count(&w.rec, 'e'), 0);
+	assert_int_equal(mn_mm_age(w.mm, a + 1, PG, MN_AGE_CLEAR_YOUNG), -EINVAL);
+	world_fini(&w);
+}
+
+static void test_fork_write_protects_and_cow_notifies(void **state)
+{
+	struct mn_frame_ref before;
+	struct mn_mm *child;
+	struct world w;
+	mn_hva_t a;
+
+	(void)state;
+	world_init(&w, MN_THP_NEVER);
+	a = map_anon(&w, 2 * PG, MN_PROT_READ | MN_PROT_WRITE);
+	write_word(&w, a, 77);
+	before = ref_at(&w, a);
+	assert_int_equal(mn_mm_fork(w.mm, &child), 0);
+	assert_int_equal(w.rec.nr, 2);
+	assert_int_equal(w.rec.ev[0].event, MN_NOTIFY_PROTECTION_PAGE);
+	assert_false(walk(&w, a).leaf.perm & MN_PTE_W);
+	assert_int_equal(info(&w, before.pfn).mapcount, 2);
+	/* The parent writes: COW replaces its entry inside a CLEAR pair. */
+	write_word(&w, a, 78);
+	assert_int_equal(w.rec.nr, 4);
+	assert_int_equal(w.rec.ev[2].event, MN_NOTIFY_CLEAR);
+	assert_int_equal(w.rec.ev[2].start, a);
+	assert_int_not_equal(ref_at(&w, a).pfn, before.pfn);
+	assert_int_equal(info(&w, before.pfn).mapcount, 1);
+	/* The child still sees the old data, and can now reuse the page without copying. */
+	{
+		uint64_t v = 0;
+
+		assert_int_equal(mn_mm_access(child, a, MN_PTE_R, &v, NULL), 0);
+		assert_int_equal(v, 77);
+		v = 79;
+		assert_int_equal(mn_mm_access(child, a, MN_PTE_W, &v, NULL), 0);
+		assert_int_equal(ref_at(&(struct world){ .mm = child }, a).pfn, before.pfn);
+	}
+	assert_int_equal(mn_mm_check_invariants(child), 0);
+	mn_mm_exit(child);
+	mn_mm_destroy(child);
+	assert_int_equal(read_word(&w, a), 78);
+	world_fini(&w);
+}
+
+static void test_clear_soft_dirty_write_protects_everything(void **state)
+{
+	struct world w;
+	mn_hva_t a;
+
+	(void)state;
+	world_init(&w, MN_THP_NEVER);
+	a = map_anon(&w, 2 * PG, MN_PROT_READ | MN_PROT_WRITE);
+	write_word(&w, a, 1);
+	write_word(&w, a + PG, 1);
+	assert_int_equal(mn_mm_clear_soft_dirty(w.mm), 2);
+	assert_int_equal(w.rec.nr, 2);
+	assert_int_equal(w.rec.ev[0].event, MN_NOTIFY_SOFT_DIRTY);
+	assert_int_equal(w.rec.ev[0].start, 0);
+	assert_int_equal(w.rec.ev[0].end, UINT64_MAX);
+	assert_false(walk(&w, a).leaf.perm & MN_PTE_W);
+	/* The next write reuses the exclusive page in place: no copy, no notifier. */
+	write_word(&w, a, 2);
+	assert_true(walk(&w, a).leaf.perm & MN_PTE_W);
+	assert_int_equal(w.rec.nr, 2);
+	world_fini(&w);
+}
+
+/* ---- subscriptions ------------------------------------------------------------------------ */
+
+static void test_register_unregister_release_and_exit(void **state)
+{
+	struct recorder second;
+	struct world w;
+	mn_hva_t a;
+
+	(void)state;
+	world_init(&w, MN_THP_NEVER);
+	rec_init(&second, w.mm);
+	assert_int_equal(mn_notifier_register(&second.n, w.mm), -EBUSY);
+	a = map_anon(&w, PG, MN_PROT_READ | MN_PROT_WRITE);
+	write_word(&w, a, 1);
+	assert_int_equal(mn_mm_munmap(w.mm, a, PG), 0);
+	assert_int_equal(w.rec.nr, 2);
+	assert_int_equal(second.nr, 2);
+	/* Unregister releases the subscriber; it hears nothing after. */
+	assert_int_equal(mn_notifier_unregister(&second.n, w.mm), 0);
+	assert_int_equal(second.nr, 3);
+	assert_int_equal(second.ev[2].kind, 'r');
+	assert_int_equal(mn_notifier_unregister(&second.n, w.mm), -ENOENT);
+	a = map_anon(&w, PG, MN_PROT_READ | MN_PROT_WRITE);
+	write_word(&w, a, 1);
+	/* Exit: release first, then the unmap reaches nobody. */
+	mn_mm_exit(w.mm);
+	assert_int_equal(w.rec.nr, 3);
+	assert_int_equal(w.rec.ev[2].kind, 'r');
+	assert_int_equal(second.nr, 3);
+	assert_int_equal(mn_mm_nr_vmas(w.mm), 0);
+	/* Unregistering after exit is fine and releases nothing twice. */
+	assert_int_equal(mn_notifier_unregister(&w.rec.n, w.mm), 0);
+	assert_int_equal(w.rec.nr, 3);
+	assert_int_equal(mn_notifier_register(&second.n, w.mm), -ESRCH);
+	world_fini(&w);
+}
+
+static void test_oom_reaper_skips_vma_when_start_refuses(void **state)
+{
+	struct world w;
+	mn_hva_t a, b;
+
+	(void)state;
+	world_init(&w, MN_THP_NEVER);
+	a = map_anon(&w, PG, MN_PROT_READ | MN_PROT_WRITE);
+	b = map_anon(&w, PG, MN_PROT_READ | MN_PROT_WRITE);
+	write_word(&w, a, 1);
+	write_word(&w, b, 1);
+	w.rec.start_ret = -EAGAIN;
+	assert_int_equal(mn_mm_oom_reap(w.mm), -EAGAIN);
+	assert_int_equal(rec_count(&w.rec, 's'), 2); /* one non-blockable try per VMA */
+	assert_false(w.rec.ev[0].blockable);
+	assert_int_equal(rec_count(&w.rec, 'e'), 0); /* nothing started: nothing to end */
+	assert_int_equal(walk(&w, a).leaf.kind, MN_PTE_LEAF);
+	assert_int_equal(nr_violations(&w, NULL), 0);
+	w.rec.start_ret = 0;
+	assert_int_equal(mn_mm_oom_reap(w.mm), 0);
+	assert_int_equal(rec_count(&w.rec, 'e'), 2);
+	assert_int_equal(walk(&w, a).leaf.kind, MN_PTE_NONE);
+	world_fini(&w);
+}
+
+/* A failed start backs out: the subscribers that started first get their end. */
+static void test_failed_start_backs_out_earlier_subscribers(void **state)
+{
+	struct recorder newer;
+	struct world w;
+	mn_hva_t a;
+
+	(void)state;
+	world_init(&w, MN_THP_NEVER);
+	rec_init(&newer, w.mm); /* newest first: it starts before w.rec */
+	a = map_anon(&w, PG, MN_PROT_READ | MN_PROT_WRITE);
+	write_word(&w, a, 1);
+	w.rec.start_ret = -EAGAIN;
+	assert_int_equal(mn_mm_oom_reap(w.mm), -EAGAIN);
+	assert_int_equal(newer.nr, 2);
+	assert_int_equal(newer.ev[0].kind, 's');
+	assert_int_equal(newer.ev[1].kind, 'e');
+	assert_int_equal(rec_count(&w.rec, 'e'), 0);
+	assert_int_equal(mn_notifier_unregister(&newer.n, w.mm), 0);
+	world_fini(&w);
+}
+
+/* ---- in sim threads ---------------------------------------------------------------------- */
+
+struct thread_op {
+	struct world *w;
+	mn_hva_t a;
+	int ret;
+};
+
+static void oom_reaper_thread(struct mn_sim *sim, void *arg)
+{
+	struct thread_op *op = arg;
+
+	(void)sim;
+	op->ret = mn_mm_oom_reap(op->w->mm);
+}
+
+static void test_sleeping_in_non_blockable_start_is_reported(void **state)
+{
+	struct thread_op op;
+	struct world w;
+
+	(void)state;
+	world_init(&w, MN_THP_NEVER);
+	op = (struct thread_op){ .w = &w };
+	op.a = map_anon(&w, PG, MN_PROT_READ | MN_PROT_WRITE);
+	write_word(&w, op.a, 1);
+	w.rec.sleep_start = true;
+	assert_int_equal(mn_sim_spawn(w.sim, "oom_reaper", oom_reaper_thread, &op, NULL), 0);
+	assert_int_equal(mn_sim_run(w.sim, NULL), MN_RUN_VIOLATION);
+	assert_int_equal(nr_violations(&w, "lock.sleep_in_non_block"), 1);
+	world_fini(&w);
+}
+
+static void munmap_thread(struct mn_sim *sim, void *arg)
+{
+	struct thread_op *op = arg;
+
+	(void)sim;
+	op->ret = mn_mm_munmap(op->w->mm, op->a, 2 * PG);
+}
+
+static void test_subscriber_using_frame_after_start_is_use_after_free(void **state)
+{
+	struct thread_op op;
+	struct world w;
+
+	(void)state;
+	world_init(&w, MN_THP_NEVER);
+	op = (struct thread_op){ .w = &w };
+	op.a = map_anon(&w, 2 * PG, MN_PROT_READ | MN_PROT_WRITE);
+	write_word(&w, op.a, 1);
+	/* A buggy secondary MMU keeps using the frame until end: the host freed it before. */
+	w.rec.watch[w.rec.nr_watch++] = ref_at(&w, op.a);
+	w.rec.use_at_end = true;
+	assert_int_equal(mn_sim_spawn(w.sim, "munmap", munmap_thread, &op, NULL), 0);
+	assert_int_equal(mn_sim_run(w.sim, NULL), MN_RUN_VIOLATION);
+	assert_int_equal(op.ret, 0);
+	assert_int_equal(nr_violations(&w, "frame.use_after_free"), 1);
+	assert_string_equal(mn_trace_violation(mn_sim_get_trace(w.sim), 0)->what,
+			    "buggy_subscriber.read");
+	/* Skipping the free step (a mutation) leaves the frame alive: no report. */
+	world_fini(&w);
+	world_init(&w, MN_THP_NEVER);
+	op = (struct thread_op){ .w = &w };
+	op.a = map_anon(&w, 2 * PG, MN_PROT_READ | MN_PROT_WRITE);
+	write_word(&w, op.a, 1);
+	w.rec.watch[w.rec.nr_watch++] = ref_at(&w, op.a);
+	w.rec.use_at_end = true;
+	assert_int_equal(mn_sim_skip_step(w.sim, "munmap.free_pages"), 0);
+	assert_int_equal(mn_sim_spawn(w.sim, "munmap", munmap_thread, &op, NULL), 0);
+	assert_int_equal(mn_sim_run(w.sim, NULL), MN_RUN_OK);
+	assert_int_equal(nr_violations(&w, NULL), 0);
+	mn_mm_destroy(w.mm);
+	mn_sim_destroy(w.sim);
+}
+
+/*
+ * Explored: a munmap and a madvise(DONTNEED) of overlapping ranges, and a VMM thread
+ * writing into the range. Under every schedule the subscriber sees start/end pairs that
+ * match, each start while the range's frames are still live and mapped, and the host ends
+ * consistent.
+ *
+ *  page    0 1 2 3
+ *  vma     AAAAAAA
+ *  munmap  ***           [0, 2)
+ *  dontneed  *****       [1, 4)
+ *  write     x           page 1
+ *
+ * munmap holds the mmap lock for writing, so nothing refaults inside its pair; madvise
+ * and the fault both hold it for reading, so a refault inside the CLEAR pair is legal.
+ */
+struct race {
+	struct world w;
+	struct thread_op unmap, dontneed, writer;
+	uint64_t runs;
+};
+
+static void dontneed_thread(struct mn_sim *sim, void *arg)
+{
+	struct thread_op *op = arg;
+
+	(void)sim;
+	op->ret = mn_mm_madvise(op->w->mm, op->a, 3 * PG, MN_MADV_DONTNEED);
+}
+
+static void writer_thread(struct mn_sim *sim, void *arg)
+{
+	struct thread_op *op = arg;
+	uint64_t v = 99;
+
+	(void)sim;
+	op->ret = mn_mm_access(op->w->mm, op->a, MN_PTE_W, &v, NULL);
+}
+
+static int race_setup(struct mn_sim *sim, void *arg)
+{
+	struct race *r = arg;
+	struct mn_mm_config mc = { .thp = MN_THP_NEVER };
+	mn_hva_t a;
+	unsigned int i;
+
+	r->runs++;
+	r->w.sim = sim;
+	r->w.phys = mn_sim_get_phys(sim);
+	if (mn_mm_create(sim, &mc, &r->w.mm))
+		return -ENOMEM;
+	memset(&r->w.rec, 0, sizeof(r->w.rec));
+	r->w.rec.n.ops = &rec_ops;
+	r->w.rec.mm = r->w.mm;
+	if (mn_notifier_register(&r->w.rec.n, r->w.mm))
+		return -EINVAL;
+	if (mn_mm_mmap(r->w.mm, 0, 4 * PG, MN_PROT_READ | MN_PROT_WRITE,
+		       MN_MAP_PRIVATE | MN_MAP_ANONYMOUS, NULL, 0, &a))
+		return -ENOMEM;
+	for (i = 0; i < 4; i++) {
+		uint64_t v = i + 1;
+		struct mn_pt_walk wk;
+
+		if (mn_mm_access(r->w.mm, a + i * PG, MN_PTE_W, &v, NULL))
+			return -EFAULT;
+		mn_pt_walk(mn_mm_get_pt(r->w.mm), (a + i * PG) / PG, &wk);
+		r->w.rec.watch[r->w.rec.nr_watch++] = (struct mn_frame_ref){ wk.pfn, wk.gen };
+	}
+	r->unmap = (struct thread_op){ .w = &r->w, .a = a };
+	r->dontneed = (struct thread_op){ .w = &r->w, .a = a + PG };
+	r->writer = (struct thread_op){ .w = &r->w, .a = a + PG };
+	mn_sim_spawn(sim, "munmap", munmap_thread, &r->unmap, NULL);
+	mn_sim_spawn(sim, "madvise", dontneed_thread, &r->dontneed, NULL);
+	mn_sim_spawn(sim, "vmm", writer_thread, &r->writer, NULL);
+	return 0;
+}
+
+static void race_check(struct mn_sim *sim, void *arg)
+{
+	struct race *r = arg;
+	unsigned int i, starts = 0, ends = 0;
+
+	for (i = 0; i < r->w.rec.nr; i++) {
+		const struct rec_event *e = &r->w.rec.ev[i];
+
+		if (e->kind == 's') {
+			starts++;
+			/* The contract: start runs while page 0 is still mapped. */
+			if (e->event == MN_NOTIFY_UNMAP && !e->mapped)
+				mn_sim_reportf(sim, MN_VIOL_CHECK, "test.start_after_clear",
+					       "UNMAP start saw nothing mapped");
+		} else if (e->kind == 'e') {
+			ends++;
+			if (ends > starts || (e->event == MN_NOTIFY_UNMAP && e->mapped))
+				mn_sim_reportf(sim, MN_VIOL_CHECK, "test.end_order",
+					       "end #%u with %u pages still mapped", ends,
+					       e->mapped);
+		}
+	}
+	if (starts != 2 || ends != 2)
+		mn_sim_reportf(sim, MN_VIOL_CHECK, "test.pairs", "%u starts, %u ends", starts,
+			       ends);
+	if (r->unmap.ret || (r->dontneed.ret && r->dontneed.ret != -ENOMEM) ||
+	    (r->writer.ret && r->writer.ret != -EFAULT))
+		mn_sim_reportf(sim, MN_VIOL_CHECK, "test.results", "munmap %d madvise %d write %d",
+			       r->unmap.ret, r->dontneed.ret, r->writer.ret);
+	if (mn_mm_check_invariants(r->w.mm))
+		mn_sim_reportf(sim, MN_VIOL_CHECK, "test.host", "host invariants broken");
+	mn_mm_destroy(r->w.mm);
+}
+
+static void test_notifier_order_under_every_schedule(void **state)
+{
+	static struct race r;
+	struct mn_scenario sc = {
+		.name = "munmap-vs-dontneed-vs-write",
+		.setup = race_setup,
+		.check = race_check,
+		.arg = &r,
+	};
+	struct mn_explore_config cfg = {
+		.strategy = MN_EXPLORE_DFS,
+		.preemption_bound = 2,
+		.max_schedules = 20000,
+	};
+	struct mn_explore_result res;
+
+	(void)state;
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(mn_explore(&sc, &cfg, &res), 0);
+	if (res.nr_failures)
+		print_message("failure: %s: %s (schedule %s)\n",
+			      res.failures[0].violation.invariant, res.failures[0].violation.detail,
+			      res.failures[0].schedule);
+	assert_int_equal(res.failing_runs, 0);
+	assert_true(res.exhausted);
+	assert_true(res.schedules > 100);
+	print_message("%llu schedules\n", (unsigned long long)res.schedules);
+	mn_explore_result_free(&res);
+}
+
+/* A mutation the explorer must catch: skip the host TLB flush before the frames go. */
+static void test_skipping_host_tlb_flush_is_caught(void **state)
+{
+	static struct race r;
+	static const char *const skip[] = { "munmap.tlb_flush" };
+	struct mn_scenario sc = {
+		.name = "munmap-vs-dontneed-vs-write",
+		.setup = race_setup,
+		.check = race_check,
+		.arg = &r,
+	};
+	struct mn_explore_config cfg = {
+		.strategy = MN_EXPLORE_DFS,
+		.preemption_bound = 2,
+		.max_schedules = 20000,
+		.skip_steps = skip,
+		.nr_skip_steps = 1,
+	};
+	struct mn_explore_result res;
+
+	(void)state;
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(mn_explore(&sc, &cfg, &res), 0);
+	assert_true(res.failing_runs > 0);
+	assert_string_equal(res.failures[0].violation.invariant, "frame.use_after_free");
+	mn_explore_result_free(&res);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_mmap_rejects_bad_arguments),
+		cmocka_unit_test(test_mmap_places_top_down_and_aligns_thp),
+		cmocka_unit_test(test_read_maps_zero_page_and_write_copies),
+		cmocka_unit_test(test_fault_outside_vma_or_without_permission_is_sigsegv),
+		cmocka_unit_test(test_private_file_mapping_copies_on_write),
+		cmocka_unit_test(test_thp_fault_maps_2m_and_reports_level),
+		cmocka_unit_test(test_hugetlb_2m_and_1g),
+		cmocka_unit_test(test_munmap_frees_frames_with_one_notified_pair),
+		cmocka_unit_test(test_partial_munmap_splits_vma_and_thp),
+		cmocka_unit_test(test_mmap_fixed_replaces_with_notification),
+		cmocka_unit_test(test_mprotect_read_only_makes_gup_write_fail),
+		cmocka_unit_test(test_prot_none_and_numa_hinting),
+		cmocka_unit_test(test_madvise_dontneed_clears_and_refaults_zeroed),
+		cmocka_unit_test(test_aging_reports_and_clears_young_without_start_end),
+		cmocka_unit_test(test_fork_write_protects_and_cow_notifies),
+		cmocka_unit_test(test_clear_soft_dirty_write_protects_everything),
+		cmocka_unit_test(test_register_unregister_release_and_exit),
+		cmocka_unit_test(test_oom_reaper_skips_vma_when_start_refuses),
+		cmocka_unit_test(test_failed_start_backs_out_earlier_subscribers),
+		cmocka_unit_test(test_sleeping_in_non_blockable_start_is_reported),
+		cmocka_unit_test(test_subscriber_using_frame_after_start_is_use_after_free),
+		cmocka_unit_test(test_notifier_order_under_every_schedule),
+		cmocka_unit_test(test_skipping_host_tlb_flush_is_caught),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
