@@ -970,6 +970,68 @@ static void test_rwlock_writer_is_not_starved(void **state)
 	}
 }
 
+/* down_read_trylock(): succeeds while only readers hold it, fails behind a writer. */
+struct rw_try {
+	struct mn_rwlock rw;
+	bool got[3];
+};
+
+static void try_body(struct mn_sim *sim, void *arg)
+{
+	struct rw_try *t = arg;
+
+	t->got[0] = mn_read_trylock(sim, &t->rw);
+	mn_yield(sim, "try.between");
+	if (t->got[0])
+		mn_read_unlock(sim, &t->rw);
+}
+
+static void try_writer(struct mn_sim *sim, void *arg)
+{
+	struct rw_try *t = arg;
+
+	mn_write_lock(sim, &t->rw);
+	t->got[1] = mn_read_trylock(sim, &t->rw); /* held for write: fails */
+	mn_write_unlock(sim, &t->rw);
+	t->got[2] = mn_read_trylock(sim, &t->rw);
+	if (t->got[2])
+		mn_read_unlock(sim, &t->rw);
+}
+
+static void test_rwlock_read_trylock(void **state)
+{
+	struct rw_try t;
+	struct mn_sim *sim;
+	int kind;
+
+	(void)state;
+	for (kind = MN_RW_SPIN; kind <= MN_RW_SLEEP; kind++) {
+		memset(&t, 0, sizeof(t));
+		mn_rwlock_init(&t.rw, "RW", (enum mn_rw_kind)kind);
+		sim = new_world(false);
+		spawn(sim, "reader", try_body, &t);
+		spawn(sim, "writer", try_writer, &t);
+		assert_int_equal(mn_sim_run(sim, NULL), MN_RUN_OK);
+		assert_true(t.got[0]);
+		assert_false(t.got[1]);
+		assert_true(t.got[2]);
+		assert_int_equal(mn_thread_nr_held(mn_sim_thread(sim, 0)), 0);
+		mn_sim_destroy(sim);
+	}
+	/* Outside a run: the world itself is the owner. */
+	sim = new_world(false);
+	mn_rwlock_init(&t.rw, "RW", MN_RW_SLEEP);
+	assert_true(mn_read_trylock(sim, &t.rw));
+	assert_true(mn_read_trylock(sim, &t.rw));
+	mn_read_unlock(sim, &t.rw);
+	mn_read_unlock(sim, &t.rw);
+	mn_write_lock(sim, &t.rw);
+	assert_false(mn_read_trylock(sim, &t.rw));
+	mn_write_unlock(sim, &t.rw);
+	assert_int_equal(mn_trace_nr_violations(mn_sim_get_trace(sim)), 0);
+	mn_sim_destroy(sim);
+}
+
 struct rw_retake {
 	struct mn_rwlock rw;
 };
@@ -1859,6 +1921,7 @@ int main(void)
 		cmocka_unit_test(test_rwlock_readers_share_the_lock),
 		cmocka_unit_test(test_rwlock_writer_excludes_readers_and_writers),
 		cmocka_unit_test(test_rwlock_writer_is_not_starved),
+		cmocka_unit_test(test_rwlock_read_trylock),
 		cmocka_unit_test(test_rwlock_recursive_read_behind_waiting_writer_deadlocks),
 		cmocka_unit_test(test_rwlock_spin_read_inversion_is_reported),
 		cmocka_unit_test(test_srcu_synchronize_waits_for_old_readers_only),
