@@ -875,6 +875,180 @@ static void test_failed_start_backs_out_earlier_subscribers(void **state)
 	world_fini(&w);
 }
 
+/* ---- every operation on every kind of mapping ------------------------------------------ */
+
+enum map_kind { K_4K, K_THP, K_HUGETLB, K_HUGETLB_SHARED, K_SHMEM, K_NR };
+
+static const char *const kind_names[K_NR] = { "4K anon", "THP anon", "HugeTLB private",
+					      "HugeTLB shared", "shmem" };
+
+static bool kind_shared(enum map_kind k)
+{
+	return k == K_HUGETLB_SHARED || k == K_SHMEM;
+}
+
+static bool kind_hugetlb(enum map_kind k)
+{
+	return k == K_HUGETLB || k == K_HUGETLB_SHARED;
+}
+
+/* Two 2 MiB blocks, written at the start of each (the second one page in). */
+static mn_hva_t map_kind(struct world *w, enum map_kind k)
+{
+	unsigned int flags = kind_shared(k) ? MN_MAP_SHARED : MN_MAP_PRIVATE;
+	mn_hva_t a;
+
+	world_init(w, k == K_THP ? MN_THP_ALWAYS : MN_THP_NEVER);
+	flags |= MN_MAP_ANONYMOUS | (kind_hugetlb(k) ? MN_MAP_HUGETLB : 0);
+	assert_int_equal(
+		mn_mm_mmap(w->mm, 0, 4 * MiB, MN_PROT_READ | MN_PROT_WRITE, flags, NULL, 0, &a), 0);
+	write_word(w, a, 0x1111);
+	write_word(w, a + 2 * MiB + PG, 0x2222);
+	assert_int_equal(walk(w, a).leaf.level, k == K_4K || k == K_SHMEM ? 1 : 2);
+	w->rec.nr = 0;
+	return a;
+}
+
+static unsigned int pairs(const struct recorder *r, enum mn_notify_event ev)
+{
+	unsigned int i, n = 0;
+
+	for (i = 0; i < r->nr; i++)
+		n += r->ev[i].kind == 's' && r->ev[i].event == ev;
+	assert_int_equal(rec_count(r, 's'), rec_count(r, 'e'));
+	return n;
+}
+
+static void test_every_operation_on_every_mapping_kind(void **state)
+{
+	struct mn_mm *child;
+	struct world w;
+	enum map_kind k;
+	mn_hva_t a;
+	mn_pfn_t pfn;
+	uint64_t v;
+	unsigned int f;
+
+	(void)state;
+	for (k = 0; k < K_NR; k++) {
+		print_message("%s\n", kind_names[k]);
+
+		/* MADV_DONTNEED: private memory comes back zeroed, shared from its file. */
+		a = map_kind(&w, k);
+		assert_int_equal(mn_mm_madvise(w.mm, a, 4 * MiB, MN_MADV_DONTNEED), 0);
+		assert_true(pairs(&w.rec, MN_NOTIFY_CLEAR) >= 1);
+		assert_int_equal(walk(&w, a).leaf.kind, MN_PTE_NONE);
+		assert_int_equal(read_word(&w, a), kind_shared(k) ? 0x1111 : 0);
+		world_fini(&w);
+
+		/* mprotect read-only, then back: data stays, writes fault as they should. */
+		a = map_kind(&w, k);
+		assert_int_equal(mn_mm_mprotect(w.mm, a, 4 * MiB, MN_PROT_READ), 0);
+		assert_true(pairs(&w.rec, MN_NOTIFY_PROTECTION_VMA) >= 1);
+		f = 0;
+		v = 1;
+		assert_int_equal(mn_mm_access(w.mm, a, MN_PTE_W, &v, &f), -EFAULT);
+		assert_int_equal(f, MN_VM_FAULT_SIGSEGV);
+		assert_int_equal(mn_mm_mprotect(w.mm, a, 4 * MiB, MN_PROT_READ | MN_PROT_WRITE), 0);
+		write_word(&w, a + 2 * MiB + PG, 0x3333);
+		assert_int_equal(read_word(&w, a), 0x1111);
+		world_fini(&w);
+
+		/* Soft-dirty: write-protected, and the next write reuses the page in place. */
+		a = map_kind(&w, k);
+		pfn = ref_at(&w, a).pfn;
+		assert_true(mn_mm_clear_soft_dirty(w.mm) >= 2);
+		assert_int_equal(pairs(&w.rec, MN_NOTIFY_SOFT_DIRTY), 1);
+		assert_false(walk(&w, a).leaf.perm & MN_PTE_W);
+		write_word(&w, a, 0x4444);
+		assert_int_equal(ref_at(&w, a).pfn, pfn);
+		assert_int_equal(rec_count(&w.rec, 's'), 1);
+		world_fini(&w);
+
+		/* fork, then the parent writes: private copies, shared does not. */
+		a = map_kind(&w, k);
+		pfn = ref_at(&w, a).pfn;
+		assert_int_equal(mn_mm_fork(w.mm, &child), 0);
+		assert_int_equal(pairs(&w.rec, MN_NOTIFY_PROTECTION_PAGE), kind_shared(k) ? 0 : 1);
+		write_word(&w, a, 0x5555);
+		assert_true((ref_at(&w, a).pfn == pfn) == kind_shared(k));
+		v = 0;
+		assert_int_equal(mn_mm_access(child, a, MN_PTE_R, &v, NULL), 0);
+		assert_int_equal(v, kind_shared(k) ? 0x5555 : 0x1111);
+		assert_int_equal(mn_mm_check_invariants(child), 0);
+		mn_mm_exit(child);
+		mn_mm_destroy(child);
+		world_fini(&w);
+
+		/* NUMA hinting: everything but HugeTLB; the next access restores the entry. */
+		a = map_kind(&w, k);
+		assert_int_equal(mn_mm_numa_protnone(w.mm, a, 4 * MiB), kind_hugetlb(k) ? 0 : 2);
+		assert_int_equal(walk(&w, a).leaf.kind,
+				 kind_hugetlb(k) ? MN_PTE_LEAF : MN_PTE_PROTNONE);
+		assert_int_equal(read_word(&w, a + 2 * MiB + PG), 0x2222);
+		assert_int_equal(walk(&w, a + 2 * MiB + PG).leaf.kind, MN_PTE_LEAF);
+		world_fini(&w);
+
+		/* Aging: one question per mapped entry, sized like the entry. */
+		a = map_kind(&w, k);
+		assert_int_equal(mn_mm_age(w.mm, a, 4 * MiB, MN_AGE_CLEAR_FLUSH_YOUNG), 2);
+		assert_int_equal(rec_count(&w.rec, 'y'), 2);
+		assert_int_equal(w.rec.ev[0].end - w.rec.ev[0].start,
+				 k == K_4K || k == K_SHMEM ? PG : 2 * MiB);
+		assert_int_equal(rec_count(&w.rec, 's'), 0);
+		world_fini(&w);
+
+		/* munmap: one UNMAP pair; every frame goes (the shmem file goes with it). */
+		a = map_kind(&w, k);
+		w.rec.watch[w.rec.nr_watch++] = ref_at(&w, a);
+		assert_int_equal(mn_mm_munmap(w.mm, a, 4 * MiB), 0);
+		assert_int_equal(pairs(&w.rec, MN_NOTIFY_UNMAP), 1);
+		assert_int_equal(w.rec.ev[0].live, 1);
+		assert_int_equal(live_frames(&w.rec), 0);
+		world_fini(&w);
+	}
+}
+
+/* ---- checked mode ------------------------------------------------------------------------- */
+
+static void test_check_invariants_catches_broken_accounting(void **state)
+{
+	struct mn_frame_ref r;
+	struct world w;
+	mn_hva_t a;
+
+	(void)state;
+	world_init(&w, MN_THP_NEVER);
+	a = map_anon(&w, 2 * PG, MN_PROT_READ | MN_PROT_WRITE);
+	write_word(&w, a, 1);
+	write_word(&w, a + PG, 2);
+	r = ref_at(&w, a);
+	assert_int_equal(mn_mm_check_invariants(w.mm), 0);
+
+	/* A reference nobody accounts for (a leaked get_page()). */
+	assert_int_equal(mn_phys_get(w.phys, r, "test.leak"), 0);
+	assert_int_equal(mn_mm_check_invariants(w.mm), 1);
+	assert_int_equal(nr_violations(&w, "host.refcount"), 1);
+	assert_int_equal(mn_phys_put(w.phys, r, "test.leak"), 0);
+
+	/* A mapping the rmap forgot. */
+	assert_int_equal(mn_phys_unmap(w.phys, r, "test.unmap"), 0);
+	assert_int_equal(mn_mm_check_invariants(w.mm), 1);
+	assert_int_equal(nr_violations(&w, "host.mapcount"), 1);
+	assert_int_equal(mn_phys_map(w.phys, r, "test.unmap"), 0);
+	assert_int_equal(mn_mm_check_invariants(w.mm), 0);
+
+	/* A frame freed under its mapping: phys reports the free, the check the entry. */
+	r = ref_at(&w, a + PG);
+	assert_int_equal(mn_phys_put(w.phys, r, "test.free"), 1);
+	assert_int_equal(nr_violations(&w, "frame.freed_while_mapped"), 1);
+	assert_int_equal(mn_mm_check_invariants(w.mm), 1);
+	assert_int_equal(nr_violations(&w, "frame.use_after_free"), 1);
+	/* Tear down without the (now wrong) final check. */
+	mn_mm_destroy(w.mm);
+	mn_sim_destroy(w.sim);
+}
+
 /* ---- in sim threads ---------------------------------------------------------------------- */
 
 struct thread_op {
@@ -1138,6 +1312,8 @@ int main(void)
 		cmocka_unit_test(test_aging_reports_and_clears_young_without_start_end),
 		cmocka_unit_test(test_fork_write_protects_and_cow_notifies),
 		cmocka_unit_test(test_clear_soft_dirty_write_protects_everything),
+		cmocka_unit_test(test_every_operation_on_every_mapping_kind),
+		cmocka_unit_test(test_check_invariants_catches_broken_accounting),
 		cmocka_unit_test(test_register_unregister_release_and_exit),
 		cmocka_unit_test(test_oom_reaper_skips_vma_when_start_refuses),
 		cmocka_unit_test(test_failed_start_backs_out_earlier_subscribers),
