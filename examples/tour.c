@@ -4,12 +4,14 @@
  * an allocation context, the event log, a memslot-like hva interval tree, and physical
  * frames whose stale use the oracle catches, as in the seed thread where a gfn_to_pfn
  * cache kept a pfn after munmap freed it, and the explorer finding a lost update among
- * interleavings of two sim threads. Exits 1 if the oracle or the explorer misses its bug.
+ * interleavings of two sim threads, then the same pfn story on the real primary MMU with
+ * mmu_notifier subscribers. Exits 1 if the oracle or the explorer misses its bug.
  */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <mnsim.h>
 
@@ -90,6 +92,145 @@ static int explore_counter(void)
 	mn_sim_destroy(sim);
 	mn_explore_result_free(&res);
 	return ret == MN_RUN_VIOLATION ? 0 : 1;
+}
+
+/*
+ * 6. The same story on the real primary MMU: a secondary MMU caches a pfn it got from GUP
+ * without keeping the reference (as KVM's page tables do). The careless one forgets it only
+ * at invalidate_range_end; the correct one at invalidate_range_start. A guest thread reads
+ * through the cache while the VMM unmaps the page; the explorer tries every interleaving.
+ */
+struct secondary {
+	struct mn_notifier n; /* first member: the callbacks cast back */
+	struct mn_mm *mm;
+	mn_hva_t hva;
+	bool careful;
+	bool valid;
+	struct mn_frame_ref cached;
+};
+
+static void forget(struct secondary *s, mn_hva_t start, mn_hva_t end)
+{
+	if (s->valid && s->hva >= start && s->hva < end)
+		s->valid = false;
+}
+
+static int sec_start(struct mn_notifier *n, const struct mn_notifier_range *r)
+{
+	struct secondary *s = (struct secondary *)n;
+
+	if (s->careful)
+		forget(s, r->start, r->end);
+	return 0;
+}
+
+static void sec_end(struct mn_notifier *n, const struct mn_notifier_range *r)
+{
+	struct secondary *s = (struct secondary *)n;
+
+	forget(s, r->start, r->end);
+}
+
+static const struct mn_notifier_ops sec_ops = {
+	.invalidate_range_start = sec_start,
+	.invalidate_range_end = sec_end,
+};
+
+static void guest_reads(struct mn_sim *sim, void *arg)
+{
+	struct secondary *s = arg;
+	struct mn_phys *phys = mn_sim_get_phys(sim);
+	uint64_t word;
+
+	mn_yield(sim, "guest.before_read");
+	if (s->valid)
+		mn_phys_read(phys, s->cached, &word, "secondary.read");
+}
+
+static void vmm_unmaps(struct mn_sim *sim, void *arg)
+{
+	struct secondary *s = arg;
+
+	(void)sim;
+	mn_mm_munmap(s->mm, s->hva, 4096);
+}
+
+static int host_setup(struct mn_sim *sim, void *arg)
+{
+	struct secondary *s = arg;
+	bool careful = s->careful;
+	struct mn_gup_page page;
+	uint64_t v = 0x5eed;
+	int ret;
+
+	memset(s, 0, sizeof(*s));
+	s->careful = careful;
+	s->n.ops = &sec_ops;
+	ret = mn_mm_create(sim, NULL, &s->mm);
+	if (!ret)
+		ret = mn_notifier_register(&s->n, s->mm);
+	if (!ret)
+		ret = mn_mm_mmap(s->mm, 0, 4096, MN_PROT_READ | MN_PROT_WRITE,
+				 MN_MAP_PRIVATE | MN_MAP_ANONYMOUS, NULL, 0, &s->hva);
+	if (!ret)
+		ret = mn_mm_access(s->mm, s->hva, MN_PTE_W, &v, NULL);
+	if (!ret)
+		ret = mn_mm_gup(s->mm, s->hva, MN_FOLL_WRITE, &page);
+	if (ret)
+		return ret;
+	/* Cache the pfn and drop the reference, as KVM does once the SPTE is installed. */
+	s->cached = page.ref;
+	s->valid = true;
+	mn_mm_put_page(s->mm, &page);
+	ret = mn_sim_spawn(sim, "guest", guest_reads, s, NULL);
+	return ret ? ret : mn_sim_spawn(sim, "vmm", vmm_unmaps, s, NULL);
+}
+
+static void host_check(struct mn_sim *sim, void *arg)
+{
+	struct secondary *s = arg;
+
+	(void)sim;
+	mn_mm_destroy(s->mm);
+}
+
+static int explore_host(bool careful, uint64_t *failing)
+{
+	struct secondary s = { .careful = careful };
+	struct mn_scenario sc = { "secondary-vs-munmap", host_setup, host_check, NULL, &s };
+	struct mn_explore_config cfg = { .strategy = MN_EXPLORE_DFS, .preemption_bound = 2 };
+	struct mn_explore_result res;
+	int ret = mn_explore(&sc, &cfg, &res);
+
+	if (ret)
+		return ret;
+	printf("   %-9s secondary MMU: %" PRIu64 " schedules, %" PRIu64 " with a violation%s%s\n",
+	       careful ? "a careful" : "a careless", res.schedules, res.failing_runs,
+	       res.nr_failures ? ", first: " : "",
+	       res.nr_failures ? res.failures[0].violation.invariant : "");
+	if (res.nr_failures)
+		printf("     replay it with schedule %s\n", res.failures[0].schedule);
+	*failing = res.failing_runs;
+	mn_explore_result_free(&res);
+	return 0;
+}
+
+static int explore_secondary(void)
+{
+	uint64_t careless, careful;
+	int ret;
+
+	printf("\n6. a VMM thread munmaps a page a secondary MMU cached (real host MMU, DFS):\n");
+	ret = explore_host(false, &careless);
+	if (!ret)
+		ret = explore_host(true, &careful);
+	if (ret)
+		return fail("host exploration", ret);
+	if (!careless || careful) {
+		fprintf(stderr, "mnsim-tour: the explorer misjudged the secondary MMUs\n");
+		return 1;
+	}
+	return 0;
 }
 
 static int fail(const char *what, int err)
@@ -207,5 +348,6 @@ int main(void)
 		fprintf(stderr, "mnsim-tour: the oracle missed the use-after-free\n");
 		return ret;
 	}
-	return explore_counter();
+	ret = explore_counter();
+	return ret ? ret : explore_secondary();
 }
