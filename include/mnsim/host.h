@@ -282,8 +282,9 @@ MN_EXPORT int mn_mm_munmap(struct mn_mm *mm, mn_hva_t start, uint64_t len);
  * @len: bytes; rounded up.
  * @prot: %MN_PROT_*.
  *
- * Every PUD-sized piece of each VMA that has entries gets one %MN_NOTIFY_PROTECTION_VMA
- * start/end pair, as change_pmd_range() sends them; pieces without entries get none.
+ * Each VMA with entries gets one %MN_NOTIFY_PROTECTION_VMA start/end pair per 512 GiB,
+ * from its first populated PUD, as change_pud_range() sends them; a VMA without entries
+ * gets none.
  * %MN_PROT_NONE turns entries into PROT_NONE entries. Write permission is granted to an
  * entry only where no fault is needed first (an exclusive anonymous page, a dirty shared
  * page), as can_change_pte_writable() decides.

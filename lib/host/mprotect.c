@@ -108,9 +108,10 @@ static bool find_first(void *arg, mn_gfn_t gfn, struct mn_pte *pte, uint64_t *ge
 }
 
 /*
- * change_protection() over [@start, @end) of @v: each PUD-sized piece that has entries gets
- * its own start/end pair beginning at its first populated PMD, as change_pmd_range() sends
- * them; the TLB is flushed after the walk.
+ * change_protection() over [@start, @end) of @v: each P4D-sized (512 GiB) piece that has
+ * entries gets one start/end pair, from its first populated PUD to the piece's end, as
+ * change_pud_range() sends them since the notifier moved up from change_pmd_range(); pieces
+ * without entries get none. The TLB is flushed after the walk, after end.
  */
 static unsigned int change_range(struct mn_mm *mm, struct host_vma *v, mn_hva_t start, mn_hva_t end,
 				 enum prot_mode mode, enum mn_notify_event ev,
@@ -125,12 +126,11 @@ static unsigned int change_range(struct mn_mm *mm, struct host_vma *v, mn_hva_t 
 		struct mn_notifier_range r;
 		mn_hva_t rs;
 
-		next = MN_MIN(end, mn_align_down(a, level_bytes(MN_PG_LEVEL_1G)) +
-					   level_bytes(MN_PG_LEVEL_1G));
+		next = MN_MIN(end, mn_align_down(a, level_bytes(4)) + level_bytes(4));
 		mn_pt_update(mm->pt, pn_range(a, next), find_first, &f, &res);
 		if (!f.found)
 			continue;
-		rs = MN_MAX(a, mn_align_down(f.gfn << MN_PAGE_SHIFT, level_bytes(MN_PG_LEVEL_2M)));
+		rs = MN_MAX(a, mn_align_down(f.gfn << MN_PAGE_SHIFT, level_bytes(MN_PG_LEVEL_1G)));
 		r = notify_range(mm, ev, rs, next, true);
 		if (mn_step(mm->sim, steps[0]))
 			notify_start(mm, &r);
