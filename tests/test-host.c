@@ -670,6 +670,17 @@ static void test_prot_none_and_numa_hinting(void **state)
 	assert_int_equal(walk(&w, a + PG).leaf.kind, MN_PTE_LEAF);
 	assert_int_equal(w.rec.nr, 2); /* restoring is an upgrade: no notifier */
 	write_word(&w, a + PG, 3);
+
+	/* NUMA balancing migrates hinted pages: a PROT_NONE entry migrates like a present one. */
+	{
+		mn_pfn_t old = ref_at(&w, a + PG).pfn, now = 0;
+
+		assert_int_equal(mn_mm_numa_protnone(w.mm, a + PG, PG), 1);
+		assert_int_equal(mn_mm_migrate(w.mm, a + PG, 0, &now), 0);
+		assert_int_not_equal(now, old);
+		assert_int_equal(read_word(&w, a + PG), 3);
+		assert_int_equal(ref_at(&w, a + PG).pfn, now);
+	}
 	world_fini(&w);
 }
 

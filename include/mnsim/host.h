@@ -462,15 +462,18 @@ MN_EXPORT int mn_mm_host_mapping_level(struct mn_mm *mm, mn_hva_t addr);
  * @flags: 0 or %MN_MIGRATE_DEVICE.
  * @new_pfn: receives the pfn now mapped at @addr (may be NULL).
  *
- * Each mapping of the folio in @mm is replaced by a migration entry inside its own
- * %MN_NOTIFY_CLEAR start/end pair, the data is copied, the entries are pointed at the new
- * folio and the old one is freed. Faults on a migration entry wait for it to finish.
+ * The mappings of the folio in @mm are replaced by migration entries, inside one
+ * %MN_NOTIFY_CLEAR start/end pair per VMA over the part of the folio it maps (as
+ * try_to_migrate_one() sends them); the data is copied, the entries are pointed at the new
+ * folio and the old one is freed. A PROT_NONE (NUMA-hinting) entry migrates like a present
+ * one. Faults on a migration entry wait for it to finish.
  * Like the kernel, gives up with -EAGAIN when the folio holds references nobody accounts
  * for (a GUP reference in flight), restoring the old mappings.
  *
  * Context: A sim thread or the world's thread. May sleep.
- * Return: 0, -EFAULT (nothing mapped at @addr, or the zero page), -EBUSY (already being
- * migrated, or mapped by another mm), -EAGAIN (extra references), or -ENOMEM.
+ * Return: 0, -EINVAL (unknown @flags), -EFAULT (nothing mapped at @addr, or the zero
+ * page), -EBUSY (already being migrated, or mapped by another mm), -EAGAIN (extra
+ * references), or -ENOMEM.
  */
 MN_EXPORT int mn_mm_migrate(struct mn_mm *mm, mn_hva_t addr, unsigned int flags, mn_pfn_t *new_pfn);
 

@@ -443,16 +443,21 @@ int mn_mm_access(struct mn_mm *mm, mn_hva_t addr, unsigned int perm, uint64_t *v
 			return r;
 		if (r == 0) {
 			struct mn_frame_ref ref = { pfn, 0 };
+			int ret = 0;
 
-			if (!peek(mm, addr, &w) && w.leaf.kind == MN_PTE_LEAF && w.pfn == pfn)
-				mark_young(mm, addr, &w, perm == MN_PTE_W);
+			/*
+			 * The load or store happens with the translation, in the same step (no
+			 * yield in between), as the hardware does it; A/D are set after.
+			 */
 			if (!mn_phys_frame_info(mm->phys, pfn, &fi))
 				ref.gen = fi.gen;
-			if (!val)
-				return 0;
-			if (perm == MN_PTE_W)
-				return mn_phys_write(mm->phys, ref, *val, "host.write");
-			return mn_phys_read(mm->phys, ref, val, "host.read");
+			if (val && perm == MN_PTE_W)
+				ret = mn_phys_write(mm->phys, ref, *val, "host.write");
+			else if (val)
+				ret = mn_phys_read(mm->phys, ref, val, "host.read");
+			if (!peek(mm, addr, &w) && w.leaf.kind == MN_PTE_LEAF && w.pfn == pfn)
+				mark_young(mm, addr, &w, perm == MN_PTE_W);
+			return ret;
 		}
 		if (r == -EAGAIN)
 			continue;
