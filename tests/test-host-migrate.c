@@ -5,166 +5,9 @@
  * GUP reference, device migration's event, THP split of the PMD and of the folio, collapse,
  * and a fault racing a migration under the explorer.
  */
-#include "mn-test.h"
+#include "mn-test-host.h"
 
-#include <errno.h>
 #include <limits.h>
-#include <string.h>
-
-#define KiB 1024ULL
-#define MiB (1024ULL * KiB)
-#define PG  4096ULL
-
-#define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
-
-/* ---- a recording subscriber ------------------------------------------------------------------ */
-
-struct rec_event {
-	char kind; /* 's' start, 'e' end */
-	enum mn_notify_event event;
-	mn_hva_t start, end;
-	const void *owner;
-	bool live; /* the watched frame was live when the callback ran */
-};
-
-struct recorder {
-	struct mn_notifier n;
-	struct mn_phys *phys;
-	struct rec_event ev[16];
-	unsigned int nr;
-	struct mn_frame_ref watch;
-};
-
-static void rec_add(struct recorder *r, char kind, const struct mn_notifier_range *range)
-{
-	struct rec_event *e = &r->ev[r->nr < 16 ? r->nr++ : 15];
-
-	*e = (struct rec_event){ .kind = kind,
-				 .event = range->event,
-				 .start = range->start,
-				 .end = range->end,
-				 .owner = range->owner,
-				 .live = mn_phys_ref_valid(r->phys, r->watch) };
-}
-
-static int rec_start(struct mn_notifier *n, const struct mn_notifier_range *range)
-{
-	rec_add(container_of(n, struct recorder, n), 's', range);
-	return 0;
-}
-
-static void rec_end(struct mn_notifier *n, const struct mn_notifier_range *range)
-{
-	rec_add(container_of(n, struct recorder, n), 'e', range);
-}
-
-static const struct mn_notifier_ops rec_ops = {
-	.invalidate_range_start = rec_start,
-	.invalidate_range_end = rec_end,
-};
-
-/* Exactly one start/end pair of @event over [@start, @end) was recorded. */
-static void assert_one_pair(const struct recorder *r, enum mn_notify_event event, mn_hva_t start,
-			    mn_hva_t end)
-{
-	unsigned int i;
-
-	assert_int_equal(r->nr, 2);
-	for (i = 0; i < 2; i++) {
-		assert_int_equal(r->ev[i].kind, i ? 'e' : 's');
-		assert_int_equal(r->ev[i].event, event);
-		assert_int_equal(r->ev[i].start, start);
-		assert_int_equal(r->ev[i].end, end);
-	}
-}
-
-/* ---- worlds ---------------------------------------------------------------------------------- */
-
-struct world {
-	struct mn_sim *sim;
-	struct mn_phys *phys;
-	struct mn_mm *mm;
-	struct recorder rec;
-};
-
-static void world_init(struct world *w, enum mn_thp_mode thp)
-{
-	struct mn_sim_config sc = { .trace_mode = MN_TRACE_OFF, .keep_going = true };
-	struct mn_mm_config mc = { .thp = thp };
-
-	memset(w, 0, sizeof(*w));
-	assert_int_equal(mn_sim_create(&sc, &w->sim), 0);
-	w->phys = mn_sim_get_phys(w->sim);
-	assert_int_equal(mn_mm_create(w->sim, &mc, &w->mm), 0);
-	w->rec.n.ops = &rec_ops;
-	w->rec.phys = w->phys;
-	w->rec.watch.pfn = MN_INVALID_PFN;
-	assert_int_equal(mn_notifier_register(&w->rec.n, w->mm), 0);
-}
-
-static void world_fini(struct world *w)
-{
-	assert_int_equal(mn_mm_check_invariants(w->mm), 0);
-	assert_int_equal(mn_phys_check_invariants(w->phys), 0);
-	assert_int_equal(mn_trace_nr_violations(mn_sim_get_trace(w->sim)), 0);
-	mn_mm_destroy(w->mm);
-	mn_sim_destroy(w->sim);
-}
-
-static mn_hva_t map_anon(struct world *w, uint64_t len, unsigned int flags)
-{
-	mn_hva_t a;
-
-	assert_int_equal(mn_mm_mmap(w->mm, 0, len, MN_PROT_READ | MN_PROT_WRITE,
-				    flags | MN_MAP_ANONYMOUS, NULL, 0, &a),
-			 0);
-	return a;
-}
-
-static void write_word(struct world *w, mn_hva_t a, uint64_t val)
-{
-	assert_int_equal(mn_mm_access(w->mm, a, MN_PTE_W, &val, NULL), 0);
-}
-
-static uint64_t read_word(struct world *w, mn_hva_t a)
-{
-	uint64_t val = 0;
-
-	assert_int_equal(mn_mm_access(w->mm, a, MN_PTE_R, &val, NULL), 0);
-	return val;
-}
-
-/* The entry at @a, which must be a present leaf. */
-static struct mn_pt_walk leaf_at(struct world *w, mn_hva_t a)
-{
-	struct mn_pt_walk wk;
-
-	assert_int_equal(mn_pt_walk(mn_mm_get_pt(w->mm), a / PG, &wk), 0);
-	return wk;
-}
-
-static struct mn_frame_ref ref_at(struct world *w, mn_hva_t a)
-{
-	struct mn_pt_walk wk = leaf_at(w, a);
-
-	return (struct mn_frame_ref){ wk.pfn, wk.gen };
-}
-
-static struct mn_frame_info info(struct world *w, mn_pfn_t pfn)
-{
-	struct mn_frame_info fi;
-
-	assert_int_equal(mn_phys_frame_info(w->phys, pfn, &fi), 0);
-	return fi;
-}
-
-static struct mn_mm_stats stats(struct world *w)
-{
-	struct mn_mm_stats st;
-
-	mn_mm_get_stats(w->mm, &st);
-	return st;
-}
 
 /* ---- migration ------------------------------------------------------------------------------- */
 
@@ -178,10 +21,10 @@ static void test_migrate_4k_moves_data_and_frees_old_frame_after_start(void **st
 
 	(void)state;
 	world_init(&w, MN_THP_NEVER);
-	a = map_anon(&w, 4 * PG, MN_MAP_PRIVATE);
+	a = map_mem(&w, 4 * PG, MN_PROT_READ | MN_PROT_WRITE, MN_MAP_PRIVATE);
 	write_word(&w, a + PG, 0x1234);
 	old = ref_at(&w, a + PG);
-	w.rec.watch = old;
+	rec_watch(&w.rec, old);
 	/*
 	 *  page     0 1 2 3
 	 *  mapped     x
@@ -224,7 +67,7 @@ static void test_migrate_with_gup_reference_backs_out_with_eagain(void **state)
 
 	(void)state;
 	world_init(&w, MN_THP_NEVER);
-	a = map_anon(&w, PG, MN_MAP_PRIVATE);
+	a = map_mem(&w, PG, MN_PROT_READ | MN_PROT_WRITE, MN_MAP_PRIVATE);
 	write_word(&w, a, 77);
 	old = ref_at(&w, a);
 	assert_int_equal(mn_mm_gup(w.mm, a, MN_FOLL_WRITE, &page), 0);
@@ -256,7 +99,7 @@ static void test_migrate_device_sends_migrate_event_with_owner(void **state)
 
 	(void)state;
 	world_init(&w, MN_THP_NEVER);
-	a = map_anon(&w, PG, MN_MAP_PRIVATE);
+	a = map_mem(&w, PG, MN_PROT_READ | MN_PROT_WRITE, MN_MAP_PRIVATE);
 	write_word(&w, a, 5);
 	assert_int_equal(mn_mm_migrate(w.mm, a, MN_MIGRATE_DEVICE, NULL), 0);
 	assert_one_pair(&w.rec, MN_NOTIFY_MIGRATE, a, a + PG);
@@ -276,7 +119,7 @@ static void test_migrate_thp_keeps_pmd_mapping(void **state)
 
 	(void)state;
 	world_init(&w, MN_THP_ALWAYS);
-	a = map_anon(&w, 2 * MiB, MN_MAP_PRIVATE);
+	a = map_mem(&w, 2 * MiB, MN_PROT_READ | MN_PROT_WRITE, MN_MAP_PRIVATE);
 	write_word(&w, a + 5 * PG, 55);
 	write_word(&w, a + 511 * PG, 511);
 	old = ref_at(&w, a);
@@ -304,7 +147,7 @@ static void test_migrate_pte_mapped_thp_and_hugetlb(void **state)
 
 	(void)state;
 	world_init(&w, MN_THP_ALWAYS);
-	a = map_anon(&w, 2 * MiB, MN_MAP_PRIVATE);
+	a = map_mem(&w, 2 * MiB, MN_PROT_READ | MN_PROT_WRITE, MN_MAP_PRIVATE);
 	write_word(&w, a + 17 * PG, 17);
 	old = ref_at(&w, a);
 	assert_int_equal(mn_mm_split_thp(w.mm, a, false), 0);
@@ -349,7 +192,7 @@ static void test_migrate_shmem_page_moves_page_cache(void **state)
 
 	(void)state;
 	world_init(&w, MN_THP_NEVER);
-	a = map_anon(&w, 2 * PG, MN_MAP_SHARED);
+	a = map_mem(&w, 2 * PG, MN_PROT_READ | MN_PROT_WRITE, MN_MAP_SHARED);
 	write_word(&w, a + PG, 9);
 	old = ref_at(&w, a + PG);
 	assert_int_equal(info(&w, old.pfn).owner, MN_OWNER_FILE);
@@ -374,7 +217,7 @@ static void test_migrate_refuses_folio_mapped_by_another_mm(void **state)
 
 	(void)state;
 	world_init(&w, MN_THP_NEVER);
-	a = map_anon(&w, PG, MN_MAP_PRIVATE);
+	a = map_mem(&w, PG, MN_PROT_READ | MN_PROT_WRITE, MN_MAP_PRIVATE);
 	write_word(&w, a, 3);
 	assert_int_equal(mn_mm_fork(w.mm, &child), 0);
 	w.rec.nr = 0;
@@ -395,7 +238,7 @@ static void test_split_thp_pmd_keeps_one_folio(void **state)
 
 	(void)state;
 	world_init(&w, MN_THP_ALWAYS);
-	a = map_anon(&w, 2 * MiB, MN_MAP_PRIVATE);
+	a = map_mem(&w, 2 * MiB, MN_PROT_READ | MN_PROT_WRITE, MN_MAP_PRIVATE);
 	write_word(&w, a, 1);
 	huge = ref_at(&w, a);
 	assert_int_equal(mn_mm_split_thp(w.mm, a + 7 * PG, false), 0);
@@ -427,11 +270,11 @@ static void test_split_thp_folio_gives_512_small_folios(void **state)
 
 	(void)state;
 	world_init(&w, MN_THP_ALWAYS);
-	a = map_anon(&w, 2 * MiB, MN_MAP_PRIVATE);
+	a = map_mem(&w, 2 * MiB, MN_PROT_READ | MN_PROT_WRITE, MN_MAP_PRIVATE);
 	for (i = 0; i < 512; i++)
 		write_word(&w, a + i * PG, 1000 + i);
 	huge = ref_at(&w, a);
-	w.rec.watch = huge;
+	rec_watch(&w.rec, huge);
 	/*
 	 *  block   [a, a + 2M): one PMD
 	 *  pair 1  split_huge_pmd(): 512 PTEs of the THP
@@ -471,7 +314,7 @@ static void test_split_thp_folio_with_gup_reference_is_eagain(void **state)
 
 	(void)state;
 	world_init(&w, MN_THP_ALWAYS);
-	a = map_anon(&w, 2 * MiB, MN_MAP_PRIVATE);
+	a = map_mem(&w, 2 * MiB, MN_PROT_READ | MN_PROT_WRITE, MN_MAP_PRIVATE);
 	write_word(&w, a + 3 * PG, 3);
 	huge = ref_at(&w, a);
 	assert_int_equal(mn_mm_gup(w.mm, a + 3 * PG, 0, &page), 0);
@@ -499,7 +342,7 @@ static void test_collapse_copies_512_pages_into_one_thp(void **state)
 
 	(void)state;
 	world_init(&w, MN_THP_MADVISE); /* no hint: faults map 4 KiB pages */
-	a = map_anon(&w, 2 * MiB, MN_MAP_PRIVATE);
+	a = map_mem(&w, 2 * MiB, MN_PROT_READ | MN_PROT_WRITE, MN_MAP_PRIVATE);
 	assert_int_equal(a % (2 * MiB), 0);
 	assert_int_equal(mn_mm_collapse_thp(w.mm, a), -ENOENT);
 	for (i = 0; i < 512; i++) {
@@ -531,7 +374,7 @@ static void test_collapse_reads_holes_and_zero_page_as_zero(void **state)
 
 	(void)state;
 	world_init(&w, MN_THP_MADVISE);
-	a = map_anon(&w, 2 * MiB, MN_MAP_PRIVATE);
+	a = map_mem(&w, 2 * MiB, MN_PROT_READ | MN_PROT_WRITE, MN_MAP_PRIVATE);
 	write_word(&w, a + 10 * PG, 10);
 	assert_int_equal(read_word(&w, a + 11 * PG), 0); /* the zero page */
 	assert_int_equal(mn_mm_collapse_thp(w.mm, a), 0);
@@ -552,7 +395,7 @@ static void test_collapse_with_gup_reference_is_ebusy_and_changes_nothing(void *
 
 	(void)state;
 	world_init(&w, MN_THP_MADVISE);
-	a = map_anon(&w, 2 * MiB, MN_MAP_PRIVATE);
+	a = map_mem(&w, 2 * MiB, MN_PROT_READ | MN_PROT_WRITE, MN_MAP_PRIVATE);
 	for (i = 0; i < 512; i++) {
 		write_word(&w, a + i * PG, i);
 		old[i] = ref_at(&w, a + i * PG);
@@ -573,7 +416,9 @@ static void test_collapse_with_gup_reference_is_ebusy_and_changes_nothing(void *
 	/* A NOHUGEPAGE VMA may not be collapsed; a shared one neither. */
 	assert_int_equal(mn_mm_madvise(w.mm, a, 2 * MiB, MN_MADV_NOHUGEPAGE), 0);
 	assert_int_equal(mn_mm_collapse_thp(w.mm, a), -EINVAL);
-	assert_int_equal(mn_mm_collapse_thp(w.mm, map_anon(&w, 2 * MiB, MN_MAP_SHARED)), -EINVAL);
+	assert_int_equal(mn_mm_collapse_thp(w.mm, map_mem(&w, 2 * MiB, MN_PROT_READ | MN_PROT_WRITE,
+							  MN_MAP_SHARED)),
+			 -EINVAL);
 	world_fini(&w);
 }
 
@@ -585,7 +430,7 @@ static void test_split_then_collapse_round_trip(void **state)
 
 	(void)state;
 	world_init(&w, MN_THP_ALWAYS);
-	a = map_anon(&w, 2 * MiB, MN_MAP_PRIVATE);
+	a = map_mem(&w, 2 * MiB, MN_PROT_READ | MN_PROT_WRITE, MN_MAP_PRIVATE);
 	write_word(&w, a + 9 * PG, 99);
 	huge = ref_at(&w, a);
 	assert_int_equal(mn_mm_split_thp(w.mm, a, false), 0);
@@ -673,61 +518,23 @@ static void race_check(struct mn_sim *sim, void *arg)
 static void test_write_racing_migration_is_never_lost(void **state)
 {
 	static struct race r;
-	struct mn_scenario sc = {
-		.name = "write-vs-migrate",
-		.setup = race_setup,
-		.check = race_check,
-		.arg = &r,
-	};
-	/* Small enough to explore every schedule (about 550), without bound or pruning. */
-	struct mn_explore_config cfg = {
-		.strategy = MN_EXPLORE_DFS,
-		.preemption_bound = UINT_MAX,
-		.max_schedules = 50000,
-	};
-	struct mn_explore_result res;
+	struct mn_scenario sc = { "write-vs-migrate", race_setup, race_check, NULL, &r };
 
 	(void)state;
 	memset(&r, 0, sizeof(r));
-	assert_int_equal(mn_explore(&sc, &cfg, &res), 0);
-	if (res.nr_failures)
-		print_message("failure: %s: %s (schedule %s)\n",
-			      res.failures[0].violation.invariant, res.failures[0].violation.detail,
-			      res.failures[0].schedule);
-	assert_int_equal(res.failing_runs, 0);
-	assert_true(res.exhausted);
-	assert_true(res.schedules > 100);
-	print_message("%llu schedules\n", (unsigned long long)res.schedules);
-	mn_explore_result_free(&res);
+	/* Small enough to explore every schedule (about 550), without a bound. */
+	explore_expect(&sc, UINT_MAX, NULL, NULL);
 }
 
 /* A mutation the explorer must catch: the host TLB is not flushed before the copy. */
 static void test_skipping_migrate_tlb_flush_is_caught(void **state)
 {
 	static struct race r;
-	static const char *const skip[] = { "migrate.tlb_flush" };
-	struct mn_scenario sc = {
-		.name = "write-vs-migrate",
-		.setup = race_setup,
-		.check = race_check,
-		.arg = &r,
-	};
-	struct mn_explore_config cfg = {
-		.strategy = MN_EXPLORE_DFS,
-		.preemption_bound = 3,
-		.max_schedules = 50000,
-		.skip_steps = skip,
-		.nr_skip_steps = 1,
-	};
-	struct mn_explore_result res;
+	struct mn_scenario sc = { "write-vs-migrate", race_setup, race_check, NULL, &r };
 
 	(void)state;
 	memset(&r, 0, sizeof(r));
-	assert_int_equal(mn_explore(&sc, &cfg, &res), 0);
-	assert_true(res.failing_runs > 0);
-	print_message("caught: %s (schedule %s)\n", res.failures[0].violation.invariant,
-		      res.failures[0].schedule);
-	mn_explore_result_free(&res);
+	explore_expect(&sc, 3, "migrate.tlb_flush", "frame.use_after_free");
 }
 
 int main(void)

@@ -4,247 +4,9 @@
  * THP, HugeTLB, PROT_NONE, NUMA hinting), GUP, and every operation that notifies, seen
  * through a recording mmu_notifier subscriber; the notifier contract under the explorer.
  */
-#include "mn-test.h"
+#include "mn-test-host.h"
 
-#include <errno.h>
 #include <limits.h>
-#include <string.h>
-
-#define KiB 1024ULL
-#define MiB (1024ULL * KiB)
-#define GiB (1024ULL * MiB)
-#define PG  4096ULL
-
-#define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
-
-/* ---- a recording subscriber ------------------------------------------------------------ */
-
-struct rec_event {
-	char kind; /* 's' start, 'e' end, 'y' young, 'r' release */
-	mn_hva_t start, end;
-	enum mn_notify_event event;
-	bool blockable;
-	unsigned int live;   /* watched frames still live when the callback ran */
-	unsigned int mapped; /* host entries present in [start, end) when it ran */
-};
-
-struct recorder {
-	struct mn_notifier n;
-	struct mn_mm *mm;
-	struct rec_event ev[64];
-	unsigned int nr;
-	struct mn_frame_ref watch[8];
-	unsigned int nr_watch;
-	int start_ret;	  /* what invalidate_range_start answers */
-	bool sleep_start; /* takes a mutex in start (sleeps) */
-	struct mn_mutex m;
-	int young;	 /* what the aging callbacks answer */
-	bool use_at_end; /* a buggy subscriber: reads watch[0] at end */
-};
-
-static unsigned int live_frames(struct recorder *r)
-{
-	struct mn_phys *phys = mn_sim_get_phys(mn_mm_get_sim(r->mm));
-	unsigned int i, n = 0;
-
-	for (i = 0; i < r->nr_watch; i++)
-		n += mn_phys_ref_valid(phys, r->watch[i]);
-	return n;
-}
-
-static unsigned int mapped_in(struct mn_mm *mm, mn_hva_t start, mn_hva_t end)
-{
-	unsigned int n = 0;
-	mn_hva_t a;
-
-	end = end > (1ULL << 47) ? (1ULL << 47) : end;
-	if (end - start > 64 * MiB)
-		return 0; /* whole-space ranges: not counted */
-	for (a = start; a < end; a += PG) {
-		struct mn_pt_walk w;
-
-		if (!mn_pt_walk(mn_mm_get_pt(mm), a / PG, &w) || w.leaf.kind != MN_PTE_NONE)
-			n++;
-	}
-	return n;
-}
-
-static struct rec_event *rec_add(struct recorder *r, char kind, mn_hva_t start, mn_hva_t end)
-{
-	struct rec_event *e = &r->ev[r->nr < 64 ? r->nr : 63];
-
-	if (r->nr < 64)
-		r->nr++;
-	*e = (struct rec_event){ .kind = kind, .start = start, .end = end };
-	e->live = live_frames(r);
-	e->mapped = mapped_in(r->mm, start, end);
-	return e;
-}
-
-static int rec_start(struct mn_notifier *n, const struct mn_notifier_range *range)
-{
-	struct recorder *r = container_of(n, struct recorder, n);
-	struct rec_event *e = rec_add(r, 's', range->start, range->end);
-	struct mn_sim *sim = mn_mm_get_sim(r->mm);
-
-	e->event = range->event;
-	e->blockable = range->flags & MN_NOTIFIER_RANGE_BLOCKABLE;
-	if (r->sleep_start) {
-		mn_mutex_lock(sim, &r->m);
-		mn_mutex_unlock(sim, &r->m);
-	}
-	return e->blockable ? 0 : r->start_ret;
-}
-
-static void rec_end(struct mn_notifier *n, const struct mn_notifier_range *range)
-{
-	struct recorder *r = container_of(n, struct recorder, n);
-	struct rec_event *e = rec_add(r, 'e', range->start, range->end);
-
-	e->event = range->event;
-	e->blockable = range->flags & MN_NOTIFIER_RANGE_BLOCKABLE;
-	if (r->use_at_end && r->nr_watch) {
-		uint64_t val;
-
-		mn_phys_read(mn_sim_get_phys(mn_mm_get_sim(r->mm)), r->watch[0], &val,
-			     "buggy_subscriber.read");
-	}
-}
-
-static int rec_young(struct mn_notifier *n, struct mn_mm *mm, mn_hva_t start, mn_hva_t end)
-{
-	struct recorder *r = container_of(n, struct recorder, n);
-
-	(void)mm;
-	rec_add(r, 'y', start, end);
-	return r->young;
-}
-
-static int rec_test_young(struct mn_notifier *n, struct mn_mm *mm, mn_hva_t addr)
-{
-	return rec_young(n, mm, addr, addr + 1);
-}
-
-static void rec_release(struct mn_notifier *n, struct mn_mm *mm)
-{
-	struct recorder *r = container_of(n, struct recorder, n);
-
-	(void)mm;
-	rec_add(r, 'r', 0, 0);
-}
-
-static const struct mn_notifier_ops rec_ops = {
-	.release = rec_release,
-	.clear_flush_young = rec_young,
-	.clear_young = rec_young,
-	.test_young = rec_test_young,
-	.invalidate_range_start = rec_start,
-	.invalidate_range_end = rec_end,
-};
-
-static void rec_init(struct recorder *r, struct mn_mm *mm)
-{
-	memset(r, 0, sizeof(*r));
-	r->n.ops = &rec_ops;
-	r->mm = mm;
-	mn_mutex_init(&r->m, "subscriber_mutex");
-	assert_int_equal(mn_notifier_register(&r->n, mm), 0);
-}
-
-static unsigned int rec_count(const struct recorder *r, char kind)
-{
-	unsigned int i, n = 0;
-
-	for (i = 0; i < r->nr; i++)
-		n += r->ev[i].kind == kind;
-	return n;
-}
-
-/* ---- worlds ------------------------------------------------------------------------------ */
-
-struct world {
-	struct mn_sim *sim;
-	struct mn_phys *phys;
-	struct mn_mm *mm;
-	struct recorder rec;
-};
-
-static void world_init(struct world *w, enum mn_thp_mode thp)
-{
-	struct mn_sim_config sc = { .trace_mode = MN_TRACE_OFF, .keep_going = true };
-	struct mn_mm_config mc = { .thp = thp };
-
-	memset(w, 0, sizeof(*w));
-	assert_int_equal(mn_sim_create(&sc, &w->sim), 0);
-	w->phys = mn_sim_get_phys(w->sim);
-	assert_int_equal(mn_mm_create(w->sim, &mc, &w->mm), 0);
-	rec_init(&w->rec, w->mm);
-}
-
-static void world_fini(struct world *w)
-{
-	assert_int_equal(mn_mm_check_invariants(w->mm), 0);
-	assert_int_equal(mn_phys_check_invariants(w->phys), 0);
-	mn_mm_destroy(w->mm);
-	mn_sim_destroy(w->sim);
-}
-
-static size_t nr_violations(struct world *w, const char *id)
-{
-	struct mn_trace *t = mn_sim_get_trace(w->sim);
-	size_t i, n = 0;
-
-	for (i = 0; i < mn_trace_nr_violations(t); i++)
-		if (!id || !strcmp(mn_trace_violation(t, i)->invariant, id))
-			n++;
-	return n;
-}
-
-static mn_hva_t map_anon(struct world *w, uint64_t len, unsigned int prot)
-{
-	mn_hva_t a;
-
-	assert_int_equal(
-		mn_mm_mmap(w->mm, 0, len, prot, MN_MAP_PRIVATE | MN_MAP_ANONYMOUS, NULL, 0, &a), 0);
-	return a;
-}
-
-static void write_word(struct world *w, mn_hva_t a, uint64_t val)
-{
-	assert_int_equal(mn_mm_access(w->mm, a, MN_PTE_W, &val, NULL), 0);
-}
-
-static uint64_t read_word(struct world *w, mn_hva_t a)
-{
-	uint64_t val = 0;
-
-	assert_int_equal(mn_mm_access(w->mm, a, MN_PTE_R, &val, NULL), 0);
-	return val;
-}
-
-static struct mn_pt_walk walk(struct world *w, mn_hva_t a)
-{
-	struct mn_pt_walk wk;
-
-	mn_pt_walk(mn_mm_get_pt(w->mm), a / PG, &wk);
-	return wk;
-}
-
-static struct mn_frame_ref ref_at(struct world *w, mn_hva_t a)
-{
-	struct mn_pt_walk wk;
-
-	assert_int_equal(mn_pt_walk(mn_mm_get_pt(w->mm), a / PG, &wk), 0);
-	return (struct mn_frame_ref){ wk.pfn, wk.gen };
-}
-
-static struct mn_frame_info info(struct world *w, mn_pfn_t pfn)
-{
-	struct mn_frame_info fi;
-
-	assert_int_equal(mn_phys_frame_info(w->phys, pfn, &fi), 0);
-	return fi;
-}
 
 /* ---- mmap and VMAs ------------------------------------------------------------------------ */
 
@@ -1055,9 +817,7 @@ static void test_check_invariants_catches_broken_accounting(void **state)
 	assert_int_equal(nr_violations(&w, "frame.freed_while_mapped"), 1);
 	assert_int_equal(mn_mm_check_invariants(w.mm), 1);
 	assert_int_equal(nr_violations(&w, "frame.use_after_free"), 1);
-	/* Tear down without the (now wrong) final check. */
-	mn_mm_destroy(w.mm);
-	mn_sim_destroy(w.sim);
+	world_destroy(&w); /* without the (now failing) final checks */
 }
 
 /* ---- in sim threads ---------------------------------------------------------------------- */
@@ -1090,7 +850,8 @@ static void test_sleeping_in_non_blockable_start_is_reported(void **state)
 	assert_int_equal(mn_sim_spawn(w.sim, "oom_reaper", oom_reaper_thread, &op, NULL), 0);
 	assert_int_equal(mn_sim_run(w.sim, NULL), MN_RUN_VIOLATION);
 	assert_int_equal(nr_violations(&w, "lock.sleep_in_non_block"), 1);
-	world_fini(&w);
+	assert_int_equal(mn_mm_check_invariants(w.mm), 0);
+	world_destroy(&w);
 }
 
 static void munmap_thread(struct mn_sim *sim, void *arg)
@@ -1120,8 +881,9 @@ static void test_subscriber_using_frame_after_start_is_use_after_free(void **sta
 	assert_int_equal(nr_violations(&w, "frame.use_after_free"), 1);
 	assert_string_equal(mn_trace_violation(mn_sim_get_trace(w.sim), 0)->what,
 			    "buggy_subscriber.read");
+	assert_int_equal(mn_mm_check_invariants(w.mm), 0);
+	world_destroy(&w);
 	/* Skipping the free step (a mutation) leaves the frame alive: no report. */
-	world_fini(&w);
 	world_init(&w, MN_THP_NEVER);
 	op = (struct thread_op){ .w = &w };
 	op.a = map_anon(&w, 2 * PG, MN_PROT_READ | MN_PROT_WRITE);
@@ -1132,8 +894,7 @@ static void test_subscriber_using_frame_after_start_is_use_after_free(void **sta
 	assert_int_equal(mn_sim_spawn(w.sim, "munmap", munmap_thread, &op, NULL), 0);
 	assert_int_equal(mn_sim_run(w.sim, NULL), MN_RUN_OK);
 	assert_int_equal(nr_violations(&w, NULL), 0);
-	mn_mm_destroy(w.mm);
-	mn_sim_destroy(w.sim);
+	world_destroy(&w); /* the mutation leaked the frame: not a clean world */
 }
 
 /*
@@ -1249,59 +1010,22 @@ static void race_check(struct mn_sim *sim, void *arg)
 static void test_notifier_order_under_every_schedule(void **state)
 {
 	static struct race r;
-	struct mn_scenario sc = {
-		.name = "munmap-vs-dontneed-vs-write",
-		.setup = race_setup,
-		.check = race_check,
-		.arg = &r,
-	};
-	struct mn_explore_config cfg = {
-		.strategy = MN_EXPLORE_DFS,
-		.preemption_bound = 2,
-		.max_schedules = 20000,
-	};
-	struct mn_explore_result res;
+	struct mn_scenario sc = { "munmap-vs-dontneed-vs-write", race_setup, race_check, NULL, &r };
 
 	(void)state;
 	memset(&r, 0, sizeof(r));
-	assert_int_equal(mn_explore(&sc, &cfg, &res), 0);
-	if (res.nr_failures)
-		print_message("failure: %s: %s (schedule %s)\n",
-			      res.failures[0].violation.invariant, res.failures[0].violation.detail,
-			      res.failures[0].schedule);
-	assert_int_equal(res.failing_runs, 0);
-	assert_true(res.exhausted);
-	assert_true(res.schedules > 100);
-	print_message("%llu schedules\n", (unsigned long long)res.schedules);
-	mn_explore_result_free(&res);
+	explore_expect(&sc, 2, NULL, NULL);
 }
 
 /* A mutation the explorer must catch: skip the host TLB flush before the frames go. */
 static void test_skipping_host_tlb_flush_is_caught(void **state)
 {
 	static struct race r;
-	static const char *const skip[] = { "munmap.tlb_flush" };
-	struct mn_scenario sc = {
-		.name = "munmap-vs-dontneed-vs-write",
-		.setup = race_setup,
-		.check = race_check,
-		.arg = &r,
-	};
-	struct mn_explore_config cfg = {
-		.strategy = MN_EXPLORE_DFS,
-		.preemption_bound = 2,
-		.max_schedules = 20000,
-		.skip_steps = skip,
-		.nr_skip_steps = 1,
-	};
-	struct mn_explore_result res;
+	struct mn_scenario sc = { "munmap-vs-dontneed-vs-write", race_setup, race_check, NULL, &r };
 
 	(void)state;
 	memset(&r, 0, sizeof(r));
-	assert_int_equal(mn_explore(&sc, &cfg, &res), 0);
-	assert_true(res.failing_runs > 0);
-	assert_string_equal(res.failures[0].violation.invariant, "frame.use_after_free");
-	mn_explore_result_free(&res);
+	explore_expect(&sc, 2, "munmap.tlb_flush", "frame.use_after_free");
 }
 
 int main(void)

@@ -108,14 +108,14 @@ static bool entry_same(struct mn_mm *mm, mn_hva_t addr, const struct mn_pt_walk 
 }
 
 /* Copy the data words of @nr frames from @src to @dst (copy_user_highpage()). */
-static void copy_frames(struct mn_mm *mm, struct mn_frame_ref src, struct mn_frame_ref dst,
-			uint64_t nr)
+void copy_frames(struct mn_mm *mm, struct mn_frame_ref src, struct mn_frame_ref dst, uint64_t nr,
+		 const char *what)
 {
 	uint64_t i, val;
 
 	for (i = 0; i < nr; i++) {
-		mn_phys_read(mm->phys, mn_frame_ref_offset(src, i), &val, "host.copy");
-		mn_phys_write(mm->phys, mn_frame_ref_offset(dst, i), val, "host.copy");
+		mn_phys_read(mm->phys, mn_frame_ref_offset(src, i), &val, what);
+		mn_phys_write(mm->phys, mn_frame_ref_offset(dst, i), val, what);
 	}
 }
 
@@ -196,7 +196,7 @@ static unsigned int do_file_fault(struct mn_mm *mm, struct host_vma *v, mn_hva_t
 			mn_phys_put(mm->phys, page, "host.cow");
 			return MN_VM_FAULT_OOM;
 		}
-		copy_frames(mm, page, ref, 1);
+		copy_frames(mm, page, ref, 1, "host.copy");
 		mn_phys_put(mm->phys, page, "host.cow");
 		mm->st.cow++;
 		mn_yield(mm->sim, "fault.alloc");
@@ -231,7 +231,7 @@ static unsigned int wp_page_copy(struct mn_mm *mm, struct host_vma *v, mn_hva_t 
 			  is_zero_pfn(mm, old.pfn) ? MN_PHYS_ZERO : 0, &ref))
 		return MN_VM_FAULT_OOM;
 	if (!is_zero_pfn(mm, old.pfn))
-		copy_frames(mm, old, ref, size >> MN_PAGE_SHIFT);
+		copy_frames(mm, old, ref, size >> MN_PAGE_SHIFT, "host.copy");
 	mn_yield(mm->sim, "fault.alloc");
 	r = notify_range(mm, MN_NOTIFY_CLEAR, haddr, haddr + size, true);
 	if (mn_step(mm->sim, "cow.invalidate_start"))
@@ -363,7 +363,7 @@ static unsigned int hugetlb_fault(struct mn_mm *mm, struct host_vma *v, mn_hva_t
 				mn_phys_put(mm->phys, page, "host.cow");
 				return MN_VM_FAULT_OOM;
 			}
-			copy_frames(mm, page, ref, 1ULL << v->huge_order);
+			copy_frames(mm, page, ref, 1ULL << v->huge_order, "host.copy");
 			mn_phys_put(mm->phys, page, "host.cow");
 			mm->st.cow++;
 		} else {

@@ -168,6 +168,8 @@ bool is_zero_pfn(const struct mn_mm *mm, mn_pfn_t pfn);
 struct mn_pte leaf_for_vma(const struct host_vma *v, mn_pfn_t pfn, unsigned int level, bool write);
 int install_entry(struct mn_mm *mm, mn_hva_t addr, const struct mn_pte *pte,
 		  struct mn_frame_ref ref);
+void copy_frames(struct mn_mm *mm, struct mn_frame_ref src, struct mn_frame_ref dst, uint64_t nr,
+		 const char *what);
 
 /* gup.c */
 void pin_add(struct mn_mm *mm, mn_pfn_t head, int64_t delta);

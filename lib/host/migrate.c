@@ -312,18 +312,6 @@ static int folio_refs_expected(struct mig *m, uint32_t expected)
 
 /* ---- migration --------------------------------------------------------------------------- */
 
-/* folio_copy(): the data words of the @nr frames. */
-static void copy_data(struct mn_mm *mm, struct mn_frame_ref src, struct mn_frame_ref dst,
-		      uint64_t nr)
-{
-	uint64_t i, val;
-
-	for (i = 0; i < nr; i++) {
-		mn_phys_read(mm->phys, mn_frame_ref_offset(src, i), &val, "migrate.copy");
-		mn_phys_write(mm->phys, mn_frame_ref_offset(dst, i), val, "migrate.copy");
-	}
-}
-
 /* The page-cache entry of the folio, when @v's file still caches it there. */
 static struct file_folio *cache_folio(struct mig *m, struct host_vma *v, mn_hva_t addr)
 {
@@ -395,7 +383,7 @@ int mn_mm_migrate(struct mn_mm *mm, mn_hva_t addr, unsigned int flags, mn_pfn_t 
 		migrate_abort(&m);
 		goto out;
 	}
-	copy_data(mm, m.old, dst, 1ULL << m.order);
+	copy_frames(mm, m.old, dst, 1ULL << m.order, "migrate.copy");
 	/* folio_migrate_flags() */
 	if (!mn_phys_frame_info(mm->phys, m.old.pfn, &fi))
 		mn_phys_update_flags(mm->phys, dst, fi.flags & (MN_FRAME_YOUNG | MN_FRAME_DIRTY), 0,
