@@ -193,6 +193,24 @@ static inline void world_destroy(struct world *w)
 	mn_sim_destroy(w->sim);
 }
 
+/* Inside a scenario's setup: an mm in @sim with the recorder subscribed. */
+static inline int world_attach(struct world *w, struct mn_sim *sim, enum mn_thp_mode thp)
+{
+	struct mn_mm_config mc = { .thp = thp };
+	int ret;
+
+	memset(w, 0, sizeof(*w));
+	w->sim = sim;
+	w->phys = mn_sim_get_phys(sim);
+	ret = mn_mm_create(sim, &mc, &w->mm);
+	if (ret)
+		return ret;
+	w->rec.n.ops = &rec_ops;
+	w->rec.mm = w->mm;
+	mn_mutex_init(&w->rec.m, "subscriber_mutex");
+	return mn_notifier_register(&w->rec.n, w->mm);
+}
+
 /* Check the host, the frames and the violation log, then free the world. */
 static inline void world_fini(struct world *w)
 {
@@ -304,12 +322,12 @@ static inline struct mn_frame_info info(struct world *w, mn_pfn_t pfn)
 
 /*
  * Explore @sc by DFS with at most @bound preemptions. Without @skip the scenario must pass
- * under every schedule, exhaustively (and be worth exploring: more than 100 of them). With
+ * under every schedule, exhaustively (and be worth exploring: @min_schedules at least). With
  * @skip that step is skipped in every run (a mutation), and the explorer must catch it with
  * @caught as the first violation's invariant.
  */
 static inline void explore_expect(const struct mn_scenario *sc, unsigned int bound,
-				  const char *skip, const char *caught)
+				  uint64_t min_schedules, const char *skip, const char *caught)
 {
 	const char *skips[1] = { skip };
 	struct mn_explore_config cfg = {
@@ -332,7 +350,7 @@ static inline void explore_expect(const struct mn_scenario *sc, unsigned int bou
 	if (!skip) {
 		assert_int_equal(res.failing_runs, 0);
 		assert_true(res.exhausted);
-		assert_true(res.schedules > 100);
+		assert_true(res.schedules >= min_schedules);
 	} else {
 		assert_true(res.failing_runs > 0);
 		assert_string_equal(res.failures[0].violation.invariant, caught);

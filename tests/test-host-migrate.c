@@ -401,7 +401,7 @@ static void test_collapse_with_gup_reference_is_ebusy_and_changes_nothing(void *
 		old[i] = ref_at(&w, a + i * PG);
 	}
 	assert_int_equal(mn_mm_gup(w.mm, a + 200 * PG, 0, &page), 0);
-	assert_int_equal(mn_mm_collapse_thp(w.mm, a), -EBUSY);
+	assert_int_equal(mn_mm_collapse_thp(w.mm, a), -EAGAIN);
 	assert_int_equal(w.rec.nr, 0);
 	for (i = 0; i < 512; i++) {
 		struct mn_pt_walk wk = leaf_at(&w, a + i * PG);
@@ -523,7 +523,7 @@ static void test_write_racing_migration_is_never_lost(void **state)
 	(void)state;
 	memset(&r, 0, sizeof(r));
 	/* Small enough to explore every schedule (about 550), without a bound. */
-	explore_expect(&sc, UINT_MAX, NULL, NULL);
+	explore_expect(&sc, UINT_MAX, 100, NULL, NULL);
 }
 
 /* A mutation the explorer must catch: the host TLB is not flushed before the copy. */
@@ -534,7 +534,7 @@ static void test_skipping_migrate_tlb_flush_is_caught(void **state)
 
 	(void)state;
 	memset(&r, 0, sizeof(r));
-	explore_expect(&sc, 3, "migrate.tlb_flush", "frame.use_after_free");
+	explore_expect(&sc, 3, 0, "migrate.tlb_flush", "frame.use_after_free");
 }
 
 int main(void)

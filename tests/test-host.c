@@ -604,7 +604,9 @@ static void test_register_unregister_release_and_exit(void **state)
 static void test_oom_reaper_skips_vma_when_start_refuses(void **state)
 {
 	struct world w;
+	unsigned int f = 0;
 	mn_hva_t a, b;
+	uint64_t v;
 
 	(void)state;
 	world_init(&w, MN_THP_NEVER);
@@ -614,20 +616,30 @@ static void test_oom_reaper_skips_vma_when_start_refuses(void **state)
 	write_word(&w, b, 1);
 	w.rec.start_ret = -EAGAIN;
 	assert_int_equal(mn_mm_oom_reap(w.mm), -EAGAIN);
-	assert_int_equal(rec_count(&w.rec, 's'), 2); /* one non-blockable try per VMA */
+	/* One non-blockable CLEAR try per VMA, from the top down; each backed out with end. */
+	assert_int_equal(rec_count(&w.rec, 's'), 2);
+	assert_int_equal(rec_count(&w.rec, 'e'), 2);
 	assert_false(w.rec.ev[0].blockable);
-	assert_int_equal(rec_count(&w.rec, 'e'), 0); /* nothing started: nothing to end */
+	assert_int_equal(w.rec.ev[0].event, MN_NOTIFY_CLEAR);
+	assert_int_equal(w.rec.ev[0].start, a); /* a is above b: reaped first */
+	assert_int_equal(w.rec.ev[2].start, b);
 	assert_int_equal(walk(&w, a).leaf.kind, MN_PTE_LEAF);
 	assert_int_equal(nr_violations(&w, NULL), 0);
 	w.rec.start_ret = 0;
 	assert_int_equal(mn_mm_oom_reap(w.mm), 0);
-	assert_int_equal(rec_count(&w.rec, 'e'), 2);
+	assert_int_equal(rec_count(&w.rec, 'e'), 4);
 	assert_int_equal(walk(&w, a).leaf.kind, MN_PTE_NONE);
+	/* The mm is unstable now: nothing is faulted back in. */
+	assert_int_equal(mn_mm_access(w.mm, a, MN_PTE_R, &v, &f), -EFAULT);
+	assert_int_equal(f, MN_VM_FAULT_SIGBUS);
 	world_fini(&w);
 }
 
-/* A failed start backs out: the subscribers that started first get their end. */
-static void test_failed_start_backs_out_earlier_subscribers(void **state)
+/*
+ * A failed start is backed out as mn_hlist_invalidate_range_start() does: the other
+ * subscribers still start, then every subscriber gets end, the failed one included.
+ */
+static void test_failed_start_backs_out_every_subscriber(void **state)
 {
 	struct recorder newer;
 	struct world w;
@@ -638,12 +650,16 @@ static void test_failed_start_backs_out_earlier_subscribers(void **state)
 	rec_init(&newer, w.mm); /* newest first: it starts before w.rec */
 	a = map_anon(&w, PG, MN_PROT_READ | MN_PROT_WRITE);
 	write_word(&w, a, 1);
-	w.rec.start_ret = -EAGAIN;
+	newer.start_ret = -EAGAIN; /* the first one called fails ... */
 	assert_int_equal(mn_mm_oom_reap(w.mm), -EAGAIN);
+	/* ... the older one is still started, and both are ended. */
 	assert_int_equal(newer.nr, 2);
 	assert_int_equal(newer.ev[0].kind, 's');
 	assert_int_equal(newer.ev[1].kind, 'e');
-	assert_int_equal(rec_count(&w.rec, 'e'), 0);
+	assert_int_equal(w.rec.nr, 2);
+	assert_int_equal(w.rec.ev[0].kind, 's');
+	assert_int_equal(w.rec.ev[1].kind, 'e');
+	assert_int_equal(walk(&w, a).leaf.kind, MN_PTE_LEAF);
 	assert_int_equal(mn_notifier_unregister(&newer.n, w.mm), 0);
 	world_fini(&w);
 }
@@ -727,12 +743,15 @@ static void test_every_operation_on_every_mapping_kind(void **state)
 		assert_int_equal(read_word(&w, a), 0x1111);
 		world_fini(&w);
 
-		/* Soft-dirty: write-protected, and the next write reuses the page in place. */
+		/*
+		 * Soft-dirty: write-protected (HugeTLB is not: clear_refs has no hugetlb walk),
+		 * and the next write reuses the page in place.
+		 */
 		a = map_kind(&w, k);
 		pfn = ref_at(&w, a).pfn;
-		assert_true(mn_mm_clear_soft_dirty(w.mm) >= 2);
+		assert_int_equal(mn_mm_clear_soft_dirty(w.mm), kind_hugetlb(k) ? 0 : 2);
 		assert_int_equal(pairs(&w.rec, MN_NOTIFY_SOFT_DIRTY), 1);
-		assert_false(walk(&w, a).leaf.perm & MN_PTE_W);
+		assert_int_equal(!!(walk(&w, a).leaf.perm & MN_PTE_W), kind_hugetlb(k));
 		write_word(&w, a, 0x4444);
 		assert_int_equal(ref_at(&w, a).pfn, pfn);
 		assert_int_equal(rec_count(&w.rec, 's'), 1);
@@ -742,7 +761,10 @@ static void test_every_operation_on_every_mapping_kind(void **state)
 		a = map_kind(&w, k);
 		pfn = ref_at(&w, a).pfn;
 		assert_int_equal(mn_mm_fork(w.mm, &child), 0);
-		assert_int_equal(pairs(&w.rec, MN_NOTIFY_PROTECTION_PAGE), kind_shared(k) ? 0 : 1);
+		/* copy_hugetlb_page_range() sends CLEAR, copy_page_range() PROTECTION_PAGE. */
+		assert_int_equal(
+			pairs(&w.rec, k == K_HUGETLB ? MN_NOTIFY_CLEAR : MN_NOTIFY_PROTECTION_PAGE),
+			kind_shared(k) ? 0 : 1);
 		write_word(&w, a, 0x5555);
 		assert_true((ref_at(&w, a).pfn == pfn) == kind_shared(k));
 		v = 0;
@@ -938,20 +960,12 @@ static void writer_thread(struct mn_sim *sim, void *arg)
 static int race_setup(struct mn_sim *sim, void *arg)
 {
 	struct race *r = arg;
-	struct mn_mm_config mc = { .thp = MN_THP_NEVER };
 	mn_hva_t a;
 	unsigned int i;
 
 	r->runs++;
-	r->w.sim = sim;
-	r->w.phys = mn_sim_get_phys(sim);
-	if (mn_mm_create(sim, &mc, &r->w.mm))
+	if (world_attach(&r->w, sim, MN_THP_NEVER))
 		return -ENOMEM;
-	memset(&r->w.rec, 0, sizeof(r->w.rec));
-	r->w.rec.n.ops = &rec_ops;
-	r->w.rec.mm = r->w.mm;
-	if (mn_notifier_register(&r->w.rec.n, r->w.mm))
-		return -EINVAL;
 	if (mn_mm_mmap(r->w.mm, 0, 4 * PG, MN_PROT_READ | MN_PROT_WRITE,
 		       MN_MAP_PRIVATE | MN_MAP_ANONYMOUS, NULL, 0, &a))
 		return -ENOMEM;
@@ -1014,7 +1028,7 @@ static void test_notifier_order_under_every_schedule(void **state)
 
 	(void)state;
 	memset(&r, 0, sizeof(r));
-	explore_expect(&sc, 2, NULL, NULL);
+	explore_expect(&sc, 2, 100, NULL, NULL);
 }
 
 /* A mutation the explorer must catch: skip the host TLB flush before the frames go. */
@@ -1025,7 +1039,198 @@ static void test_skipping_host_tlb_flush_is_caught(void **state)
 
 	(void)state;
 	memset(&r, 0, sizeof(r));
-	explore_expect(&sc, 2, "munmap.tlb_flush", "frame.use_after_free");
+	explore_expect(&sc, 2, 0, "munmap.tlb_flush", "frame.use_after_free");
+}
+
+/* ---- races the review found (each failed before its fix) ------------------------------- */
+
+struct duel {
+	struct world w;
+	mn_hva_t a;
+	int ret[2];
+};
+
+static void duel_check(struct mn_sim *sim, void *arg)
+{
+	struct duel *d = arg;
+
+	if (mn_mm_check_invariants(d->w.mm))
+		mn_sim_reportf(sim, MN_VIOL_CHECK, "test.host", "host invariants broken");
+	mn_mm_destroy(d->w.mm);
+}
+
+static void mprotect_ro_thread(struct mn_sim *sim, void *arg)
+{
+	struct duel *d = arg;
+
+	(void)sim;
+	d->ret[0] = mn_mm_mprotect(d->w.mm, d->a, PG, MN_PROT_READ);
+}
+
+static void write_thread(struct mn_sim *sim, void *arg)
+{
+	struct duel *d = arg;
+	uint64_t v = 99;
+
+	(void)sim;
+	d->ret[1] = mn_mm_access(d->w.mm, d->a, MN_PTE_W, &v, NULL);
+}
+
+/*
+ * The VMM's write sets the dirty bit after the mprotect(PROT_READ) that raced it: setting
+ * A/D must never write back the old entry, with W, over the read-only one.
+ */
+static int mprotect_write_setup(struct mn_sim *sim, void *arg)
+{
+	struct duel *d = arg;
+	uint64_t v = 1;
+
+	if (world_attach(&d->w, sim, MN_THP_NEVER) ||
+	    mn_mm_mmap(d->w.mm, 0, PG, MN_PROT_READ | MN_PROT_WRITE,
+		       MN_MAP_PRIVATE | MN_MAP_ANONYMOUS, NULL, 0, &d->a) ||
+	    mn_mm_access(d->w.mm, d->a, MN_PTE_W, &v, NULL))
+		return -ENOMEM;
+	/* Old and clean again, so that the write has A and D to set. */
+	mn_mm_age(d->w.mm, d->a, PG, MN_AGE_CLEAR_YOUNG);
+	mn_mm_clear_soft_dirty(d->w.mm);
+	mn_mm_mprotect(d->w.mm, d->a, PG, MN_PROT_READ | MN_PROT_WRITE);
+	mn_sim_spawn(sim, "mprotect", mprotect_ro_thread, d, NULL);
+	mn_sim_spawn(sim, "vmm", write_thread, d, NULL);
+	return 0;
+}
+
+static void test_setting_dirty_never_restores_write_permission(void **state)
+{
+	static struct duel d;
+	struct mn_scenario sc = { "mprotect-vs-write", mprotect_write_setup, duel_check, NULL, &d };
+
+	(void)state;
+	explore_expect(&sc, 2, 10, NULL, NULL);
+}
+
+static void dontneed_page1_thread(struct mn_sim *sim, void *arg)
+{
+	struct duel *d = arg;
+
+	(void)sim;
+	d->ret[0] = mn_mm_madvise(d->w.mm, d->a + PG, PG, MN_MADV_DONTNEED);
+}
+
+static void dontneed_page3_thread(struct mn_sim *sim, void *arg)
+{
+	struct duel *d = arg;
+
+	(void)sim;
+	d->ret[1] = mn_mm_madvise(d->w.mm, d->a + 3 * PG, PG, MN_MADV_DONTNEED);
+}
+
+/*
+ *  page      0 1 2 3 ...                      (one 2 MiB block, THP allowed)
+ *  dontneed    *          <- [1, 2), racing a THP fault at page 0
+ *  write     x
+ *
+ * A THP installed after the edges were split must be split again at zap time, not zapped
+ * whole: the write at page 0, outside the range, survives.
+ */
+static int dontneed_thp_fault_setup(struct mn_sim *sim, void *arg)
+{
+	struct duel *d = arg;
+
+	if (world_attach(&d->w, sim, MN_THP_ALWAYS) ||
+	    mn_mm_mmap(d->w.mm, 0, 4 * MiB, MN_PROT_READ | MN_PROT_WRITE,
+		       MN_MAP_PRIVATE | MN_MAP_ANONYMOUS, NULL, 0, &d->a))
+		return -ENOMEM;
+	mn_sim_spawn(sim, "madvise", dontneed_page1_thread, d, NULL);
+	mn_sim_spawn(sim, "vmm", write_thread, d, NULL);
+	return 0;
+}
+
+static void dontneed_thp_fault_check(struct mn_sim *sim, void *arg)
+{
+	struct duel *d = arg;
+	uint64_t v = 0;
+
+	mn_mm_access(d->w.mm, d->a, MN_PTE_R, &v, NULL);
+	if (d->ret[0] || d->ret[1] || v != 99)
+		mn_sim_reportf(sim, MN_VIOL_CHECK, "test.lost_write",
+			       "madvise %d, write %d, page 0 reads %llu", d->ret[0], d->ret[1],
+			       (unsigned long long)v);
+	duel_check(sim, arg);
+}
+
+static void test_dontneed_racing_thp_fault_keeps_writes_outside(void **state)
+{
+	static struct duel d;
+	struct mn_scenario sc = { "dontneed-vs-thp-fault", dontneed_thp_fault_setup,
+				  dontneed_thp_fault_check, NULL, &d };
+
+	(void)state;
+	explore_expect(&sc, 2, 10, NULL, NULL);
+}
+
+/* Two MADV_DONTNEEDs cutting one THP: whoever splits second finds it split, not an error. */
+static int two_dontneeds_setup(struct mn_sim *sim, void *arg)
+{
+	struct duel *d = arg;
+	uint64_t v = 1;
+
+	if (world_attach(&d->w, sim, MN_THP_ALWAYS) ||
+	    mn_mm_mmap(d->w.mm, 0, 4 * MiB, MN_PROT_READ | MN_PROT_WRITE,
+		       MN_MAP_PRIVATE | MN_MAP_ANONYMOUS, NULL, 0, &d->a) ||
+	    mn_mm_access(d->w.mm, d->a, MN_PTE_W, &v, NULL))
+		return -ENOMEM;
+	mn_sim_spawn(sim, "madvise1", dontneed_page1_thread, d, NULL);
+	mn_sim_spawn(sim, "madvise3", dontneed_page3_thread, d, NULL);
+	return 0;
+}
+
+static void two_dontneeds_check(struct mn_sim *sim, void *arg)
+{
+	struct duel *d = arg;
+
+	if (d->ret[0] || d->ret[1])
+		mn_sim_reportf(sim, MN_VIOL_CHECK, "test.madvise", "madvise %d and %d", d->ret[0],
+			       d->ret[1]);
+	duel_check(sim, arg);
+}
+
+static void test_two_dontneeds_on_one_thp_both_succeed(void **state)
+{
+	static struct duel d;
+	struct mn_scenario sc = { "dontneed-vs-dontneed", two_dontneeds_setup, two_dontneeds_check,
+				  NULL, &d };
+
+	(void)state;
+	explore_expect(&sc, 2, 10, NULL, NULL);
+}
+
+/* MADV_NOHUGEPAGE over half a THP splits the THP with the VMA. */
+static void test_thp_hint_over_half_a_thp_splits_it(void **state)
+{
+	struct world w;
+	mn_hva_t a;
+
+	(void)state;
+	world_init(&w, MN_THP_ALWAYS);
+	a = map_anon(&w, 4 * MiB, MN_PROT_READ | MN_PROT_WRITE);
+	write_word(&w, a, 5);
+	assert_int_equal(walk(&w, a).leaf.level, MN_PG_LEVEL_2M);
+	assert_int_equal(mn_mm_madvise(w.mm, a + MiB, MiB, MN_MADV_NOHUGEPAGE), 0);
+	assert_int_equal(mn_mm_nr_vmas(w.mm), 3);
+	assert_int_equal(walk(&w, a).leaf.level, MN_PG_LEVEL_4K);
+	assert_int_equal(pairs(&w.rec, MN_NOTIFY_CLEAR), 1);
+	assert_int_equal(read_word(&w, a), 5);
+	/* HugeTLB pages are never cut. */
+	{
+		mn_hva_t h;
+
+		assert_int_equal(mn_mm_mmap(w.mm, 0, 2 * MiB, MN_PROT_READ,
+					    MN_MAP_PRIVATE | MN_MAP_ANONYMOUS | MN_MAP_HUGETLB,
+					    NULL, 0, &h),
+				 0);
+		assert_int_equal(mn_mm_madvise(w.mm, h, PG, MN_MADV_NOHUGEPAGE), -EINVAL);
+	}
+	world_fini(&w);
 }
 
 int main(void)
@@ -1051,11 +1256,15 @@ int main(void)
 		cmocka_unit_test(test_check_invariants_catches_broken_accounting),
 		cmocka_unit_test(test_register_unregister_release_and_exit),
 		cmocka_unit_test(test_oom_reaper_skips_vma_when_start_refuses),
-		cmocka_unit_test(test_failed_start_backs_out_earlier_subscribers),
+		cmocka_unit_test(test_failed_start_backs_out_every_subscriber),
 		cmocka_unit_test(test_sleeping_in_non_blockable_start_is_reported),
 		cmocka_unit_test(test_subscriber_using_frame_after_start_is_use_after_free),
 		cmocka_unit_test(test_notifier_order_under_every_schedule),
 		cmocka_unit_test(test_skipping_host_tlb_flush_is_caught),
+		cmocka_unit_test(test_setting_dirty_never_restores_write_permission),
+		cmocka_unit_test(test_dontneed_racing_thp_fault_keeps_writes_outside),
+		cmocka_unit_test(test_two_dontneeds_on_one_thp_both_succeed),
+		cmocka_unit_test(test_thp_hint_over_half_a_thp_splits_it),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

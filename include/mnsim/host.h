@@ -253,7 +253,8 @@ MN_EXPORT uint64_t mn_file_nr_pages(const struct mn_file *f);
  *
  * Context: A sim thread or the world's thread; takes the mmap lock for writing.
  * Return: 0, -EINVAL (length 0, unaligned offset or fixed address, bad flags or prot),
- * -EBADF (no file for a file mapping), -ENOMEM (no room, or beyond the address space).
+ * -EBADF (no file for a file mapping), -EPERM (a fixed address below vm.mmap_min_addr,
+ * 64 KiB), -ENOMEM (no room, or beyond the address space).
  */
 MN_EXPORT int mn_mm_mmap(struct mn_mm *mm, mn_hva_t addr, uint64_t len, unsigned int prot,
 			 unsigned int flags, struct mn_file *file, uint64_t offset, mn_hva_t *out);
@@ -290,8 +291,9 @@ MN_EXPORT int mn_mm_munmap(struct mn_mm *mm, mn_hva_t start, uint64_t len);
  * page), as can_change_pte_writable() decides.
  *
  * Context: A sim thread or the world's thread; takes the mmap lock for writing.
- * Return: 0, -EINVAL (unaligned, bad @prot), or -ENOMEM (part of the range not mapped;
- * nothing changes).
+ * Return: 0, -EINVAL (unaligned, bad @prot, or cutting a HugeTLB page), or -ENOMEM (part
+ * of the range not mapped, or beyond the address space; nothing changes, where the kernel
+ * would have changed the VMAs before the hole).
  */
 MN_EXPORT int mn_mm_mprotect(struct mn_mm *mm, mn_hva_t start, uint64_t len, unsigned int prot);
 
@@ -307,7 +309,7 @@ MN_EXPORT int mn_mm_mprotect(struct mn_mm *mm, mn_hva_t start, uint64_t len, uns
  * Context: A sim thread or the world's thread.
  * Return: 0, -EINVAL (unaligned, unknown advice, DONTNEED on a locked VMA, COLLAPSE where
  * THP is not possible), -ENOMEM (part of the range is not mapped; the mapped parts are
- * still advised, as the kernel does), or -EAGAIN / -EBUSY from a collapse.
+ * still advised, as the kernel does), or -EAGAIN from a collapse.
  */
 MN_EXPORT int mn_mm_madvise(struct mn_mm *mm, mn_hva_t start, uint64_t len, int advice);
 
@@ -423,8 +425,8 @@ MN_EXPORT int mn_mm_gup_fast(struct mn_mm *mm, mn_hva_t addr, unsigned int gup_f
  * follow_page and handle_mm_fault until the entry allows the access.
  *
  * Context: A sim thread or the world's thread. May sleep.
- * Return: 0, -EFAULT (no VMA, no permission, SIGBUS), -ENOMEM, or -EHWPOISON never (not
- * modelled).
+ * Return: 0, -EFAULT (no VMA, no permission, SIGBUS, or an mm the OOM reaper took), or
+ * -ENOMEM.
  */
 MN_EXPORT int mn_mm_gup(struct mn_mm *mm, mn_hva_t addr, unsigned int gup_flags,
 			struct mn_gup_page *out);
@@ -520,7 +522,8 @@ MN_EXPORT int mn_mm_split_thp(struct mn_mm *mm, mn_hva_t addr, bool split_folio)
  *
  * Context: A sim thread or the world's thread; takes the mmap lock for writing.
  * Return: 0, -EINVAL (the block is not inside one private anonymous VMA that allows THP),
- * -EEXIST (already huge), -ENOENT (nothing mapped), -EBUSY (a page is shared or pinned),
+ * -EEXIST (already huge), -ENOENT (nothing mapped), -EAGAIN (a page holds a reference
+ * besides its mappings, such as GUP's, or a PROT_NONE or migration entry is there),
  * or -ENOMEM.
  */
 MN_EXPORT int mn_mm_collapse_thp(struct mn_mm *mm, mn_hva_t addr);
@@ -553,7 +556,7 @@ MN_EXPORT int mn_mm_fork(struct mn_mm *mm, struct mn_mm **out);
 
 /* mn_mm_age() modes */
 enum mn_age_mode {
-	MN_AGE_CLEAR_FLUSH_YOUNG = 0, /* folio_referenced(): clear and flush, ask notifiers */
+	MN_AGE_CLEAR_FLUSH_YOUNG = 0, /* folio_referenced(): clear (x86: no flush), ask notifiers */
 	MN_AGE_CLEAR_YOUNG,	      /* idle tracking: clear without flush */
 	MN_AGE_TEST_YOUNG,	      /* test only */
 };
@@ -584,10 +587,13 @@ MN_EXPORT void mn_mm_exit(struct mn_mm *mm);
 
 /**
  * mn_mm_oom_reap() - The OOM reaper (__oom_reap_task_mm()): unmap private memory with
- * non-blockable %MN_NOTIFY_UNMAP ranges.
+ * non-blockable %MN_NOTIFY_CLEAR ranges, one per VMA, from the top of the address space down.
  * @mm: the mm.
  *
- * A VMA whose start fails (a subscriber answered -EAGAIN) is skipped and left mapped.
+ * The mm becomes unstable first (MMF_UNSTABLE): later faults that would map memory get
+ * %MN_VM_FAULT_SIGBUS, so GUP fails with -EFAULT. A VMA whose start fails (a subscriber
+ * answered -EAGAIN) is skipped and left mapped; every subscriber then still gets its end,
+ * as the kernel backs a failed start out.
  *
  * Context: A sim thread or the world's thread; only tries the mmap lock.
  * Return: 0 when everything reapable was reaped, -EAGAIN when the lock was busy or some VMA

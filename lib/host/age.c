@@ -79,8 +79,10 @@ int mn_mm_age(struct mn_mm *mm, mn_hva_t start, uint64_t len, enum mn_age_mode m
 		/* The rmap walk holds the page-table lock: the callbacks run in atomic context. */
 		mn_spin_lock(mm->sim, &mm->ptl);
 		mn_pt_update(mm->pt, pn_range(a, a + MN_PAGE_SIZE), test_clear_young, &y, &res);
-		if (y.young && mode == MN_AGE_CLEAR_FLUSH_YOUNG)
-			host_tlb_flush(mm, a, e, NULL);
+		/*
+		 * x86's ptep_clear_flush_young() does not flush: a stale accessed bit in the
+		 * TLB only makes aging less precise.
+		 */
 		sec = notify_young(mm, mode, a, mode == MN_AGE_TEST_YOUNG ? a + MN_PAGE_SIZE : e);
 		mn_spin_unlock(mm->sim, &mm->ptl);
 		young += y.young || sec;

@@ -114,7 +114,8 @@ int mn_mm_check_invariants(struct mn_mm *mm)
 			u.cached |= c.uses[j].cached;
 		}
 		mn_phys_frame_info(mm->phys, u.head, &fi);
-		want = u.maps + pin_count(mm, u.head) + u.cached + isolated(mm, u.head);
+		want = u.maps + pfnset_count(&mm->pins, folio_of(mm, u.head)) + u.cached +
+		       isolated(mm, u.head);
 		if ((uint64_t)fi.mapcount < u.maps) {
 			mn_sim_reportf(
 				mm->sim, MN_VIOL_REFCOUNT, "host.mapcount",
@@ -124,13 +125,14 @@ int mn_mm_check_invariants(struct mn_mm *mm)
 			c.broken++;
 		} else if ((uint64_t)fi.mapcount == u.maps && fi.refcount != want) {
 			/* Mapped by this mm only: every reference is accounted for. */
-			mn_sim_reportf(mm->sim, MN_VIOL_REFCOUNT, "host.refcount",
-				       "folio %#llx has refcount %u, expected %llu (%llu mappings, "
-				       "%llu GUP references, page cache %d, isolated %d)",
-				       (unsigned long long)u.head, fi.refcount,
-				       (unsigned long long)want, (unsigned long long)u.maps,
-				       (unsigned long long)pin_count(mm, u.head), u.cached,
-				       isolated(mm, u.head));
+			mn_sim_reportf(
+				mm->sim, MN_VIOL_REFCOUNT, "host.refcount",
+				"folio %#llx has refcount %u, expected %llu (%llu mappings, "
+				"%llu GUP references, page cache %d, isolated %d)",
+				(unsigned long long)u.head, fi.refcount, (unsigned long long)want,
+				(unsigned long long)u.maps,
+				(unsigned long long)pfnset_count(&mm->pins, folio_of(mm, u.head)),
+				u.cached, isolated(mm, u.head));
 			c.broken++;
 		}
 	}

@@ -47,22 +47,20 @@ int install_entry(struct mn_mm *mm, mn_hva_t addr, const struct mn_pte *pte,
 	return 0;
 }
 
-/* A private anonymous folio mapped once: reusable for writing (PageAnonExclusive). */
-static bool folio_exclusive(struct mn_mm *mm, mn_pfn_t pfn)
+/* Two decoded entries are the same entry (pte_same() on the raw value). */
+static bool pte_same(const struct mn_pte *a, uint64_t agen, const struct mn_pte *b, uint64_t bgen)
 {
-	struct mn_frame_info fi;
-
-	if (is_zero_pfn(mm, pfn) || mn_phys_frame_info(mm->phys, pfn, &fi))
-		return false;
-	return fi.owner == MN_OWNER_ANON && fi.mapcount == 1;
+	return a->kind == b->kind && a->pfn == b->pfn && a->perm == b->perm &&
+	       a->level == b->level && a->accessed == b->accessed && a->dirty == b->dirty &&
+	       agen == bgen;
 }
 
 struct set_arg {
+	const struct mn_pt_walk *seen; /* replace only this exact entry */
 	struct mn_pte pte;
 	uint64_t gen;
-	bool match; /* only replace when the old entry maps @old_pfn with kind @old_kind */
-	mn_pfn_t old_pfn;
-	enum mn_pte_kind old_kind;
+	bool young_only; /* OR A (and D) into whatever entry maps @seen's pfn */
+	bool write;
 	bool done;
 };
 
@@ -71,7 +69,19 @@ static bool set_one(void *arg, mn_gfn_t gfn, struct mn_pte *pte, uint64_t *gen)
 	struct set_arg *s = arg;
 
 	(void)gfn;
-	if (s->match && (pte->pfn != s->old_pfn || pte->kind != s->old_kind))
+	if (s->young_only) {
+		/* The hardware sets A, and D only through a writable translation, atomically. */
+		if (pte->kind != MN_PTE_LEAF || pte->pfn != s->seen->leaf.pfn ||
+		    *gen != s->seen->gen)
+			return false;
+		if (pte->accessed && (!s->write || pte->dirty || !(pte->perm & MN_PTE_W)))
+			return false;
+		pte->accessed = true;
+		pte->dirty |= s->write && (pte->perm & MN_PTE_W);
+		s->done = true;
+		return true;
+	}
+	if (!pte_same(pte, *gen, &s->seen->leaf, s->seen->gen))
 		return false;
 	*pte = s->pte;
 	if (s->gen)
@@ -80,19 +90,18 @@ static bool set_one(void *arg, mn_gfn_t gfn, struct mn_pte *pte, uint64_t *gen)
 	return true;
 }
 
-/* Rewrite the entry covering @addr if it still is what the fault saw (pte_same()). */
+/*
+ * Rewrite the entry covering @addr with @pte if it still is exactly what the fault saw
+ * (pte_same() under the page-table lock); false when it changed meanwhile.
+ */
 static bool replace_entry(struct mn_mm *mm, mn_hva_t addr, const struct mn_pt_walk *seen,
 			  const struct mn_pte *pte, uint64_t gen)
 {
-	struct set_arg s = { .pte = *pte,
-			     .gen = gen,
-			     .match = true,
-			     .old_pfn = seen->leaf.pfn,
-			     .old_kind = seen->leaf.kind };
+	struct set_arg s = { .seen = seen, .pte = *pte, .gen = gen };
 	struct mn_pt_result res;
 
-	mn_pt_update(mm->pt, pn_range(addr, addr + MN_PAGE_SIZE), set_one, &s, &res);
-	return s.done;
+	return !mn_pt_update(mm->pt, pn_range(addr, addr + MN_PAGE_SIZE), set_one, &s, &res) &&
+	       s.done;
 }
 
 /* Whether the entry at @addr is still the one @seen found (pte_same()). */
@@ -103,8 +112,7 @@ static bool entry_same(struct mn_mm *mm, mn_hva_t addr, const struct mn_pt_walk 
 	if (peek(mm, addr, &w))
 		return seen->leaf.kind == MN_PTE_NONE; /* still empty (a THP install may still
 							  find a table there and fail) */
-	return seen->leaf.kind == w.leaf.kind && seen->leaf.pfn == w.leaf.pfn &&
-	       seen->leaf.perm == w.leaf.perm && seen->leaf.level == w.leaf.level;
+	return pte_same(&w.leaf, w.gen, &seen->leaf, seen->gen);
 }
 
 /* Copy the data words of @nr frames from @src to @dst (copy_user_highpage()). */
@@ -227,20 +235,26 @@ static unsigned int wp_page_copy(struct mn_mm *mm, struct host_vma *v, mn_hva_t 
 	struct mn_pte pte;
 	unsigned int ret = 0;
 
+	bool zero = is_zero_pfn(mm, old.pfn);
+
+	/* do_wp_page() holds the old folio while it copies and waits for the notifiers. */
+	if (!zero && mn_phys_get(mm->phys, old, "host.cow"))
+		return MN_VM_FAULT_RETRY;
 	if (mn_phys_alloc(mm->phys, level == 1 ? 0 : (level - 1) * MN_LEVEL_BITS, MN_OWNER_ANON,
-			  is_zero_pfn(mm, old.pfn) ? MN_PHYS_ZERO : 0, &ref))
+			  zero ? MN_PHYS_ZERO : 0, &ref)) {
+		if (!zero)
+			mn_phys_put(mm->phys, old, "host.cow");
 		return MN_VM_FAULT_OOM;
-	if (!is_zero_pfn(mm, old.pfn))
+	}
+	if (!zero)
 		copy_frames(mm, old, ref, size >> MN_PAGE_SHIFT, "host.copy");
 	mn_yield(mm->sim, "fault.alloc");
 	r = notify_range(mm, MN_NOTIFY_CLEAR, haddr, haddr + size, true);
 	if (mn_step(mm->sim, "cow.invalidate_start"))
 		notify_start(mm, &r);
 	mn_spin_lock(mm->sim, &mm->ptl);
-	if (entry_same(mm, addr, seen)) {
-		pte = leaf_for_vma(v, ref.pfn, level, true);
-		pte.accessed = true;
-		replace_entry(mm, haddr, seen, &pte, ref.gen);
+	pte = leaf_for_vma(v, ref.pfn, level, true);
+	if (replace_entry(mm, haddr, seen, &pte, ref.gen)) {
 		mn_phys_map(mm->phys, ref, "host.cow");
 		entry_unmapped(mm, &seen->leaf, seen->gen, &g);
 		mm->st.cow++;
@@ -254,6 +268,8 @@ static unsigned int wp_page_copy(struct mn_mm *mm, struct host_vma *v, mn_hva_t 
 	if (mn_step(mm->sim, "cow.invalidate_end"))
 		notify_end(mm, &r);
 	gather_free(mm, &g, NULL);
+	if (!zero)
+		mn_phys_put(mm->phys, old, "host.cow");
 	return ret;
 }
 
@@ -273,14 +289,30 @@ static unsigned int wp_reuse(struct mn_mm *mm, struct host_vma *v, mn_hva_t addr
 	return ret;
 }
 
+/*
+ * wp_can_reuse_anon_folio(): a small anonymous folio fork() shared is reused when nobody
+ * else holds it any more (the other mm copied or unmapped it; no GUP reference in flight).
+ */
+static bool can_reuse_shared_anon(struct mn_mm *mm, mn_pfn_t pfn)
+{
+	struct mn_frame_info fi;
+
+	return !is_zero_pfn(mm, pfn) && !mn_phys_frame_info(mm->phys, pfn, &fi) &&
+	       fi.owner == MN_OWNER_ANON && fi.order == 0 && fi.refcount == 1;
+}
+
 /* do_wp_page() and its huge forms: a write to a present entry without W. */
 static unsigned int do_wp_page(struct mn_mm *mm, struct host_vma *v, mn_hva_t addr,
 			       const struct mn_pt_walk *seen)
 {
 	if (v->flags & MN_VM_SHARED)
 		return wp_reuse(mm, v, addr, seen); /* wp_page_shared() */
-	if (folio_exclusive(mm, seen->leaf.pfn))
+	if (anon_exclusive(mm, seen->leaf.pfn))
 		return wp_reuse(mm, v, addr, seen); /* wp_page_reuse() */
+	if (can_reuse_shared_anon(mm, seen->leaf.pfn)) {
+		anon_unshare(mm, seen->leaf.pfn);
+		return wp_reuse(mm, v, addr, seen);
+	}
 	if (seen->leaf.level == MN_PG_LEVEL_2M && !(v->flags & MN_VM_HUGETLB)) {
 		/* do_huge_pmd_wp_page(): a shared THP is split, then the PTE is copied. */
 		int err = split_huge_pmd(mm, addr);
@@ -299,7 +331,7 @@ static unsigned int do_numa_page(struct mn_mm *mm, struct host_vma *v, mn_hva_t 
 
 	pte.dirty = seen->leaf.dirty;
 	if (!(v->flags & MN_VM_SHARED) &&
-	    !((v->prot & MN_PROT_WRITE) && pte.dirty && folio_exclusive(mm, pte.pfn)))
+	    !((v->prot & MN_PROT_WRITE) && pte.dirty && anon_exclusive(mm, pte.pfn)))
 		pte.perm &= ~MN_PTE_W;
 	mn_spin_lock(mm->sim, &mm->ptl);
 	if (!replace_entry(mm, mn_align_down(addr, level_bytes(pte.level)), seen, &pte, 0))
@@ -324,14 +356,13 @@ static bool migration_done(void *arg)
 /* Accessed (and dirty) bits, as the hardware or a spurious fault sets them. */
 static void mark_young(struct mn_mm *mm, mn_hva_t addr, const struct mn_pt_walk *seen, bool write)
 {
-	struct mn_pte pte = seen->leaf;
+	struct set_arg s = { .seen = seen, .young_only = true, .write = write };
+	struct mn_pt_result res;
 
-	if (pte.accessed && (!write || pte.dirty))
+	if (seen->leaf.accessed && (!write || seen->leaf.dirty))
 		return;
-	pte.accessed = true;
-	pte.dirty |= write;
 	mn_spin_lock(mm->sim, &mm->ptl);
-	replace_entry(mm, mn_align_down(addr, level_bytes(pte.level)), seen, &pte, 0);
+	mn_pt_update(mm->pt, pn_range(addr, addr + MN_PAGE_SIZE), set_one, &s, &res);
 	mn_spin_unlock(mm->sim, &mm->ptl);
 }
 
@@ -411,6 +442,8 @@ unsigned int mn_mm_handle_fault(struct mn_mm *mm, mn_hva_t addr, unsigned int fl
 		mark_young(mm, addr, &w, write); /* spurious: someone else mapped it */
 		return 0;
 	}
+	if (mm->unstable)
+		return MN_VM_FAULT_SIGBUS; /* check_stable_address_space() */
 	if (vma_thp_allowed(mm, v) && do_huge_pmd_anonymous_page(mm, v, addr, &w, &ret))
 		return ret;
 	if (!v->file)

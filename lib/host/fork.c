@@ -44,6 +44,9 @@ static bool copy_entry(void *arg, mn_gfn_t gfn, struct mn_pte *pte, uint64_t *ge
 	if (!c->err && !is_zero_pfn(c->child, child.pfn)) {
 		mn_phys_map(c->parent->phys, ref, "host.fork");
 		mn_phys_get(c->parent->phys, ref, "host.fork");
+		/* folio_try_dup_anon_rmap(): no longer exclusive to either. */
+		anon_share(c->parent, ref.pfn);
+		anon_share(c->child, ref.pfn);
 	}
 	return changed;
 }
@@ -77,7 +80,10 @@ int mn_mm_fork(struct mn_mm *mm, struct mn_mm **out)
 		/* Shared mappings are not copied: the child faults them (vma_needs_copy()). */
 		if (v->flags & MN_VM_SHARED)
 			continue;
-		r = notify_range(mm, MN_NOTIFY_PROTECTION_PAGE, v->start, v->end, true);
+		/* copy_hugetlb_page_range() sends CLEAR where copy_page_range() PROTECTION_PAGE. */
+		r = notify_range(
+			mm, v->flags & MN_VM_HUGETLB ? MN_NOTIFY_CLEAR : MN_NOTIFY_PROTECTION_PAGE,
+			v->start, v->end, true);
 		if (mn_step(mm->sim, "fork.invalidate_start"))
 			notify_start(mm, &r);
 		mn_spin_lock(mm->sim, &mm->ptl);

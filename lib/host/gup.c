@@ -7,65 +7,6 @@
  */
 #include "host/host-internal.h"
 
-struct host_pin {
-	RB_ENTRY(host_pin) rb;
-	mn_pfn_t head;
-	uint64_t count;
-};
-
-static int pin_cmp(const struct host_pin *a, const struct host_pin *b)
-{
-	return a->head < b->head ? -1 : a->head > b->head;
-}
-
-RB_GENERATE_STATIC(host_pins, host_pin, rb, pin_cmp)
-
-void pins_destroy(struct mn_mm *mm)
-{
-	struct host_pin *p, *n;
-
-	RB_FOREACH_SAFE(p, host_pins, &mm->pins, n) {
-		RB_REMOVE(host_pins, &mm->pins, p);
-		mn_free(mm->alloc, p);
-	}
-}
-
-static mn_pfn_t folio_head(struct mn_mm *mm, mn_pfn_t pfn)
-{
-	struct mn_frame_info fi;
-
-	return mn_phys_frame_info(mm->phys, pfn, &fi) ? pfn : fi.head;
-}
-
-/* GUP references handed out and not yet put, per folio (for mn_mm_check_invariants()). */
-void pin_add(struct mn_mm *mm, mn_pfn_t head, int64_t delta)
-{
-	struct host_pin key = { .head = head }, *p = RB_FIND(host_pins, &mm->pins, &key);
-
-	if (!p) {
-		if (delta <= 0)
-			return;
-		p = mn_zalloc(mm->alloc, sizeof(*p));
-		if (!p)
-			return; /* bookkeeping only: the invariant check then overcounts */
-		p->head = head;
-		RB_INSERT(host_pins, &mm->pins, p);
-	}
-	p->count += (uint64_t)delta;
-	if (!p->count) {
-		RB_REMOVE(host_pins, &mm->pins, p);
-		mn_free(mm->alloc, p);
-	}
-}
-
-uint64_t pin_count(const struct mn_mm *mm, mn_pfn_t head)
-{
-	struct host_pin key = { .head = head }, *p;
-
-	p = RB_FIND(host_pins, (struct host_pins *)&mm->pins, &key);
-	return p ? p->count : 0;
-}
-
 /* follow_page_pte(): take the page if the entry already allows the access. */
 static int follow_page(struct mn_mm *mm, mn_hva_t addr, unsigned int gup_flags, bool fast,
 		       struct mn_gup_page *out)
@@ -84,7 +25,7 @@ static int follow_page(struct mn_mm *mm, mn_hva_t addr, unsigned int gup_flags, 
 		ref.gen = mm->zero_page.gen;
 	if (mn_phys_get(mm->phys, ref, fast ? "gup_fast" : "gup"))
 		return -EFAULT;
-	pin_add(mm, folio_head(mm, ref.pfn), 1);
+	pfnset_add(mm, &mm->pins, folio_of(mm, ref.pfn), 1);
 	out->ref = ref;
 	out->writable = w.leaf.perm & MN_PTE_W;
 	out->level = w.leaf.level;
@@ -150,11 +91,11 @@ int mn_mm_gup(struct mn_mm *mm, mn_hva_t addr, unsigned int gup_flags, struct mn
 
 int mn_mm_put_page(struct mn_mm *mm, const struct mn_gup_page *page)
 {
-	mn_pfn_t head = folio_head(mm, page->ref.pfn);
+	struct mn_frame_ref folio = folio_of(mm, page->ref.pfn);
 	int ret = mn_phys_put(mm->phys, page->ref, "put_page");
 
 	if (ret >= 0)
-		pin_add(mm, head, -1);
+		pfnset_add(mm, &mm->pins, folio, -1);
 	if (ret == 1)
 		mm->st.frames_freed++;
 	return ret;

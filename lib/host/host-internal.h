@@ -50,10 +50,10 @@ struct mn_file {
 	struct file_cache cache;
 };
 
-struct host_pin;
+struct pfn_node;
 
-/* GUP references not yet put, per folio head (for the refcount invariant); gup.c. */
-RB_HEAD(host_pins, host_pin);
+/* Per-folio counters keyed by (head, generation); pfnset.c. */
+RB_HEAD(pfnset, pfn_node);
 
 /* libbsd 0.11.7 leaves __unused undefined (Debian #522773) but RB_GENERATE_STATIC uses it. */
 #ifndef __unused
@@ -79,10 +79,13 @@ struct mn_mm {
 	struct mn_tlb *tlb;
 	struct mn_notifier *subs; /* newest first */
 	bool released;		  /* exit released the subscribers */
+	bool exiting;		  /* exit began: no new subscriptions (mm_users is 0) */
 	bool exited;
+	bool unstable; /* MMF_UNSTABLE: the OOM reaper took memory away */
 
 	struct mn_frame_ref zero_page;
-	struct host_pins pins;
+	struct pfnset pins;			/* GUP references not yet put */
+	struct pfnset anon_shared;		/* anonymous folios fork() shared (not exclusive) */
 	mn_pfn_t migrating[HOST_MAX_MIGRATING]; /* isolated folio heads */
 	unsigned int nr_migrating;
 	struct mn_mm_stats st;
@@ -121,6 +124,7 @@ struct host_vma *vma_new(struct mn_mm *mm);
 unsigned int vma_pte_perm(const struct host_vma *v);
 bool vma_thp_allowed(const struct mn_mm *mm, const struct host_vma *v);
 int range_fully_mapped(struct mn_mm *mm, mn_hva_t start, mn_hva_t end);
+int hugetlb_cut(struct mn_mm *mm, mn_hva_t start, mn_hva_t end);
 int vmas_split_edges(struct mn_mm *mm, mn_hva_t start, mn_hva_t end);
 void host_trace(struct mn_mm *mm, const char *step, mn_hva_t start, mn_hva_t end);
 
@@ -171,10 +175,14 @@ int install_entry(struct mn_mm *mm, mn_hva_t addr, const struct mn_pte *pte,
 void copy_frames(struct mn_mm *mm, struct mn_frame_ref src, struct mn_frame_ref dst, uint64_t nr,
 		 const char *what);
 
-/* gup.c */
-void pin_add(struct mn_mm *mm, mn_pfn_t head, int64_t delta);
-void pins_destroy(struct mn_mm *mm);
-uint64_t pin_count(const struct mn_mm *mm, mn_pfn_t head);
+/* pfnset.c */
+struct mn_frame_ref folio_of(const struct mn_mm *mm, mn_pfn_t pfn);
+void pfnset_add(struct mn_mm *mm, struct pfnset *set, struct mn_frame_ref folio, int64_t delta);
+uint64_t pfnset_count(const struct pfnset *set, struct mn_frame_ref folio);
+void pfnset_clear(struct mn_mm *mm, struct pfnset *set);
+bool anon_exclusive(const struct mn_mm *mm, mn_pfn_t pfn);
+void anon_share(struct mn_mm *mm, mn_pfn_t pfn);
+void anon_unshare(struct mn_mm *mm, mn_pfn_t pfn);
 
 /* migrate.c */
 bool folio_migrating(const struct mn_mm *mm, mn_pfn_t head);

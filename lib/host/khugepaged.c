@@ -48,7 +48,7 @@ static bool scan_one(void *arg, mn_gfn_t gfn, struct mn_pte *pte, uint64_t *gen)
 		return false;
 	}
 	if (pte->kind != MN_PTE_LEAF) {
-		c->err = -EBUSY; /* PROT_NONE or migration entry */
+		c->err = -EAGAIN; /* PROT_NONE or migration entry: try again later */
 		return false;
 	}
 	c->page[i] = (struct mn_frame_ref){ pte->pfn, *gen };
@@ -57,7 +57,7 @@ static bool scan_one(void *arg, mn_gfn_t gfn, struct mn_pte *pte, uint64_t *gen)
 		return false; /* reads as zero */
 	if (mn_phys_frame_info(c->mm->phys, pte->pfn, &fi) || fi.state == MN_FRAME_FREE ||
 	    fi.owner != MN_OWNER_ANON) {
-		c->err = -EBUSY;
+		c->err = -EINVAL;
 		return false;
 	}
 	c->head[i] = fi.head;
@@ -66,9 +66,9 @@ static bool scan_one(void *arg, mn_gfn_t gfn, struct mn_pte *pte, uint64_t *gen)
 
 /*
  * hpage_collapse_scan_pmd() and the refcount checks of __collapse_huge_page_isolate(): each
- * folio the block maps must be mapped only by the block's PTEs (not COW-shared) and hold no
- * reference but theirs (no GUP reference in flight). A PTE-mapped THP inside the block
- * passes, as it does in the kernel.
+ * folio the block maps must hold no reference but its mappings' (no GUP reference in
+ * flight). A PTE-mapped THP inside the block passes, as it does in the kernel, and so do
+ * pages fork() shared.
  */
 static int collapse_scan(struct collapse *c, mn_hva_t haddr)
 {
@@ -97,10 +97,15 @@ static int collapse_scan(struct collapse *c, mn_hva_t haddr)
 			continue; /* this folio was checked already */
 		for (n = 0, j = i; j < COLLAPSE_NR; j++)
 			n += c->head[j] == c->head[i];
+		/*
+		 * Every reference must be a mapping's (SCAN_PAGE_COUNT, -EAGAIN): a GUP
+		 * reference in flight stops the collapse. Pages fork() shared are fine for
+		 * MADV_COLLAPSE (max_ptes_shared does not apply): the other mm keeps them.
+		 */
 		if (!mn_phys_ref_valid(c->mm->phys, c->page[i]) ||
-		    mn_phys_frame_info(c->mm->phys, c->head[i], &fi) || fi.mapcount != (int32_t)n ||
-		    fi.refcount != n)
-			return -EBUSY;
+		    mn_phys_frame_info(c->mm->phys, c->head[i], &fi) || fi.mapcount < (int32_t)n ||
+		    fi.refcount != (uint32_t)fi.mapcount)
+			return -EAGAIN;
 	}
 	return 0;
 }

@@ -54,7 +54,12 @@ static int set_thp_hint(struct mn_mm *mm, mn_hva_t start, mn_hva_t end, int advi
 	int ret;
 
 	mn_write_lock(mm->sim, &mm->mmap_lock);
-	ret = vmas_split_edges(mm, start, end);
+	/* madvise_update_vma() splits the VMAs: never through a HugeTLB page or a THP. */
+	ret = hugetlb_cut(mm, start, end);
+	if (!ret)
+		ret = split_huge_edges(mm, start, end);
+	if (!ret)
+		ret = vmas_split_edges(mm, start, end);
 	for (v = ret ? NULL : vma_first_in(mm, start, end); v; v = vma_next_in(v, start, end)) {
 		if (advice == MN_MADV_HUGEPAGE) {
 			v->flags = (v->flags | MN_VM_HUGEPAGE) & ~MN_VM_NOHUGEPAGE;
@@ -85,16 +90,20 @@ int mn_mm_madvise(struct mn_mm *mm, mn_hva_t start, uint64_t len, int advice)
 	mn_hva_t end;
 	int ret, hole;
 
-	if ((start & ~MN_PAGE_MASK) || len > HOST_TASK_SIZE)
+	if ((start & ~MN_PAGE_MASK) || len > UINT64_MAX - MN_PAGE_SIZE)
 		return -EINVAL;
 	if (advice != MN_MADV_DONTNEED && advice != MN_MADV_HUGEPAGE &&
 	    advice != MN_MADV_NOHUGEPAGE && advice != MN_MADV_COLLAPSE)
 		return -EINVAL;
 	end = start + mn_align_up(len, MN_PAGE_SIZE);
-	if (end > HOST_TASK_SIZE || end < start)
-		return -EINVAL;
+	if (end < start)
+		return -EINVAL; /* wraps */
 	if (start == end)
 		return 0;
+	if (end > HOST_TASK_SIZE)
+		end = HOST_TASK_SIZE > start ? HOST_TASK_SIZE : start; /* no VMA there: -ENOMEM */
+	if (start == end)
+		return -ENOMEM;
 	mn_read_lock(mm->sim, &mm->mmap_lock);
 	hole = range_fully_mapped(mm, start, end);
 	mn_read_unlock(mm->sim, &mm->mmap_lock);

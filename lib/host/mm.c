@@ -39,6 +39,7 @@ int mn_mm_create(struct mn_sim *sim, const struct mn_mm_config *cfg, struct mn_m
 	mn_waitq_init(&mm->migration_wq, "migration_entry_wait");
 	mn_itree_init(&mm->vmas);
 	RB_INIT(&mm->pins);
+	RB_INIT(&mm->anon_shared);
 	mn_pt_format_host(&fmt);
 	ret = mn_pt_create(a, mm->phys, &fmt, &mm->pt);
 	if (ret)
@@ -89,7 +90,8 @@ void mn_mm_destroy(struct mn_mm *mm)
 
 		vma_remove(mm, v);
 	}
-	pins_destroy(mm);
+	pfnset_clear(mm, &mm->pins);
+	pfnset_clear(mm, &mm->anon_shared);
 	if (mm->zero_page.pfn != MN_INVALID_PFN)
 		mn_phys_put(mm->phys, mm->zero_page, "host.zero_page");
 	mn_tlb_destroy(mm->tlb);
@@ -230,6 +232,21 @@ int vmas_split_edges(struct mn_mm *mm, mn_hva_t start, mn_hva_t end)
 	return 0;
 }
 
+/* -EINVAL when [@start, @end) would cut a HugeTLB page (hugetlb_vm_op_split()). */
+int hugetlb_cut(struct mn_mm *mm, mn_hva_t start, mn_hva_t end)
+{
+	struct host_vma *v;
+
+	for (v = vma_first_in(mm, start, end); v; v = vma_next_in(v, start, end)) {
+		uint64_t hs = MN_PAGE_SIZE << v->huge_order;
+
+		if ((v->start < start && !mn_is_aligned(start, hs)) ||
+		    (v->end > end && !mn_is_aligned(end, hs)))
+			return -EINVAL;
+	}
+	return 0;
+}
+
 /* 0 when VMAs cover [@start, @end) without a hole, else -ENOMEM (the syscalls' answer). */
 int range_fully_mapped(struct mn_mm *mm, mn_hva_t start, mn_hva_t end)
 {
@@ -339,14 +356,9 @@ static int do_munmap(struct mn_mm *mm, mn_hva_t start, mn_hva_t end)
 	v = vma_first_in(mm, start, end);
 	if (!v)
 		return 0;
-	/* A HugeTLB page is never cut (hugetlb_vm_op_split()). */
-	for (; v; v = vma_next_in(v, start, end)) {
-		uint64_t hs = v->huge_order ? MN_PAGE_SIZE << v->huge_order : MN_PAGE_SIZE;
-
-		if ((v->start < start && !mn_is_aligned(start, hs)) ||
-		    (v->end > end && !mn_is_aligned(end, hs)))
-			return -EINVAL;
-	}
+	ret = hugetlb_cut(mm, start, end);
+	if (ret)
+		return ret;
 	ret = split_huge_edges(mm, start, end);
 	if (ret)
 		return ret;
@@ -456,8 +468,10 @@ int mn_mm_mmap(struct mn_mm *mm, mn_hva_t addr, uint64_t len, unsigned int prot,
 	if (flags & MN_MAP_FIXED) {
 		if (!mn_is_aligned(addr, psize))
 			return -EINVAL;
-		if (addr < MMAP_MIN_ADDR || addr > HOST_TASK_SIZE - len)
+		if (addr > HOST_TASK_SIZE - len)
 			return -ENOMEM;
+		if (addr < MMAP_MIN_ADDR)
+			return -EPERM; /* cap_mmap_addr() */
 	}
 	v = vma_new(mm);
 	if (!v)

@@ -25,21 +25,32 @@ struct prot_arg {
 static bool can_change_writable(struct mn_mm *mm, const struct host_vma *v,
 				const struct mn_pte *pte)
 {
-	struct mn_frame_info fi;
-
 	if (!(v->prot & MN_PROT_WRITE) || is_zero_pfn(mm, pte->pfn))
 		return false;
 	if (v->flags & MN_VM_SHARED)
 		return pte->dirty;
-	return !mn_phys_frame_info(mm->phys, pte->pfn, &fi) && fi.owner == MN_OWNER_ANON &&
-	       fi.mapcount == 1;
+	return anon_exclusive(mm, pte->pfn);
+}
+
+/*
+ * folio_maybe_mapped_shared() for a private mapping: an anonymous folio fork() shared, or a
+ * page-cache page mapped more than once.
+ */
+static bool maybe_mapped_shared(struct mn_mm *mm, mn_pfn_t pfn)
+{
+	struct mn_frame_info fi;
+
+	if (mn_phys_frame_info(mm->phys, pfn, &fi))
+		return true;
+	if (fi.owner == MN_OWNER_ANON)
+		return !anon_exclusive(mm, pfn);
+	return fi.mapcount > 1;
 }
 
 static bool change_entry(void *arg, mn_gfn_t gfn, struct mn_pte *pte, uint64_t *gen)
 {
 	struct prot_arg *p = arg;
 	struct mn_pte old = *pte;
-	struct mn_frame_info fi;
 
 	(void)gfn;
 	(void)gen;
@@ -68,8 +79,7 @@ static bool change_entry(void *arg, mn_gfn_t gfn, struct mn_pte *pte, uint64_t *
 		/* Already hinting, the zero page, or a COW-shared folio: left alone. */
 		if (pte->kind != MN_PTE_LEAF || is_zero_pfn(p->mm, pte->pfn))
 			return false;
-		if (!(p->v->flags & MN_VM_SHARED) &&
-		    (mn_phys_frame_info(p->mm->phys, pte->pfn, &fi) || fi.mapcount > 1))
+		if (!(p->v->flags & MN_VM_SHARED) && maybe_mapped_shared(p->mm, pte->pfn))
 			return false;
 		*pte = (struct mn_pte){ .kind = MN_PTE_PROTNONE,
 					.level = old.level,
@@ -128,9 +138,13 @@ static unsigned int change_range(struct mn_mm *mm, struct host_vma *v, mn_hva_t 
 
 		next = MN_MIN(end, mn_align_down(a, level_bytes(4)) + level_bytes(4));
 		mn_pt_update(mm->pt, pn_range(a, next), find_first, &f, &res);
-		if (!f.found)
+		if (v->flags & MN_VM_HUGETLB)
+			rs = a; /* hugetlb_change_protection(): one pair, populated or not */
+		else if (!f.found)
 			continue;
-		rs = MN_MAX(a, mn_align_down(f.gfn << MN_PAGE_SHIFT, level_bytes(MN_PG_LEVEL_1G)));
+		else
+			rs = MN_MAX(a, mn_align_down(f.gfn << MN_PAGE_SHIFT,
+						     level_bytes(MN_PG_LEVEL_1G)));
 		r = notify_range(mm, ev, rs, next, true);
 		if (mn_step(mm->sim, steps[0]))
 			notify_start(mm, &r);
@@ -154,8 +168,10 @@ int mn_mm_mprotect(struct mn_mm *mm, mn_hva_t start, uint64_t len, unsigned int 
 	mn_hva_t end;
 	int ret;
 
-	if ((start & ~MN_PAGE_MASK) || (prot & ~7U) || len > HOST_TASK_SIZE)
+	if ((start & ~MN_PAGE_MASK) || (prot & ~7U))
 		return -EINVAL;
+	if (len > HOST_TASK_SIZE)
+		return -ENOMEM;
 	if (!len)
 		return 0;
 	end = start + mn_align_up(len, MN_PAGE_SIZE);
@@ -163,13 +179,8 @@ int mn_mm_mprotect(struct mn_mm *mm, mn_hva_t start, uint64_t len, unsigned int 
 		return -ENOMEM;
 	mn_write_lock(mm->sim, &mm->mmap_lock);
 	ret = range_fully_mapped(mm, start, end);
-	for (v = ret ? NULL : vma_first_in(mm, start, end); v; v = vma_next_in(v, start, end)) {
-		uint64_t hs = MN_PAGE_SIZE << v->huge_order;
-
-		if ((v->start < start && !mn_is_aligned(start, hs)) ||
-		    (v->end > end && !mn_is_aligned(end, hs)))
-			ret = -EINVAL;
-	}
+	if (!ret)
+		ret = hugetlb_cut(mm, start, end);
 	if (!ret)
 		ret = split_huge_edges(mm, start, end);
 	if (!ret)
@@ -237,6 +248,8 @@ int mn_mm_clear_soft_dirty(struct mn_mm *mm)
 	for (v = vma_first_in(mm, 0, HOST_TASK_SIZE); v; v = vma_next_in(v, 0, HOST_TASK_SIZE)) {
 		struct prot_arg p = { mm, v, PROT_WRPROTECT, 0 };
 
+		if (v->flags & MN_VM_HUGETLB)
+			continue; /* clear_refs_walk_ops has no hugetlb_entry */
 		mn_pt_update(mm->pt, pn_range(v->start, v->end), change_entry, &p, &res);
 		n += p.changed;
 	}

@@ -32,7 +32,7 @@ int mn_notifier_register(struct mn_notifier *sub, struct mn_mm *mm)
 	if (sub->registered)
 		return -EBUSY;
 	mn_write_lock(mm->sim, &mm->mmap_lock);
-	if (mm->exited) {
+	if (mm->exiting) {
 		ret = -ESRCH;
 		goto out;
 	}
@@ -134,13 +134,15 @@ static void call_end(struct mn_mm *mm, struct mn_notifier *sub, const struct mn_
 }
 
 /*
- * mmu_notifier_invalidate_range_start(): every subscriber, newest first. On a failure the
- * subscribers that already started get their end, and the caller sees the error.
+ * mmu_notifier_invalidate_range_start(): every subscriber's start, newest first. When one
+ * fails (only a non-blockable range may), the others still start, and then every
+ * subscriber gets its end, the failed one included, as mn_hlist_invalidate_range_start()
+ * backs out; the caller sees the error.
  */
 int notify_start(struct mn_mm *mm, const struct mn_notifier_range *r)
 {
-	struct mn_notifier *sub, *failed = NULL;
-	int idx, ret = 0;
+	struct mn_notifier *sub;
+	int idx, ret = 0, err;
 
 	mm->st.invalidations++;
 	trace_range(mm, "mmu_notifier.invalidate_range_start", r);
@@ -148,14 +150,12 @@ int notify_start(struct mn_mm *mm, const struct mn_notifier_range *r)
 	for (sub = mm->subs; sub; sub = sub->next) {
 		if (!sub->ops->invalidate_range_start)
 			continue;
-		ret = call_start(mm, sub, r);
-		if (ret) {
-			failed = sub;
-			break;
-		}
+		err = call_start(mm, sub, r);
+		if (err)
+			ret = err;
 	}
-	if (failed) {
-		for (sub = mm->subs; sub && sub != failed; sub = sub->next)
+	if (ret) {
+		for (sub = mm->subs; sub; sub = sub->next)
 			call_end(mm, sub, r);
 		trace_range(mm, "mmu_notifier.invalidate_range_start_failed", r);
 	}
@@ -189,8 +189,11 @@ int notify_young(struct mn_mm *mm, enum mn_age_mode mode, mn_hva_t start, mn_hva
 			young |= o->clear_flush_young(sub, mm, start, end) != 0;
 		else if (mode == MN_AGE_CLEAR_YOUNG && o->clear_young)
 			young |= o->clear_young(sub, mm, start, end) != 0;
-		else if (mode == MN_AGE_TEST_YOUNG && o->test_young)
-			young |= o->test_young(sub, mm, start) != 0;
+		else if (mode == MN_AGE_TEST_YOUNG && o->test_young &&
+			 o->test_young(sub, mm, start))
+			young = 1;
+		if (young && mode == MN_AGE_TEST_YOUNG)
+			break; /* __mmu_notifier_test_young() stops at the first young answer */
 	}
 	mn_srcu_read_unlock(mm->sim, &mm->notifier_srcu, idx);
 	return young;

@@ -71,13 +71,16 @@ void entry_unmapped(struct mn_mm *mm, const struct mn_pte *pte, uint64_t gen, st
 struct zap_arg {
 	struct mn_mm *mm;
 	struct gather *g;
+	struct mn_gfn_range range;
 };
 
 static bool zap_entry(void *arg, mn_gfn_t gfn, struct mn_pte *pte, uint64_t *gen)
 {
 	struct zap_arg *z = arg;
 
-	(void)gfn;
+	/* Only entries wholly inside: the notifier range covers nothing more. */
+	if (gfn < z->range.start || gfn + (level_bytes(pte->level) >> MN_PAGE_SHIFT) > z->range.end)
+		return false;
 	entry_unmapped(z->mm, pte, *gen, z->g);
 	*pte = (struct mn_pte){ .kind = MN_PTE_NONE, .level = pte->level };
 	return true;
@@ -86,12 +89,31 @@ static bool zap_entry(void *arg, mn_gfn_t gfn, struct mn_pte *pte, uint64_t *gen
 /* zap_pte_range() over [@start, @end) of @v; huge entries there lie wholly inside. */
 int zap_range(struct mn_mm *mm, struct host_vma *v, mn_hva_t start, mn_hva_t end, struct gather *g)
 {
-	struct zap_arg z = { mm, g };
+	struct zap_arg z = { mm, g, pn_range(start, end) };
 	struct mn_pt_result res;
 
 	(void)v;
-	mn_pt_update(mm->pt, pn_range(start, end), zap_entry, &z, &res);
+	mn_pt_update(mm->pt, z.range, zap_entry, &z, &res);
 	return (int)MN_MIN(res.zapped, (uint64_t)INT32_MAX);
+}
+
+static unsigned int entry_level(struct mn_mm *mm, mn_hva_t addr, struct mn_pt_walk *w);
+
+/* An edge of [@start, @end) that cuts a THP mapping (not HugeTLB), or 0. */
+static mn_hva_t huge_straddler(struct mn_mm *mm, mn_hva_t start, mn_hva_t end)
+{
+	mn_hva_t edges[2] = { start, end };
+	struct mn_pt_walk w;
+	unsigned int i;
+
+	for (i = 0; i < 2; i++) {
+		struct host_vma *v = vma_find(mm, edges[i]);
+
+		if (!mn_is_aligned(edges[i], level_bytes(MN_PG_LEVEL_2M)) && v &&
+		    !(v->flags & MN_VM_HUGETLB) && entry_level(mm, edges[i], &w) == MN_PG_LEVEL_2M)
+			return edges[i];
+	}
+	return 0;
 }
 
 /*
@@ -105,6 +127,8 @@ int unmap_notified(struct mn_mm *mm, mn_hva_t start, mn_hva_t end, enum mn_notif
 	struct gather g = { 0 };
 	struct host_vma *v;
 	struct mn_pt_result res;
+	unsigned int tries;
+	bool clear;
 	int ret;
 
 	if (mn_step(mm->sim, op->start_step)) {
@@ -112,8 +136,22 @@ int unmap_notified(struct mn_mm *mm, mn_hva_t start, mn_hva_t end, enum mn_notif
 		if (ret)
 			return ret;
 	}
-	mn_spin_lock(mm->sim, &mm->ptl);
-	if (mn_step(mm->sim, op->clear_step))
+	clear = mn_step(mm->sim, op->clear_step);
+	for (tries = 0;; tries++) {
+		mn_hva_t cut;
+
+		mn_spin_lock(mm->sim, &mm->ptl);
+		/*
+		 * zap_pmd_range(): a THP that a fault installed since the caller split the
+		 * edges is split now (with its own notified pair), never zapped whole.
+		 */
+		cut = clear && tries < 4 ? huge_straddler(mm, start, end) : 0;
+		if (!cut)
+			break;
+		mn_spin_unlock(mm->sim, &mm->ptl);
+		split_huge_pmd(mm, cut);
+	}
+	if (clear)
 		for (v = vma_first_in(mm, start, end); v; v = vma_next_in(v, start, end))
 			zap_range(mm, v, MN_MAX(start, v->start), MN_MIN(end, v->end), &g);
 	mn_spin_unlock(mm->sim, &mm->ptl);
@@ -181,7 +219,10 @@ int split_huge_pmd(struct mn_mm *mm, mn_hva_t addr)
 	if (mn_step(mm->sim, "split_pmd.invalidate_start"))
 		notify_start(mm, &r);
 	mn_spin_lock(mm->sim, &mm->ptl);
-	ret = mn_pt_split(mm->pt, NULL, hva_pn(haddr), MN_PG_LEVEL_2M, &res);
+	/* Re-checked under the lock: someone may have split or zapped it meanwhile. */
+	ret = entry_level(mm, addr, &w) == MN_PG_LEVEL_2M
+		      ? mn_pt_split(mm->pt, NULL, hva_pn(haddr), MN_PG_LEVEL_2M, &res)
+		      : -ENOENT;
 	if (!ret)
 		mn_pt_update(mm->pt, pn_range(haddr, haddr + level_bytes(MN_PG_LEVEL_2M)),
 			     count_small, &s, &res);
@@ -192,24 +233,19 @@ int split_huge_pmd(struct mn_mm *mm, mn_hva_t addr)
 		notify_end(mm, &r);
 	if (!ret)
 		mm->st.thp_split++;
-	return ret;
+	return ret == -ENOENT ? 0 : ret;
 }
 
 /* Split the THP mappings that [@start, @end) cuts (vma_adjust_trans_huge()). */
 int split_huge_edges(struct mn_mm *mm, mn_hva_t start, mn_hva_t end)
 {
-	mn_hva_t edges[2] = { start, end };
-	struct mn_pt_walk w;
-	unsigned int i;
+	unsigned int tries;
+	mn_hva_t cut;
 	int ret;
 
-	for (i = 0; i < 2; i++) {
-		struct host_vma *v = vma_find(mm, edges[i]);
-
-		if (mn_is_aligned(edges[i], level_bytes(MN_PG_LEVEL_2M)) || !v ||
-		    (v->flags & MN_VM_HUGETLB) || entry_level(mm, edges[i], &w) != MN_PG_LEVEL_2M)
-			continue;
-		ret = split_huge_pmd(mm, edges[i]);
+	/* A THP fault may refill an edge between tries (under the read lock): bounded. */
+	for (tries = 0; tries < 4 && (cut = huge_straddler(mm, start, end)); tries++) {
+		ret = split_huge_pmd(mm, cut);
 		if (ret)
 			return ret;
 	}
@@ -230,8 +266,9 @@ void mn_mm_exit(struct mn_mm *mm)
 {
 	struct mn_itree_node *n;
 
-	if (mm->exited)
+	if (mm->exiting)
 		return;
+	mm->exiting = true;
 	/* exit_mmap(): release first; the unmap's start/end then reach nobody. */
 	notify_release(mm);
 	mn_write_lock(mm->sim, &mm->mmap_lock);
@@ -253,19 +290,32 @@ static const struct host_op oom_op = {
 
 int mn_mm_oom_reap(struct mn_mm *mm)
 {
-	struct host_vma *v;
+	struct host_vma **vmas, *v;
+	unsigned int n = 0, i;
 	int ret = 0;
 
 	if (!mn_read_trylock(mm->sim, &mm->mmap_lock))
 		return -EAGAIN;
-	for (v = vma_first_in(mm, 0, HOST_TASK_SIZE); v; v = vma_next_in(v, 0, HOST_TASK_SIZE)) {
+	vmas = mn_malloc(mm->alloc, (mm->nr_vmas + 1) * sizeof(*vmas));
+	if (!vmas) {
+		mn_read_unlock(mm->sim, &mm->mmap_lock);
+		return -EAGAIN; /* the kernel's reaper retries later too */
+	}
+	/* Faults and GUP from now on get SIGBUS: the contents are gone (MMF_UNSTABLE). */
+	mm->unstable = true;
+	host_trace(mm, "host.oom_reap", 0, HOST_TASK_SIZE);
+	for (v = vma_first_in(mm, 0, HOST_TASK_SIZE); v; v = vma_next_in(v, 0, HOST_TASK_SIZE))
+		vmas[n++] = v;
+	/* From the top of the address space down, away from the exiting task. */
+	for (i = n; i-- > 0;) {
+		v = vmas[i];
 		/* Only private memory can be reaped safely (__oom_reap_task_mm()). */
 		if (v->flags & (MN_VM_HUGETLB | MN_VM_SHARED))
 			continue;
-		if (unmap_notified(mm, v->start, v->end, MN_NOTIFY_UNMAP, false, &oom_op, false))
+		if (unmap_notified(mm, v->start, v->end, MN_NOTIFY_CLEAR, false, &oom_op, false))
 			ret = -EAGAIN; /* a subscriber could not proceed: leave the VMA */
 	}
+	mn_free(mm->alloc, vmas);
 	mn_read_unlock(mm->sim, &mm->mmap_lock);
-	host_trace(mm, "host.oom_reap", 0, HOST_TASK_SIZE);
 	return ret;
 }
