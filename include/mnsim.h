@@ -18,5 +18,7 @@
 #include <mnsim/pt.h>
 #include <mnsim/notifier.h>
 #include <mnsim/host.h>
+#include <mnsim/kvm.h>
+#include <mnsim/check.h>
 
 #endif /* MNSIM_H */

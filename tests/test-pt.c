@@ -688,6 +688,37 @@ static void test_tlb_flush_kinds_and_permissions(void **state)
 	world_close(&w);
 }
 
+/* A cached translation whose frame goes without a flush is reported, used or not. */
+static void test_tlb_check_frames_finds_unflushed_translations(void **state)
+{
+	struct mn_pt_result res;
+	struct mn_frame_ref f;
+	struct mn_tlb *tlb;
+	struct world w;
+	struct mn_pte p;
+	mn_pfn_t pfn;
+
+	(void)state;
+	world_open(&w, FMT_EPT4);
+	assert_int_equal(mn_tlb_create(w.a, 4, &tlb), 0);
+	assert_int_equal(mn_phys_alloc(w.p, 0, MN_OWNER_ANON, 0, &f), 0);
+	p = leaf(&w.f, 1, f.pfn, 0, true);
+	assert_int_equal(mn_pt_map_frame(w.pt, NULL, 0x10, &p, f.gen, &res), 0);
+	assert_int_equal(mn_tlb_access(tlb, w.pt, w.p, 0x10, MN_PTE_R, "r", &pfn), 0);
+	assert_int_equal(mn_tlb_check_frames(tlb, w.p, "tlb"), 0);
+	/* Zapped and freed, but never flushed. */
+	assert_int_equal(mn_pt_zap(w.pt, NULL, (struct mn_gfn_range){ 0x10, 0x11 }, 0, &res), 0);
+	assert_int_equal(mn_phys_put(w.p, f, "free"), 1);
+	assert_int_equal(mn_tlb_check_frames(tlb, w.p, "tlb"), 1);
+	assert_int_equal(mn_trace_count_violations(w.t, MN_VIOL_USE_AFTER_FREE), 1);
+	/* Flushed: nothing left to report. */
+	mn_tlb_flush(tlb, MN_FLUSH_ALL, (struct mn_gfn_range){ 0, 0 }, 0);
+	assert_int_equal(mn_tlb_check_frames(tlb, w.p, "tlb"), 0);
+	mn_tlb_destroy(tlb);
+	mn_trace_clear_violations(w.t);
+	world_close(&w);
+}
+
 /* ---- the rest of the API ---------------------------------------------------------------- */
 
 static void test_map_arguments_and_dump(void **state)
@@ -1506,6 +1537,7 @@ int main(void)
 		cmocka_unit_test(test_long_zap_flushes_before_each_yield),
 		cmocka_unit_test(test_stale_tlb_after_zap_without_flush),
 		cmocka_unit_test(test_tlb_flush_kinds_and_permissions),
+		cmocka_unit_test(test_tlb_check_frames_finds_unflushed_translations),
 		cmocka_unit_test(test_map_arguments_and_dump),
 		cmocka_unit_test(test_age_clears_accessed_with_write_protect_only_ad),
 		cmocka_unit_test(test_collapse_keeps_access_tracked_permissions_apart),

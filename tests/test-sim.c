@@ -478,6 +478,52 @@ static void test_thread_data_and_held_count(void **state)
 	mn_sim_destroy(sim);
 }
 
+/* Checked mode: the step hook runs at every yield point of every thread, per run. */
+struct hook_count {
+	unsigned int calls;
+	uint64_t value;
+};
+
+static void hook(struct mn_sim *sim, void *arg)
+{
+	struct hook_count *h = arg;
+
+	h->calls++;
+	if (h->value > 2)
+		mn_sim_reportf(sim, MN_VIOL_CHECK, "test.too_big", "value %llu",
+			       (unsigned long long)h->value);
+}
+
+static void bump_thrice(struct mn_sim *sim, void *arg)
+{
+	struct hook_count *h = arg;
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		h->value++;
+		mn_yield(sim, "bump");
+	}
+}
+
+static void test_step_hook_checks_every_step(void **state)
+{
+	struct hook_count h = { 0 };
+	struct mn_sim *sim = new_world(MN_TRACE_OFF);
+
+	(void)state;
+	mn_sim_set_step_hook(sim, hook, &h);
+	assert_int_equal(mn_sim_spawn(sim, "t", bump_thrice, &h, NULL), 0);
+	assert_int_equal(mn_sim_run(sim, NULL), MN_RUN_VIOLATION);
+	assert_int_equal(h.calls, 3); /* the third yield saw value 3 and stopped the run */
+	/* A reset removes the hook: the next run is unchecked. */
+	assert_int_equal(mn_sim_reset(sim), 0);
+	h = (struct hook_count){ 0 };
+	assert_int_equal(mn_sim_spawn(sim, "t", bump_thrice, &h, NULL), 0);
+	assert_int_equal(mn_sim_run(sim, NULL), MN_RUN_OK);
+	assert_int_equal(h.calls, 0);
+	mn_sim_destroy(sim);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -494,6 +540,7 @@ int main(void)
 		cmocka_unit_test(test_oracle_report_stops_the_run),
 		cmocka_unit_test(test_keep_going_runs_to_the_end),
 		cmocka_unit_test(test_thread_data_and_held_count),
+		cmocka_unit_test(test_step_hook_checks_every_step),
 	};
 
 	return cmocka_run_group_tests_name("sim", tests, NULL, NULL);

@@ -314,6 +314,23 @@ MN_EXPORT int mn_mm_mprotect(struct mn_mm *mm, mn_hva_t start, uint64_t len, uns
 MN_EXPORT int mn_mm_madvise(struct mn_mm *mm, mn_hva_t start, uint64_t len, int advice);
 
 /**
+ * mn_mm_mmap_read_lock() - Take the mmap lock for reading (mmap_read_lock()), as KVM's arm64
+ * fault path does around its VMA lookup.
+ * @mm: the mm.
+ *
+ * Context: A sim thread or the world's thread. May sleep.
+ */
+MN_EXPORT void mn_mm_mmap_read_lock(struct mn_mm *mm);
+
+/**
+ * mn_mm_mmap_read_unlock() - Drop the mmap lock taken for reading.
+ * @mm: the mm.
+ *
+ * Context: The caller holds the lock for reading.
+ */
+MN_EXPORT void mn_mm_mmap_read_unlock(struct mn_mm *mm);
+
+/**
  * mn_mm_find_vma() - The VMA containing @addr.
  * @mm: the mm.
  * @addr: the address.

@@ -494,6 +494,21 @@ MN_EXPORT unsigned int mn_tlb_flush(struct mn_tlb *tlb, enum mn_flush_kind kind,
 				    struct mn_gfn_range range, unsigned int level);
 
 /**
+ * mn_tlb_check_frames() - The oracle over a TLB: report every cached translation whose
+ * frame was freed (or freed and reused) since it was cached, used or not.
+ * @tlb: the TLB.
+ * @phys: the physical memory the frames belong to.
+ * @what: the use site named in the reports (e.g. "vcpu0.tlb").
+ *
+ * A translation left in a TLB after its frame was freed is the missing flush the protocol
+ * forbids, even before the guest uses it again.
+ *
+ * Context: The world's thread. O(capacity).
+ * Return: the number of stale translations found.
+ */
+MN_EXPORT int mn_tlb_check_frames(const struct mn_tlb *tlb, struct mn_phys *phys, const char *what);
+
+/**
  * mn_tlb_get_stats() - What a TLB saw.
  * @tlb: the TLB.
  * @st: receives the counters.

@@ -524,6 +524,20 @@ MN_EXPORT uint64_t mn_sim_step_count(const struct mn_sim *sim, size_t i);
 MN_EXPORT void mn_might_sleep(struct mn_sim *sim, const char *what);
 
 /**
+ * mn_sim_set_step_hook() - Run @fn at every yield point of every sim thread (checked mode:
+ * lib/check evaluates the protocol's invariants there, so lib/sim never includes it).
+ * @sim: the world.
+ * @fn: the hook, or NULL to remove it; it must not yield (its own locks are not taken).
+ * @arg: passed to @fn.
+ *
+ * The hook is removed by mn_sim_reset(), so a scenario's setup installs it for its run.
+ *
+ * Context: Not from a sim thread.
+ */
+MN_EXPORT void mn_sim_set_step_hook(struct mn_sim *sim, void (*fn)(struct mn_sim *sim, void *arg),
+				    void *arg);
+
+/**
  * mn_non_block_start() - Enter a section that must not sleep although it is not atomic
  * (the kernel's non_block_start(), used around non-blockable mmu_notifier callbacks).
  * @sim: the world.

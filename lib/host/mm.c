@@ -284,6 +284,16 @@ bool vma_thp_allowed(const struct mn_mm *mm, const struct host_vma *v)
 	       (mm->cfg.thp == MN_THP_MADVISE && (v->flags & MN_VM_HUGEPAGE));
 }
 
+void mn_mm_mmap_read_lock(struct mn_mm *mm)
+{
+	mn_read_lock(mm->sim, &mm->mmap_lock);
+}
+
+void mn_mm_mmap_read_unlock(struct mn_mm *mm)
+{
+	mn_read_unlock(mm->sim, &mm->mmap_lock);
+}
+
 int mn_mm_find_vma(struct mn_mm *mm, mn_hva_t addr, struct mn_vma_info *out)
 {
 	struct host_vma *v = vma_find(mm, addr);

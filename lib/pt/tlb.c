@@ -191,3 +191,19 @@ unsigned int mn_tlb_nr_entries(const struct mn_tlb *tlb)
 {
 	return tlb->n;
 }
+
+int mn_tlb_check_frames(const struct mn_tlb *tlb, struct mn_phys *phys, const char *what)
+{
+	unsigned int i;
+	int n = 0;
+
+	for (i = 0; i < tlb->cap; i++) {
+		const struct tlb_entry *e = &tlb->e[i];
+
+		if (!e->valid || !e->ref.gen || mn_phys_ref_valid(phys, e->ref))
+			continue;
+		mn_phys_use(phys, e->ref, MN_USE_MAP, what); /* reports who freed it */
+		n++;
+	}
+	return n;
+}

@@ -354,7 +354,7 @@ static int explore_in(struct mn_sim *sim, const struct mn_scenario *sc,
 		}
 		if (r == MN_RUN_OK && sc->check) {
 			sc->check(sim, sc->arg);
-			if (sim->failed) {
+			if (sim_sync_failed(sim)) {
 				r = MN_RUN_VIOLATION;
 				sim_stamp_violations(sim);
 			}
@@ -487,7 +487,7 @@ int mn_explore_replay(const struct mn_scenario *sc, const struct mn_sim_config *
 		ret = mn_sim_run(sim, &sched);
 	if (ret == MN_RUN_OK && sc->check) {
 		sc->check(sim, sc->arg);
-		if (sim->failed) {
+		if (sim_sync_failed(sim)) {
 			ret = MN_RUN_VIOLATION;
 			sim_stamp_violations(sim);
 		}

@@ -109,6 +109,9 @@ struct mn_sim {
 
 	bool running;
 	bool ran;
+	void (*step_hook)(struct mn_sim *sim, void *arg); /* checked mode, per run */
+	void *step_hook_arg;
+	bool in_hook;
 	bool stop; /* end the run at the next scheduling point, keep_going or not */
 	bool failed;
 	bool pruned;
@@ -143,6 +146,7 @@ const char *sim_owner_name(const struct mn_sim *sim, const void *owner);
 void sim_thread_stuck(struct mn_sim *sim, const char *what, const char *name);
 int sim_run(struct mn_sim *sim, const struct sched_ops *ops);
 void sim_stamp_violations(struct mn_sim *sim);
+bool sim_sync_failed(struct mn_sim *sim);
 bool sim_holds_spinning(const struct mn_thread *t);
 void sim_push_held(struct mn_sim *sim, const void *lock, const char *name, enum lock_kind kind,
 		   enum held_mode mode, bool spinning, int srcu_idx);

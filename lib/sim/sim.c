@@ -85,6 +85,8 @@ int mn_sim_reset(struct mn_sim *sim)
 	sim->current = NULL;
 	sim->running = sim->ran = false;
 	sim->failed = sim->pruned = sim->stop = false;
+	sim->step_hook = NULL;
+	sim->step_hook_arg = NULL;
 	sim->run_error = 0;
 	sim->viol_seen = 0;
 	sim->sched = NULL;
@@ -159,6 +161,19 @@ unsigned int mn_thread_nr_held(const struct mn_thread *t)
 
 bool mn_sim_failed(const struct mn_sim *sim)
 {
+	/* Checkers such as the frame oracle report straight to the trace. */
+	return sim->failed || mn_trace_nr_violations_total(sim->trace) != sim->viol_seen;
+}
+
+/* Fold reports made straight to the trace (outside yield points) into the run's result. */
+bool sim_sync_failed(struct mn_sim *sim)
+{
+	uint64_t total = mn_trace_nr_violations_total(sim->trace);
+
+	if (total != sim->viol_seen) {
+		sim->viol_seen = total;
+		sim->failed = true;
+	}
 	return sim->failed;
 }
 
@@ -479,6 +494,12 @@ void __mn_yield(struct mn_sim *sim, const char *id, const void *obj, enum mn_acc
 			       (unsigned long long)sim->cfg.max_yields, id);
 		sim->stop = true;
 	}
+	if (sim->step_hook && !sim->in_hook) {
+		/* Checked mode: the invariants after every step, before anyone else moves. */
+		sim->in_hook = true;
+		sim->step_hook(sim, sim->step_hook_arg);
+		sim->in_hook = false;
+	}
 	t->pending = (struct pending){ obj, access, id };
 	if (t->starting) {
 		end_first_segment(sim, t, false);
@@ -599,6 +620,13 @@ void sim_pop_held(struct mn_thread *t, struct held_lock *h)
 
 	memmove(&t->held[i], &t->held[i + 1], (t->nr_held - i - 1) * sizeof(*h));
 	t->nr_held--;
+}
+
+void mn_sim_set_step_hook(struct mn_sim *sim, void (*fn)(struct mn_sim *sim, void *arg),
+			  void *arg)
+{
+	sim->step_hook = fn;
+	sim->step_hook_arg = arg;
 }
 
 void mn_might_sleep(struct mn_sim *sim, const char *what)

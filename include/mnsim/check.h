@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * check.h - the protocol oracle: invariants of the KVM MMU-notifier protocol over a VM and
+ * its host mm (PROTOCOL.md §4, §8 O1-O5), evaluated on demand or after every step.
+ */
+#ifndef MNSIM_CHECK_H
+#define MNSIM_CHECK_H
+
+#include <mnsim/kvm.h>
+
+/**
+ * DOC: check.h
+ *
+ * Each broken invariant is reported as a violation of the world with a stable id and a
+ * sentence that explains the rule:
+ *
+ * - ``frame.use_after_free`` (through the frame oracle): a secondary entry or a vCPU TLB
+ *   entry still maps a frame that was freed (kvm.spte, kvm.tlb use sites).
+ * - ``kvm.spte_stale_host``: for an hva-backed slot, a secondary entry maps another frame
+ *   than the host's current mapping of the same address, or the host maps nothing there.
+ * - ``kvm.spte_writable_host_readonly``: a writable secondary entry over a read-only host
+ *   entry.
+ * - ``kvm.level_exceeds_host``: a secondary entry larger than the host mapping behind it.
+ * - ``kvm.spte_without_slot``: a secondary entry for a gfn no memslot covers (a deleted or
+ *   moved slot whose zap did not run).
+ * - ``kvm.not_quiescent``: mmu_invalidate_in_progress or mn_active_invalidate_count not zero
+ *   when every thread has finished.
+ */
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/**
+ * mn_check_vm() - Evaluate the invariants of @vm now.
+ * @vm: the VM.
+ *
+ * Context: The world's thread, or a sim thread between steps. Never yields. O(entries).
+ * Return: the number of broken invariants found (each reported).
+ */
+MN_EXPORT int mn_check_vm(struct mn_vm *vm);
+
+/**
+ * mn_check_vm_quiescent() - mn_check_vm() plus the counters that must be zero when no
+ * operation is in flight.
+ * @vm: the VM.
+ *
+ * Context: As mn_check_vm(); meant for a scenario's final check.
+ * Return: the number of broken invariants found.
+ */
+MN_EXPORT int mn_check_vm_quiescent(struct mn_vm *vm);
+
+/**
+ * mn_check_enable() - Checked mode: evaluate mn_check_vm(@vm) after every step of the
+ * current run (installed as the world's step hook; mn_sim_reset() removes it).
+ * @vm: the VM.
+ *
+ * Context: Not from a sim thread (a scenario's setup).
+ */
+MN_EXPORT void mn_check_enable(struct mn_vm *vm);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MNSIM_CHECK_H */

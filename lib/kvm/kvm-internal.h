@@ -1,0 +1,164 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * kvm-internal.h - the objects of lib/kvm (struct mn_vm, memslot sets and slots, vCPUs) and
+ * the functions its files share, named after the kernel functions they model
+ * (include/linux/kvm_host.h, virt/kvm/kvm_mm.h).
+ */
+#ifndef MNSIM_KVM_INTERNAL_H
+#define MNSIM_KVM_INTERNAL_H
+
+#include "mnsim-internal.h"
+
+#include <mnsim/kvm.h>
+#include <mnsim/lock.h>
+
+/* Sizes and internal flags (PROTOCOL.md §1.3, §6.6). */
+#define KVM_MEM_SLOTS_NUM		   32767U /* SHRT_MAX */
+#define KVM_X86_INTERNAL_MEM_SLOTS	   3U
+#define KVM_MEM_MAX_NR_PAGES		   ((1ULL << 31) - 1)
+#define KVM_MEMSLOT_INVALID		   (1U << 16)
+#define KVM_MEMSLOT_GMEM_ONLY		   (1U << 17)
+#define KVM_MEMSLOT_GEN_UPDATE_IN_PROGRESS (1ULL << 63)
+#define KVM_MAX_NR_ADDRESS_SPACES	   2U
+
+/*
+ * A memslot. Shared by both sets of its address space while idle, so it embeds one node of
+ * each tree per set, indexed by the owning set's node_idx (struct kvm_memory_slot).
+ */
+struct kvm_memory_slot {
+	struct mn_itree_node hva_node[2]; /* [uaddr, uaddr + npages * PAGE - 1] */
+	struct mn_itree_node gfn_node[2]; /* [base_gfn, base_gfn + npages - 1] */
+	struct mn_itree_node id_node[2];  /* [id, id] */
+	mn_gfn_t base_gfn;
+	uint64_t npages;
+	uint64_t *dirty_bitmap; /* 2 x npages bits (second half: scratch), or NULL */
+	mn_hva_t userspace_addr;
+	uint32_t flags;
+	uint16_t id;
+	uint16_t as_id;
+};
+
+/* One memslot set of an address space (struct kvm_memslots). */
+struct kvm_memslots {
+	uint64_t generation;
+	struct kvm_memory_slot *last_used_slot;
+	struct mn_itree hva_tree;
+	struct mn_itree gfn_tree;
+	struct mn_itree id_tree;
+	int node_idx;
+};
+
+struct mn_vcpu {
+	struct mn_vm *vm;
+	unsigned int id;
+	struct mn_tlb *tlb[KVM_MAX_NR_ADDRESS_SPACES];
+	uint64_t faults;
+};
+
+struct mn_vm {
+	struct mn_sim *sim;
+	struct mn_alloc *alloc;
+	struct mn_phys *phys;
+	struct mn_trace *trace;
+	struct mn_mm *mm;
+	struct mn_notifier mmu_notifier;
+	struct mn_vm_config cfg;
+	unsigned int nr_as;
+
+	/* Memslots: two sets per address space; memslots[as] names the active one. */
+	struct kvm_memslots __memslots[KVM_MAX_NR_ADDRESS_SPACES][2];
+	struct kvm_memslots *memslots[KVM_MAX_NR_ADDRESS_SPACES];
+	uint64_t nr_memslot_pages;
+	unsigned int nr_memslots_dirty_logging;
+
+	/* Locks (PROTOCOL.md §2). */
+	struct mn_rwlock mmu_lock;
+	struct mn_mutex slots_lock;
+	struct mn_mutex slots_arch_lock;
+	struct mn_spinlock mn_invalidate_lock;
+	struct mn_srcu srcu;
+	struct mn_waitq mn_memslots_update_wait; /* mn_memslots_update_rcuwait */
+
+	/* Invalidation state. */
+	uint64_t mmu_invalidate_seq;
+	int64_t mmu_invalidate_in_progress;
+	mn_gfn_t mmu_invalidate_range_start;
+	mn_gfn_t mmu_invalidate_range_end;
+	uint64_t mn_active_invalidate_count;
+
+	/* Secondary MMU: one table per address space. */
+	struct mn_pt_format fmt;
+	struct mn_pt *pt[KVM_MAX_NR_ADDRESS_SPACES];
+	struct mn_vcpu vcpus[MN_VM_MAX_VCPUS];
+	unsigned int nr_vcpus;
+	bool dead; /* mn_vm_destroy() began */
+
+	struct mn_vm_stats st;
+};
+
+/* ---- memslot.c ------------------------------------------------------------------------- */
+
+/* The active set of @as_id (the caller holds srcu, or slots_lock). */
+static inline struct kvm_memslots *kvm_memslots(struct mn_vm *vm, unsigned int as_id)
+{
+	return vm->memslots[as_id];
+}
+
+static inline struct kvm_memory_slot *slot_of_hva_node(struct mn_itree_node *n, int idx)
+{
+	return (struct kvm_memory_slot *)((char *)(n - idx) -
+					  offsetof(struct kvm_memory_slot, hva_node));
+}
+
+static inline mn_hva_t gfn_to_hva_memslot(const struct kvm_memory_slot *slot, mn_gfn_t gfn)
+{
+	return slot->userspace_addr + ((gfn - slot->base_gfn) << MN_PAGE_SHIFT);
+}
+
+void kvm_memslots_init(struct mn_vm *vm);
+void kvm_memslots_free(struct mn_vm *vm);
+struct kvm_memory_slot *kvm_gfn_to_memslot(struct kvm_memslots *slots, mn_gfn_t gfn);
+struct kvm_memory_slot *kvm_id_to_memslot(struct kvm_memslots *slots, unsigned int id);
+int kvm_set_memory_region(struct mn_vm *vm, const struct mn_userspace_memory_region2 *r);
+
+/* ---- vm.c ------------------------------------------------------------------------------ */
+
+void kvm_flush_remote_tlbs(struct mn_vm *vm);
+void kvm_flush_remote_tlbs_range(struct mn_vm *vm, unsigned int as_id, mn_gfn_t start,
+				 mn_gfn_t end);
+
+/* ---- mmu.c: the architecture's secondary MMU ------------------------------------------- */
+
+/*
+ * struct kvm_gfn_range: one slot's part of an hva range, handed to the per-slot handlers.
+ * @attr_filter: KVM_FILTER_SHARED / PRIVATE (bit 0 / bit 1).
+ */
+struct kvm_gfn_range {
+	struct kvm_memory_slot *slot;
+	mn_gfn_t start;
+	mn_gfn_t end;
+	unsigned int attr_filter;
+	bool may_block;
+};
+
+#define KVM_FILTER_SHARED  (1U << 0)
+#define KVM_FILTER_PRIVATE (1U << 1)
+
+bool kvm_unmap_gfn_range(struct mn_vm *vm, const struct kvm_gfn_range *range);
+bool kvm_age_gfn(struct mn_vm *vm, const struct kvm_gfn_range *range);
+bool kvm_test_age_gfn(struct mn_vm *vm, const struct kvm_gfn_range *range);
+void kvm_arch_flush_shadow_memslot(struct mn_vm *vm, struct kvm_memory_slot *slot);
+void kvm_arch_flush_shadow_all(struct mn_vm *vm);
+int kvm_mmu_map(struct mn_vm *vm, unsigned int as_id, mn_gfn_t gfn, struct mn_frame_ref ref,
+		unsigned int level, unsigned int perm);
+
+/* ---- mmu_notifier.c -------------------------------------------------------------------- */
+
+extern const struct mn_notifier_ops kvm_mmu_notifier_ops;
+void kvm_mmu_invalidate_begin(struct mn_vm *vm);
+void kvm_mmu_invalidate_range_add(struct mn_vm *vm, mn_gfn_t start, mn_gfn_t end);
+void kvm_mmu_invalidate_end(struct mn_vm *vm);
+bool mmu_invalidate_retry_gfn(const struct mn_vm *vm, uint64_t mmu_seq, mn_gfn_t gfn);
+bool mmu_invalidate_retry(const struct mn_vm *vm, uint64_t mmu_seq);
+
+#endif /* MNSIM_KVM_INTERNAL_H */
