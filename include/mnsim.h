@@ -20,5 +20,6 @@
 #include <mnsim/host.h>
 #include <mnsim/kvm.h>
 #include <mnsim/check.h>
+#include <mnsim/builtin.h>
 
 #endif /* MNSIM_H */

@@ -157,8 +157,8 @@ int unmap_notified(struct mn_mm *mm, mn_hva_t start, mn_hva_t end, enum mn_notif
 	mn_spin_unlock(mm->sim, &mm->ptl);
 	host_tlb_flush(mm, start, end, op->flush_step);
 	gather_free(mm, &g, op->free_step);
-	if (free_tables) {
-		/* free_pgtables(): tables left empty go. */
+	if (free_tables && clear) {
+		/* free_pgtables(): tables left empty go (after a real clear, they all are). */
 		mn_spin_lock(mm->sim, &mm->ptl);
 		mn_pt_zap(mm->pt, NULL, pn_range(start, end), MN_PT_ZAP_FREE_TABLES, &res);
 		mn_spin_unlock(mm->sim, &mm->ptl);
