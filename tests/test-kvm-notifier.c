@@ -237,6 +237,35 @@ static void test_oracle_reports_broken_states(void **state)
 	world_destroy(&k.w);
 }
 
+static void test_vm_create_rejects_bad_config_and_exited_mm(void **state)
+{
+	static const struct mn_vm_config bad[] = {
+		{ .arch = (enum mn_vm_arch)5 },
+		{ .arch = MN_VM_X86, .nr_vcpus = MN_VM_MAX_VCPUS + 1 },
+		{ .arch = MN_VM_X86, .ept_levels = 3 },
+		{ .arch = MN_VM_ARM64, .ipa_bits = 31 },
+		{ .arch = MN_VM_ARM64, .ipa_bits = 49 },
+		{ .arch = MN_VM_X86, .variant = 1U << 31 },
+	};
+	struct mn_vm_config ok = { .arch = MN_VM_ARM64, .nr_vcpus = MN_VM_MAX_VCPUS };
+	struct mn_vm *vm;
+	struct world w;
+	size_t i;
+
+	(void)state;
+	world_init(&w, MN_THP_NEVER);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(mn_vm_create(w.mm, &bad[i], &vm), -EINVAL);
+	assert_int_equal(mn_vm_create(w.mm, &ok, &vm), 0);
+	assert_non_null(mn_vm_get_vcpu(vm, MN_VM_MAX_VCPUS - 1));
+	assert_null(mn_vm_get_vcpu(vm, MN_VM_MAX_VCPUS));
+	assert_null(mn_vm_get_pt(vm, 1)); /* arm64: one address space */
+	mn_vm_destroy(vm);
+	mn_mm_exit(w.mm);
+	assert_int_equal(mn_vm_create(w.mm, NULL, &vm), -ESRCH);
+	world_fini(&w);
+}
+
 /* ---- explored: two invalidations overlap ------------------------------------------------ */
 
 struct overlap {
@@ -327,6 +356,7 @@ int main(void)
 		cmocka_unit_test(test_aging_reports_secondary_young_without_bookkeeping),
 		cmocka_unit_test(test_exit_releases_and_zaps_everything),
 		cmocka_unit_test(test_oracle_reports_broken_states),
+		cmocka_unit_test(test_vm_create_rejects_bad_config_and_exited_mm),
 		cmocka_unit_test(test_overlapping_invalidations_keep_the_books),
 	};
 
