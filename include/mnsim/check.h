@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * check.h - the protocol oracle: invariants of the KVM MMU-notifier protocol over a VM and
- * its host mm (PROTOCOL.md §4, §8 O1-O5), evaluated on demand or after every step.
+ * its host mm (PROTOCOL.md §4, §8 O1-O5 and O7), evaluated on demand or after every step.
  */
 #ifndef MNSIM_CHECK_H
 #define MNSIM_CHECK_H
@@ -25,6 +25,18 @@
  *   moved slot whose zap did not run).
  * - ``kvm.not_quiescent``: mmu_invalidate_in_progress or mn_active_invalidate_count not zero
  *   when every thread has finished.
+ * - ``kvm.dirty_log_writable`` (PROTOCOL.md §4 I19): in a slot that logs dirty pages, a
+ *   writable secondary entry or vCPU TLB entry for a page whose dirty bit is clear: the
+ *   guest can write the page without the write being logged, so a harvest that reported
+ *   it clean (or took its bit) misses the write. Not checked for a slot whose dirty-log
+ *   ioctl, or the memslot update that turns its logging on, is between taking bits (or
+ *   publishing the flag) and its flush, nor for the page of a fault that has granted
+ *   write access and has yet to set the bit (arm64 and x86 fast_page_fault() set it after
+ *   the entry).
+ * - ``kvm.userfault_mapped``: in a slot with KVM_MEM_USERFAULT, a secondary entry or vCPU
+ *   TLB entry for a page whose userfault bit is set now and was already set when the flag
+ *   was turned on (the series lets bits set later leave existing mappings alone until the
+ *   flag is toggled again; a bit the oracle has seen clear is no longer watched).
  */
 
 #ifdef __cplusplus

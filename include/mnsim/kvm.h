@@ -26,6 +26,17 @@
  * Every path is written in the kernel's step order with named steps (PROTOCOL.md §3), so
  * the explorer can interleave a vCPU fault with a host munmap and a mutation can skip the
  * seq bump at invalidate_range_end or the retry check of a fault.
+ *
+ * Dirty logging (%MN_MEM_LOG_DIRTY_PAGES, PROTOCOL.md §3.12): turning it on for a live slot
+ * write-protects the slot (x86 after splitting huge SPTEs to 4 KiB) and flushes; faults in
+ * a logged slot map 4 KiB pages and set the page's bit in the slot's dirty bitmap whenever
+ * they grant write access; mn_vm_get_dirty_log() and mn_vm_clear_dirty_log() harvest the
+ * bitmap, write-protect what they report and flush every vCPU's TLB before they return, so
+ * that the next guest write to a harvested page faults and is logged again.
+ *
+ * KVM_MEM_USERFAULT (%MN_MEM_USERFAULT, the "KVM Userfault" series, not mainline): a fault
+ * on a gfn whose bit is set in the VMM's userfault bitmap exits to the VMM instead of
+ * mapping the page; turning the flag on for a live slot zaps the slot's mappings.
  */
 
 #ifdef __cplusplus
@@ -47,13 +58,28 @@ enum mn_vm_arch {
 	MN_VM_ARM64,
 };
 
+/* Protocol variants (bits of &struct mn_vm_config @variant; 0 is upstream). */
+/* KVM_MEM_USERFAULT may be set only when a slot is created: a FLAGS_ONLY or MOVE that
+ * turns it on fails with -EINVAL (clearing it stays allowed), as proposed on the list. */
+#define MN_VARIANT_USERFAULT_CREATE_ONLY (1U << 0)
+
+/* KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 options (&struct mn_vm_config @dirty_log_manual) */
+#define MN_DIRTY_LOG_MANUAL_PROTECT (1U << 0) /* KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE */
+#define MN_DIRTY_LOG_INITIALLY_SET  (1U << 1) /* KVM_DIRTY_LOG_INITIALLY_SET */
+
 /**
  * struct mn_vm_config - parameters of a VM.
  * @arch: the architecture.
  * @nr_vcpus: vCPUs, 1 .. %MN_VM_MAX_VCPUS (0 picks 1).
  * @ept_levels: x86: 4 or 5 (0 picks 4).
  * @ipa_bits: arm64: IPA size, 32 .. 48 (0 picks 40).
- * @variant: protocol variant (0: upstream; the variants arrive with the guest_memfd issue).
+ * @variant: protocol variants, a mask of %MN_VARIANT_* (0: upstream).
+ * @dirty_log_manual: KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 as enabled before any memslot: 0
+ *                    (off), %MN_DIRTY_LOG_MANUAL_PROTECT, or that with
+ *                    %MN_DIRTY_LOG_INITIALLY_SET. With it, mn_vm_get_dirty_log() only copies
+ *                    the bitmap and mn_vm_clear_dirty_log() re-protects; with
+ *                    INITIALLY_SET a slot starts logging with every bit set and nothing
+ *                    write-protected.
  */
 struct mn_vm_config {
 	enum mn_vm_arch arch;
@@ -61,12 +87,14 @@ struct mn_vm_config {
 	unsigned int ept_levels;
 	unsigned int ipa_bits;
 	unsigned int variant;
+	unsigned int dirty_log_manual;
 };
 
 /* Memslot flags (KVM_MEM_*, uapi values) */
 #define MN_MEM_LOG_DIRTY_PAGES (1U << 0)
 #define MN_MEM_READONLY	       (1U << 1)
 #define MN_MEM_GUEST_MEMFD     (1U << 2)
+#define MN_MEM_USERFAULT       (1U << 3) /* KVM_MEM_USERFAULT (KVM Userfault series, v3) */
 
 /**
  * struct mn_userspace_memory_region2 - KVM_SET_USER_MEMORY_REGION2's argument.
@@ -77,6 +105,11 @@ struct mn_vm_config {
  * @userspace_addr: hva of the first byte in the VMM.
  * @guest_memfd_offset: with %MN_MEM_GUEST_MEMFD, the offset in the guest_memfd file.
  * @guest_memfd: with %MN_MEM_GUEST_MEMFD, the file (not modelled yet: must be 0).
+ * @userfault_bitmap: with %MN_MEM_USERFAULT, the VMM's bitmap: bit i (bit i % 64 of word
+ *                    i / 64) stands for the slot's page i, and a set bit makes guest
+ *                    faults on that page exit (%MN_MEMORY_EXIT_FLAG_USERFAULT). Owned by the
+ *                    caller, read at every such fault, and it must outlive the slot or the
+ *                    flag; the VMM may change it at any time. Ignored without the flag.
  */
 struct mn_userspace_memory_region2 {
 	uint32_t slot;
@@ -86,6 +119,7 @@ struct mn_userspace_memory_region2 {
 	uint64_t userspace_addr;
 	uint64_t guest_memfd_offset;
 	uint32_t guest_memfd;
+	uint64_t *userfault_bitmap;
 };
 
 /**
@@ -154,12 +188,65 @@ MN_EXPORT void mn_vm_destroy(struct mn_vm *vm);
  * move that fails after its INVALID phase (arch prepare, or no memory for a dirty bitmap)
  * has, as in the kernel, already zapped the slot and moved the generation by two swaps.
  *
+ * Turning %MN_MEM_LOG_DIRTY_PAGES on for a live slot write-protects it before this
+ * returns (x86: huge SPTEs split to 4 KiB first; nothing with
+ * %MN_DIRTY_LOG_INITIALLY_SET); turning it off lets x86 rebuild huge mappings. Turning
+ * %MN_MEM_USERFAULT on for a live slot zaps the slot's mappings before this returns.
+ *
  * Context: A sim thread or the world's thread. May sleep.
- * Return: 0, -EINVAL (PROTOCOL.md §6.1), -EEXIST (overlapping slot), -EFAULT (arm64: beyond
- * the IPA size), -EIO (accounting underflow), or -ENOMEM.
+ * Return: 0, -EINVAL (PROTOCOL.md §6.1; also %MN_MEM_USERFAULT without a bitmap, or turned
+ * on by a modification under %MN_VARIANT_USERFAULT_CREATE_ONLY), -EEXIST (overlapping
+ * slot), -EFAULT (arm64: beyond the IPA size), -EIO (accounting underflow), or -ENOMEM.
  */
 MN_EXPORT int mn_vm_set_user_memory_region2(struct mn_vm *vm,
 					    const struct mn_userspace_memory_region2 *r);
+
+/**
+ * mn_vm_get_dirty_log() - KVM_GET_DIRTY_LOG (kvm_get_dirty_log_protect()): the dirty
+ * bitmap of a logged slot.
+ * @vm: the VM.
+ * @slot: address space id << 16 | slot id.
+ * @bitmap: receives one bit per page of the slot (bit i % 64 of word i / 64 for page i),
+ *          in (npages + 63) / 64 words; NULL stands for a buffer copy_to_user() cannot
+ *          write.
+ *
+ * Takes slots_lock. Without manual protect, each non-zero word is exchanged with zero
+ * under mmu_lock and exactly the pages it reports are write-protected (arm64: every page
+ * from the word's first to its last reported one); then, with mmu_lock dropped, every
+ * vCPU's translations of the slot are flushed before this returns, so that a later guest
+ * write to a reported page faults and is logged again. With %MN_DIRTY_LOG_MANUAL_PROTECT
+ * the bitmap is only copied: mn_vm_clear_dirty_log() re-protects.
+ *
+ * Context: A sim thread or the world's thread. May sleep.
+ * Return: 0, -EINVAL for a bad address space or slot id, -ENOENT when the slot does not
+ * exist or does not log, or -EFAULT for a NULL @bitmap (as in the kernel, the log was
+ * harvested and protected all the same: those bits are lost).
+ */
+MN_EXPORT int mn_vm_get_dirty_log(struct mn_vm *vm, uint32_t slot, uint64_t *bitmap);
+
+/**
+ * mn_vm_clear_dirty_log() - KVM_CLEAR_DIRTY_LOG (kvm_clear_dirty_log_protect()): clear
+ * and re-protect dirty pages of a logged slot, for manual-protect users.
+ * @vm: the VM.
+ * @slot: address space id << 16 | slot id.
+ * @first_page: the slot page the first bit of @bitmap stands for; a multiple of 64.
+ * @num_pages: pages covered; a multiple of 64 unless the range reaches the slot's end.
+ * @bitmap: the pages to clear, bit i % 64 of word i / 64 for page @first_page + i; NULL
+ *          stands for a buffer copy_from_user() cannot read.
+ *
+ * Takes slots_lock. Under mmu_lock each word clears the bits it names that were set
+ * (fetch-and-not) and write-protects only those pages (arm64: the span from the first to
+ * the last of them, splitting blocks with %MN_DIRTY_LOG_INITIALLY_SET; x86 splits huge
+ * SPTEs in the span first with INITIALLY_SET); then, with mmu_lock dropped, the slot's
+ * translations are flushed before this returns.
+ *
+ * Context: A sim thread or the world's thread. May sleep.
+ * Return: 0, -EINVAL for a bad address space or slot id, a @first_page not a multiple of
+ * 64, or a range beyond the slot (PROTOCOL.md §6.4), -ENOENT when the slot does not exist
+ * or does not log, or -EFAULT for a NULL @bitmap (nothing changed).
+ */
+MN_EXPORT int mn_vm_clear_dirty_log(struct mn_vm *vm, uint32_t slot, uint64_t first_page,
+				    uint32_t num_pages, const uint64_t *bitmap);
 
 /**
  * mn_vm_get_invalidate_state() - Snapshot the invalidation bookkeeping.
@@ -206,7 +293,8 @@ MN_EXPORT struct mn_vcpu *mn_vm_get_vcpu(struct mn_vm *vm, unsigned int i);
  * @MN_EXIT_MMIO: no memslot backs the gpa, or the guest wrote to a read-only slot
  *                (KVM_EXIT_MMIO); emulation is the VMM's.
  * @MN_EXIT_MEMORY_FAULT: the fault failed with @error (-EFAULT when the host page cannot be
- *                        had, -EAGAIN when the access gave up retrying): KVM_RUN returns it.
+ *                        had or the gfn is marked in the userfault bitmap, -EAGAIN when
+ *                        the access gave up retrying): KVM_RUN returns it.
  */
 enum mn_exit_reason {
 	MN_EXIT_NONE = 0,
@@ -214,16 +302,23 @@ enum mn_exit_reason {
 	MN_EXIT_MEMORY_FAULT,
 };
 
+/* KVM_EXIT_MEMORY_FAULT flags (kvm_run.memory_fault.flags, uapi values) */
+#define MN_MEMORY_EXIT_FLAG_USERFAULT (1ULL << 4) /* KVM_MEMORY_EXIT_FLAG_USERFAULT */
+
 /**
  * struct mn_vcpu_exit - what the VMM sees when an access exits.
  * @reason: why.
- * @gpa: the faulting address.
+ * @gpa: the faulting address (for a userfault exit, the page's first byte, as
+ *       kvm_prepare_memory_fault_exit() reports it).
  * @error: for %MN_EXIT_MEMORY_FAULT, the negative errno.
+ * @flags: for %MN_EXIT_MEMORY_FAULT, %MN_MEMORY_EXIT_FLAG_USERFAULT when the page's bit is
+ *         set in the slot's userfault bitmap; else 0.
  */
 struct mn_vcpu_exit {
 	enum mn_exit_reason reason;
 	mn_gpa_t gpa;
 	int error;
+	uint64_t flags;
 };
 
 /**

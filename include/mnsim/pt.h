@@ -518,6 +518,33 @@ MN_EXPORT int mn_tlb_check_frames(const struct mn_tlb *tlb, struct mn_phys *phys
 MN_EXPORT void mn_tlb_get_stats(const struct mn_tlb *tlb, struct mn_tlb_stats *st);
 
 /**
+ * struct mn_tlb_entry - one cached translation, as mn_tlb_get_entry() reads it.
+ * @gfn: the first gfn it covers.
+ * @level: its size (%MN_PG_LEVEL_4K, 2M or 1G).
+ * @perm: the permissions cached with it.
+ * @pfn: the first frame it maps.
+ */
+struct mn_tlb_entry {
+	mn_gfn_t gfn;
+	unsigned int level;
+	unsigned int perm;
+	mn_pfn_t pfn;
+};
+
+/**
+ * mn_tlb_get_entry() - Read slot @i of a TLB, without side effects (for oracles and
+ * dumps: iterate @i from 0 until -ERANGE).
+ * @tlb: the TLB.
+ * @i: the slot, below the capacity.
+ * @e: receives the translation.
+ *
+ * Context: Any context.
+ * Return: 0, -ENOENT when slot @i caches nothing, or -ERANGE when @i is beyond the
+ * capacity.
+ */
+MN_EXPORT int mn_tlb_get_entry(const struct mn_tlb *tlb, unsigned int i, struct mn_tlb_entry *e);
+
+/**
  * mn_tlb_nr_entries() - Translations cached now.
  * @tlb: the TLB.
  *

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: MIT
 /*
- * check.c - the protocol oracle (PROTOCOL.md §4 and the O1-O5 checks of §8): every secondary
+ * check.c - the protocol oracle (PROTOCOL.md §4 and the O1-O7 checks of §8): every secondary
  * and TLB translation is backed by a live frame, hva-backed entries agree with the host's
  * current mapping (same frame, no wider rights, no larger level), no entry outlives its
- * memslot, and the invalidation counters are balanced when the world is quiet.
+ * memslot, no page of a logged slot is writable while its dirty bit is clear (I19), no page
+ * a userfault slot must trap is mapped, and the invalidation counters are balanced when the
+ * world is quiet.
  */
 #include "kvm/kvm-internal.h"
 
@@ -25,6 +27,75 @@ static void report(struct backing_arg *b, const char *id, mn_gfn_t gfn, mn_pfn_t
 		       "as %u gfn %#" PRIx64 " maps pfn %#" PRIx64 " (hva %#" PRIx64 "), %s",
 		       b->as_id, gfn, pfn, hva, what);
 	b->broken++;
+}
+
+/*
+ * I19, dirty-log completeness: a page of a logged slot that a secondary or TLB entry lets
+ * the guest write must have its dirty bit set, or the write escapes the log (a harvest
+ * took the bit and did not write-protect or flush, or a fault granted W without marking).
+ * Exempt: the slot of a dirty-log operation still between taking bits and its flush (the
+ * pages it reports are in the log being harvested), and the page of a fault that has
+ * granted W and will set the bit next (arm64 user_mem_abort(), x86 fast_page_fault()).
+ */
+static bool dirty_log_exempt(const struct mn_vm *vm, const struct kvm_memory_slot *slot,
+			     mn_gfn_t gfn)
+{
+	unsigned int i;
+
+	if (vm->dirty_log_unsettled.active && vm->dirty_log_unsettled.as_id == slot->as_id &&
+	    vm->dirty_log_unsettled.id == slot->id)
+		return true;
+	for (i = 0; i < vm->nr_vcpus; i++)
+		if (vm->vcpus[i].dirty_pending && vm->vcpus[i].dirty_pending_as == slot->as_id &&
+		    vm->vcpus[i].dirty_pending_gfn == gfn)
+			return true;
+	return false;
+}
+
+/*
+ * The logging and userfault rules for the gfns [@start, @end) of @slot that an entry maps
+ * (@writable: with write permission); @what names the entry ("spte", "tlb of vcpu N").
+ */
+static void check_slot_pages(struct backing_arg *b, const struct kvm_memory_slot *slot,
+			     mn_gfn_t start, mn_gfn_t end, mn_pfn_t pfn, bool writable,
+			     const char *what)
+{
+	struct mn_vm *vm = b->vm;
+	char msg[128];
+	mn_gfn_t gfn;
+
+	start = MN_MAX(start, slot->base_gfn);
+	end = MN_MIN(end, slot->base_gfn + slot->npages);
+	if (writable && kvm_slot_dirty_track_enabled(slot) && slot->dirty_bitmap) {
+		for (gfn = start; gfn < end; gfn++) {
+			if (bitmap_test(slot->dirty_bitmap, gfn - slot->base_gfn) ||
+			    dirty_log_exempt(vm, slot, gfn))
+				continue;
+			snprintf(msg, sizeof(msg),
+				 "%s is writable in logging slot %u, but the page's dirty bit is "
+				 "clear: a guest write there is never logged",
+				 what, slot->id);
+			report(b, "kvm.dirty_log_writable", gfn, pfn + (gfn - start),
+			       gfn_to_hva_memslot(slot, gfn), msg);
+			break;
+		}
+	}
+	if (kvm_is_userfault_memslot(slot) && slot->userfault_armed) {
+		for (gfn = start; gfn < end; gfn++) {
+			uint64_t rel = gfn - slot->base_gfn;
+
+			if (!bitmap_test(slot->userfault_armed, rel) ||
+			    !bitmap_test(slot->userfault_bitmap, rel))
+				continue;
+			snprintf(msg, sizeof(msg),
+				 "%s maps it in userfault slot %u although its userfault bit was "
+				 "set when the flag went on and still is",
+				 what, slot->id);
+			report(b, "kvm.userfault_mapped", gfn, pfn + (gfn - start),
+			       gfn_to_hva_memslot(slot, gfn), msg);
+			break;
+		}
+	}
 }
 
 /* One secondary leaf against its memslot and the host mapping behind it. */
@@ -67,7 +138,60 @@ static bool check_leaf(void *arg, mn_gfn_t gfn, struct mn_pte *pte, uint64_t *ge
 			 pte->level, hw.leaf.level);
 		report(b, "kvm.level_exceeds_host", gfn, pte->pfn, hva, what);
 	}
+	check_slot_pages(b, slot, gfn, gfn + mn_level_pages(pte->level), pte->pfn,
+			 pte->perm & MN_PTE_W, "the secondary entry");
 	return false;
+}
+
+/*
+ * The same rules for what the vCPUs' TLBs cache: a flush owed by a harvest or a zap that
+ * never came leaves exactly such an entry.
+ */
+static void check_tlb(struct backing_arg *b, unsigned int vcpu)
+{
+	struct kvm_memslots *slots = kvm_memslots(b->vm, b->as_id);
+	struct mn_tlb *tlb = b->vm->vcpus[vcpu].tlb[b->as_id];
+	struct mn_tlb_entry e;
+	char what[48];
+	unsigned int i;
+	int r;
+
+	snprintf(what, sizeof(what), "the TLB entry of vcpu %u", vcpu);
+	for (i = 0; (r = mn_tlb_get_entry(tlb, i, &e)) != -ERANGE; i++) {
+		mn_gfn_t end;
+		struct mn_itree_node *n;
+
+		if (r)
+			continue;
+		end = e.gfn + mn_level_pages(e.level);
+		mn_itree_for_each(n, &slots->gfn_tree, e.gfn, end - 1) {
+			const struct kvm_memory_slot *slot = slot_of_gfn_node(n, slots->node_idx);
+
+			if (kvm_slot_dirty_track_enabled(slot) || kvm_is_userfault_memslot(slot))
+				check_slot_pages(b, slot, e.gfn, end, e.pfn, e.perm & MN_PTE_W,
+						 what);
+		}
+	}
+}
+
+/*
+ * A userfault bit the oracle sees clear is no longer watched: the VMM resolved the page,
+ * and setting the bit again does not require KVM to unmap it until the flag is toggled.
+ */
+static void userfault_disarm(struct mn_vm *vm, unsigned int as)
+{
+	struct kvm_memslots *slots = kvm_memslots(vm, as);
+	struct mn_itree_node *n;
+	uint64_t i;
+
+	mn_itree_for_each(n, &slots->gfn_tree, 0, MN_INVALID_GFN) {
+		struct kvm_memory_slot *slot = slot_of_gfn_node(n, slots->node_idx);
+
+		if (!kvm_is_userfault_memslot(slot) || !slot->userfault_armed)
+			continue;
+		for (i = 0; i < bitmap_words(slot->npages); i++)
+			slot->userfault_armed[i] &= slot->userfault_bitmap[i];
+	}
 }
 
 int mn_check_vm(struct mn_vm *vm)
@@ -79,12 +203,15 @@ int mn_check_vm(struct mn_vm *vm)
 	for (as = 0; as < vm->nr_as; as++) {
 		struct backing_arg b = { vm, as, 0 };
 
+		userfault_disarm(vm, as);
 		broken += mn_pt_check_frames(vm->pt[as], vm->phys, "kvm.spte");
 		mn_pt_update(vm->pt[as], (struct mn_gfn_range){ 0, MN_INVALID_GFN }, check_leaf, &b,
 			     &res);
-		broken += b.broken;
-		for (i = 0; i < vm->nr_vcpus; i++)
+		for (i = 0; i < vm->nr_vcpus; i++) {
 			broken += mn_tlb_check_frames(vm->vcpus[i].tlb[as], vm->phys, "kvm.tlb");
+			check_tlb(&b, i);
+		}
+		broken += b.broken;
 	}
 	return broken;
 }

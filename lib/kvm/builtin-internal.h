@@ -45,5 +45,8 @@ extern const struct builtin_def builtin_fault_vs_munmap;
 extern const struct builtin_def builtin_fault_vs_mprotect;
 extern const struct builtin_def builtin_delete_vs_fault;
 extern const struct builtin_def builtin_aging_vs_fault;
+extern const struct builtin_def builtin_delete_vs_munmap;
+extern const struct builtin_def builtin_dirty_log_vs_write; /* builtin-dirty.c */
+extern const struct builtin_def builtin_userfault_vs_fault; /* builtin-dirty.c */
 
 #endif /* MNSIM_BUILTIN_INTERNAL_H */

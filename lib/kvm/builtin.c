@@ -12,10 +12,9 @@
 #define PG MN_PAGE_SIZE
 
 static const struct builtin_def *const builtins[] = {
-	&builtin_fault_vs_munmap,
-	&builtin_fault_vs_mprotect,
-	&builtin_delete_vs_fault,
-	&builtin_aging_vs_fault,
+	&builtin_fault_vs_munmap,    &builtin_fault_vs_mprotect, &builtin_delete_vs_fault,
+	&builtin_aging_vs_fault,     &builtin_delete_vs_munmap,	 &builtin_dirty_log_vs_write,
+	&builtin_userfault_vs_fault,
 };
 
 struct mn_builtin {
@@ -375,4 +374,53 @@ const struct builtin_def builtin_aging_vs_fault = {
 		  NULL },
 	.setup = avf_setup,
 	.check = avf_check,
+};
+
+/* ---- delete memslot vs munmap ---------------------------------------------------------- */
+
+/*
+ *  page   0 1 2 3 ... 15
+ *  slot0  [            )   deleted by one VMM thread
+ *  munmap   *              another VMM thread unmaps page 1 (start ... end)
+ *
+ * The swap of the active memslot set must not fall between a start and its end: the end
+ * would find no slot, and mmu_invalidate_in_progress would never come back to zero (B2).
+ */
+static void dvm_delete(struct mn_sim *sim, void *arg)
+{
+	struct builtin_run *r = arg;
+	struct mn_userspace_memory_region2 del = builtin_slot0(r);
+
+	(void)sim;
+	del.memory_size = 0;
+	r->ret[0] = mn_vm_set_user_memory_region2(r->vm, &del);
+}
+
+static void dvm_munmap(struct mn_sim *sim, void *arg)
+{
+	struct builtin_run *r = arg;
+
+	(void)sim;
+	r->ret[1] = mn_mm_munmap(r->mm, r->ram + PG, PG);
+}
+
+static int dvm_setup(struct builtin_run *r)
+{
+	int ret = mn_sim_spawn(r->sim, "vmm-memslot", dvm_delete, r, NULL);
+
+	return ret ? ret : mn_sim_spawn(r->sim, "vmm-munmap", dvm_munmap, r, NULL);
+}
+
+static void dvm_check(struct builtin_run *r)
+{
+	expect(r, !r->ret[0] && !r->ret[1], "builtin.vmm_failed", "the delete or munmap failed");
+}
+
+const struct builtin_def builtin_delete_vs_munmap = {
+	.info = { "delete-memslot-vs-munmap",
+		  "the VMM deletes a memslot while another thread unmaps memory in it: the swap "
+		  "waits for the invalidation, whose end still finds the slot",
+		  "memslot.wait_invalidations" },
+	.setup = dvm_setup,
+	.check = dvm_check,
 };

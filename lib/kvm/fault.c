@@ -34,11 +34,36 @@
  *                           the entry reports frame.use_after_free.
  * fault.install             the leaf itself. Skipped, nothing is installed and the guest
  *                           faults until it gives up: only liveness suffers.
+ * fault.userfault_check     KVM_MEM_USERFAULT (kvm_do_userfault(), KVM Userfault series
+ *                           v3): in a slot with the flag, a gfn whose bit is set in the
+ *                           VMM's bitmap exits to the VMM (-EFAULT, MEMORY_FAULT with
+ *                           KVM_MEMORY_EXIT_FLAG_USERFAULT) instead of being mapped. Where
+ *                           the series puts it: after the sequence snapshot and, on x86,
+ *                           after the INVALID-slot check and the lockless precheck, first
+ *                           thing in __kvm_mmu_faultin_pfn(); on arm64 right after the
+ *                           mmap lock is dropped; both before GUP. Skipped, the gfn is
+ *                           mapped: kvm.userfault_mapped.
+ * fault.mark_dirty          mark_page_dirty_in_slot() for a fault that grants write access
+ *                           in a logged slot: x86 before the SPTE is installed (make_spte(),
+ *                           under mmu_lock), arm64 after mmu_lock is dropped. Skipped, the
+ *                           page is writable and clean: kvm.dirty_log_writable.
+ * fast_pf.set_writable      x86 fast_page_fault(): a write to a present SPTE that lost W to
+ * fast_pf.mark_dirty        dirty logging but kept MMU-writable gets W back in place with
+ *                           a compare-and-exchange, no GUP, no sequence snapshot (the pfn
+ *                           does not change), then the page is marked dirty. Skipping the
+ *                           first sends every such write down the slow path (equivalent);
+ *                           skipping the second is caught by kvm.dirty_log_writable.
  *
- * Not modelled: x86 fast_page_fault() (it only restores W on write-protected present SPTEs
- * for dirty logging, or access-tracked ones, and neither exists yet), dirty logging (forced
- * 4K, mark_page_dirty_in_slot()), private memory and guest_memfd, the NX huge page
- * mitigation, TDP root invalidation (B9), MMIO SPTE caching, HWPOISON and async page faults.
+ * Dirty logging and userfault slots map 4 KiB pages only (x86 kvm_mmu_hugepage_adjust(),
+ * arm64 force_pte); arm64 maps a non-write fault of a logged slot read-only, so that the
+ * first write takes a permission fault, which relaxes the leaf to writable in place
+ * (kvm_pgtable_stage2_relax_perms()) and marks the page dirty. x86 marks a page dirty
+ * whenever a fault installs a writable SPTE in a logged slot, reads included (they map
+ * writable when GUP allows it).
+ *
+ * Not modelled: access-tracked SPTEs in fast_page_fault() (A/D bits are on), PML, the dirty
+ * ring, private memory and guest_memfd, the NX huge page mitigation, TDP root invalidation
+ * (B9), MMIO SPTE caching, HWPOISON and async page faults.
  */
 
 /* Guest accesses a vCPU makes before it gives up on one access (see mn_vcpu_access()). */
@@ -50,6 +75,7 @@ enum pf_ret {
 	RET_PF_SPURIOUS,  /* another vCPU had installed it already: access again */
 	RET_PF_RETRY,	  /* back to the guest, which faults again */
 	RET_PF_EXIT,	  /* to the VMM, with the exit filled in */
+	RET_PF_INVALID,	  /* fast_page_fault(): not handled, take the slow path */
 };
 
 /* struct kvm_page_fault: what one fault knows. */
@@ -61,6 +87,7 @@ struct kvm_page_fault {
 	mn_gfn_t gfn;
 	bool write;
 	bool exec;
+	bool present; /* a permission fault on a present leaf (PFERR_PRESENT, ESR perm fault) */
 	struct kvm_memory_slot *slot;
 	mn_hva_t hva;
 	uint64_t mmu_seq;
@@ -76,6 +103,7 @@ static enum pf_ret fault_exit(struct kvm_page_fault *f, enum mn_exit_reason reas
 	f->exit->reason = reason;
 	f->exit->gpa = f->addr;
 	f->exit->error = error;
+	f->exit->flags = 0;
 	mn_trace(f->vm->trace, "kvm.fault_exit", MN_KV_X("gpa", f->addr),
 		 MN_KV_S("reason", reason == MN_EXIT_MMIO ? "mmio" : "memory_fault"),
 		 MN_KV_I("error", error));
@@ -168,22 +196,6 @@ static void snapshot_seq(struct kvm_page_fault *f)
 }
 
 /*
- * Whether the @level block around @gfn may be mapped by one leaf of @slot: it lies inside
- * the slot, and the slot's gfns and hvas are equally aligned at that size. x86 keeps this as
- * the lpage_info disallow counters that kvm_alloc_memslot_metadata() sets for a misaligned
- * head, tail or slot; arm64 asks fault_supports_stage2_huge_mapping().
- */
-static bool slot_allows_level(const struct kvm_memory_slot *slot, mn_gfn_t gfn, unsigned int level)
-{
-	uint64_t pages = mn_level_pages(level);
-	mn_gfn_t base = mn_align_down(gfn, pages);
-
-	if ((slot->base_gfn ^ (slot->userspace_addr >> MN_PAGE_SHIFT)) & (pages - 1))
-		return false;
-	return base >= slot->base_gfn && base + pages <= slot->base_gfn + slot->npages;
-}
-
-/*
  * Install the leaf (x86 tdp_mmu_map_handle_target_level(), arm64 kvm_pgtable_stage2_map()).
  * Both install next to concurrent faults under mmu_lock(read) with compare-and-exchange:
  * finding another vCPU's leaf there is a spurious fault, and a frozen or locked entry makes
@@ -212,7 +224,119 @@ static enum pf_ret map_leaf(struct kvm_page_fault *f, unsigned int perm)
 	}
 }
 
+/*
+ * kvm_do_userfault() (KVM Userfault series): in a slot with KVM_MEM_USERFAULT, read the
+ * gfn's bit from the VMM's bitmap (__get_user() of its word; it cannot fault here, the
+ * bitmap being a pointer the VMM handed over); set, the fault exits with -EFAULT and
+ * KVM_MEMORY_EXIT_FLAG_USERFAULT (kvm_prepare_memory_fault_exit(): the page's gpa).
+ */
+static bool kvm_do_userfault(struct kvm_page_fault *f)
+{
+	struct kvm_memory_slot *slot = f->slot;
+
+	if (!kvm_is_userfault_memslot(slot) || !mn_step(f->vm->sim, "fault.userfault_check"))
+		return false;
+	if (!bitmap_test(slot->userfault_bitmap, f->gfn - slot->base_gfn))
+		return false;
+	fault_exit(f, MN_EXIT_MEMORY_FAULT, -EFAULT);
+	f->exit->gpa = f->gfn << MN_PAGE_SHIFT;
+	f->exit->flags = MN_MEMORY_EXIT_FLAG_USERFAULT;
+	mn_trace(f->vm->trace, "kvm.userfault_exit", MN_KV_X("gfn", f->gfn));
+	return true;
+}
+
+/*
+ * The oracle's view of a fault that has made the leaf writable and marks the page dirty
+ * afterwards: from dirty_pending_begin() to dirty_pending_end() the page may be writable
+ * and clean (the mark is coming).
+ */
+static void dirty_pending_begin(struct kvm_page_fault *f)
+{
+	f->vcpu->dirty_pending = true;
+	f->vcpu->dirty_pending_as = f->as_id;
+	f->vcpu->dirty_pending_gfn = f->gfn;
+}
+
+static void dirty_pending_end(struct kvm_page_fault *f, const char *step)
+{
+	if (mn_step(f->vm->sim, step))
+		mark_page_dirty_in_slot(f->vm, f->slot, f->gfn);
+	f->vcpu->dirty_pending = false;
+}
+
 /* ---- x86: kvm_tdp_page_fault() ---------------------------------------------------------- */
+
+/* What a fast_page_fault() walk saw, for the compare-and-exchange. */
+struct fast_pf_arg {
+	struct mn_pte seen;
+	bool done;
+};
+
+static bool fast_pf_fix_spte(void *arg, mn_gfn_t gfn, struct mn_pte *pte, uint64_t *gen)
+{
+	struct fast_pf_arg *a = arg;
+
+	(void)gfn;
+	(void)gen;
+	/* The compare of the cmpxchg: it fails when the SPTE changed since the walk. */
+	if (pte->kind != a->seen.kind || pte->level != a->seen.level || pte->pfn != a->seen.pfn ||
+	    pte->perm != a->seen.perm || pte->sw != a->seen.sw ||
+	    pte->accessed != a->seen.accessed || pte->dirty != a->seen.dirty ||
+	    pte->memtype != a->seen.memtype)
+		return false;
+	pte->perm |= MN_PTE_W;
+	a->done = true;
+	return true;
+}
+
+/*
+ * fast_page_fault(): only for a write that faulted on a present SPTE (page_fault_can_be_fast()
+ * with A/D bits on). A lockless walk (RCU, no mmu_lock) reads the leaf; a leaf that already
+ * allows the access is a spurious fault; a 4K leaf (or a huge one outside a logged slot)
+ * that is MMU-writable gets W back with a compare-and-exchange (fast_pf_fix_direct_spte()),
+ * up to 4 tries, and the page is marked dirty after the exchange. No GUP, no sequence
+ * snapshot: the pfn does not change, and an invalidation that zapped the SPTE meanwhile
+ * makes the exchange fail. RET_PF_INVALID sends the fault down the slow path.
+ */
+static enum pf_ret fast_page_fault(struct kvm_page_fault *f)
+{
+	struct mn_vm *vm = f->vm;
+	struct mn_pt *pt = vm->pt[f->as_id];
+	unsigned int retry;
+
+	for (retry = 0; retry < 4; retry++) {
+		struct fast_pf_arg a = { .done = false };
+		struct mn_pt_result res;
+		struct mn_pt_walk w;
+		mn_gfn_t base;
+
+		if (mn_pt_walk(pt, f->gfn, &w))
+			return RET_PF_INVALID; /* not present, frozen: the slow path decides */
+		if (w.leaf.perm & MN_PTE_W)
+			return RET_PF_SPURIOUS;
+		if (!(w.leaf.sw & MN_PTE_SW_MMU_WRITABLE))
+			return RET_PF_INVALID;
+		/* A huge SPTE of a logged slot is write-protected again only at 4K: no. */
+		if (w.leaf.level > MN_PG_LEVEL_4K && kvm_slot_dirty_track_enabled(f->slot))
+			return RET_PF_INVALID;
+		if (!mn_step(vm->sim, "fast_pf.set_writable"))
+			return RET_PF_INVALID;
+		a.seen = w.leaf;
+		base = mn_align_down(f->gfn, mn_level_pages(w.leaf.level));
+		if (mn_pt_update(pt, (struct mn_gfn_range){ base, base + 1 }, fast_pf_fix_spte, &a,
+				 &res) ||
+		    !a.done)
+			continue;
+		mn_trace(vm->trace, "kvm.fast_pf_fixed", MN_KV_X("gfn", f->gfn),
+			 MN_KV_X("pfn", w.pfn));
+		if (kvm_slot_dirty_track_enabled(f->slot)) {
+			dirty_pending_begin(f);
+			dirty_pending_end(f, "fast_pf.mark_dirty");
+		}
+		return RET_PF_FIXED;
+	}
+	return RET_PF_INVALID;
+}
 
 /*
  * kvm_mmu_hugepage_adjust(): the largest level lpage_info allows for the gfn
@@ -226,8 +350,11 @@ static void kvm_mmu_hugepage_adjust(struct kvm_page_fault *f)
 	unsigned int level;
 
 	f->goal_level = MN_PG_LEVEL_4K;
+	/* Dirty logging tracks 4K pages; so does userfault (KVM Userfault series). */
+	if (kvm_slot_dirty_track_enabled(f->slot) || kvm_is_userfault_memslot(f->slot))
+		return;
 	for (level = vm->fmt.max_leaf_level; level > MN_PG_LEVEL_4K; level--)
-		if (slot_allows_level(f->slot, f->gfn, level))
+		if (kvm_mmu_slot_allows_level(f->slot, f->gfn, level))
 			break;
 	if (level == MN_PG_LEVEL_4K)
 		return;
@@ -238,7 +365,8 @@ static void kvm_mmu_hugepage_adjust(struct kvm_page_fault *f)
  * kvm_tdp_mmu_map(): the access bits make_spte() computes for a TDP fault: readable and
  * executable always (ACC_ALL), writable whenever the page was obtained writable and the
  * slot allows it, whatever the access was; kvm_mmu_map() adds the host- and MMU-writable
- * software bits and the dirty bit.
+ * software bits and the dirty bit. make_spte() marks the page dirty in a logged slot when
+ * the SPTE is writable, before the SPTE is installed, all under mmu_lock.
  */
 static enum pf_ret kvm_tdp_mmu_map(struct kvm_page_fault *f)
 {
@@ -246,6 +374,9 @@ static enum pf_ret kvm_tdp_mmu_map(struct kvm_page_fault *f)
 
 	if (f->map_writable)
 		perm |= MN_PTE_W;
+	if ((perm & MN_PTE_W) && kvm_slot_dirty_track_enabled(f->slot) &&
+	    mn_step(f->vm->sim, "fault.mark_dirty"))
+		mark_page_dirty_in_slot(f->vm, f->slot, f->gfn);
 	return map_leaf(f, perm);
 }
 
@@ -270,7 +401,11 @@ static enum pf_ret kvm_tdp_page_fault(struct kvm_page_fault *f)
 	enum pf_ret ret;
 	bool snap, locked;
 
-	/* fast_page_fault() would go here: nothing it handles is modelled (see the top). */
+	if (f->present && f->write) {
+		ret = fast_page_fault(f);
+		if (ret != RET_PF_INVALID)
+			return ret;
+	}
 	mn_might_sleep(sim, "mmu_topup_memory_caches");
 
 	/* kvm_mmu_faultin_pfn() */
@@ -286,6 +421,9 @@ static enum pf_ret kvm_tdp_page_fault(struct kvm_page_fault *f)
 	if (snap && mn_step(sim, "fault.precheck") &&
 	    mmu_invalidate_retry_gfn_unsafe(vm, f->mmu_seq, f->gfn))
 		return RET_PF_RETRY;
+	/* __kvm_mmu_faultin_pfn() starts with the userfault check. */
+	if (kvm_do_userfault(f))
+		return RET_PF_EXIT;
 	/*
 	 * A write to a read-only slot gets no page (KVM_PFN_ERR_RO_FAULT) and is emulated; the
 	 * emulator's write to read-only memory is an MMIO exit (uAPI: KVM_MEM_READONLY).
@@ -332,7 +470,7 @@ static unsigned int transparent_hugepage_adjust(struct kvm_page_fault *f)
 	struct mn_vm *vm = f->vm;
 
 	if (vm->fmt.max_leaf_level < MN_PG_LEVEL_2M ||
-	    !slot_allows_level(f->slot, f->gfn, MN_PG_LEVEL_2M))
+	    !kvm_mmu_slot_allows_level(f->slot, f->gfn, MN_PG_LEVEL_2M))
 		return MN_PG_LEVEL_4K;
 	if (mn_mm_host_mapping_level(vm->mm, f->hva) < MN_PG_LEVEL_2M)
 		return MN_PG_LEVEL_4K;
@@ -352,10 +490,12 @@ static enum pf_ret user_mem_abort(struct kvm_page_fault *f)
 {
 	struct mn_vm *vm = f->vm;
 	struct mn_sim *sim = vm->sim;
-	struct mn_vma_info vma;
+	bool logging = kvm_slot_dirty_track_enabled(f->slot);
 	unsigned int level = MN_PG_LEVEL_4K, perm;
+	struct mn_vma_info vma;
+	bool snap, locked, writable, force_pte;
+	struct mn_pt_walk w;
 	enum pf_ret ret;
-	bool snap, locked;
 	mn_gfn_t gfn;
 
 	mn_might_sleep(sim, "kvm_mmu_topup_memory_cache");
@@ -364,9 +504,11 @@ static enum pf_ret user_mem_abort(struct kvm_page_fault *f)
 		mn_mm_mmap_read_unlock(vm->mm);
 		return fault_exit(f, MN_EXIT_MEMORY_FAULT, -EFAULT);
 	}
-	if (vma.flags & MN_VM_HUGETLB)
+	/* Dirty logging, and userfault (KVM Userfault series), map pages only. */
+	force_pte = logging || kvm_is_userfault_memslot(f->slot);
+	if ((vma.flags & MN_VM_HUGETLB) && !force_pte)
 		level = MN_MIN(mn_order_to_level(vma.huge_order), vm->fmt.max_leaf_level);
-	while (level > MN_PG_LEVEL_4K && !slot_allows_level(f->slot, f->gfn, level))
+	while (level > MN_PG_LEVEL_4K && !kvm_mmu_slot_allows_level(f->slot, f->gfn, level))
 		level--;
 	f->goal_level = level;
 	gfn = mn_align_down(f->gfn, mn_level_pages(level));
@@ -375,12 +517,16 @@ static enum pf_ret user_mem_abort(struct kvm_page_fault *f)
 		snapshot_seq(f);
 	mn_mm_mmap_read_unlock(vm->mm);
 
+	if (kvm_do_userfault(f))
+		return RET_PF_EXIT;
 	if (kvm_faultin_pfn(f, gfn_to_hva_memslot(f->slot, gfn)))
 		return fault_exit(f, MN_EXIT_MEMORY_FAULT, -EFAULT);
 	if (!snap) {
 		mn_yield(sim, "fault.seq_snapshot_late");
 		snapshot_seq(f);
 	}
+	/* Only a write fault maps a page of a logged slot writable: the first write faults. */
+	writable = f->map_writable && (f->write || !logging);
 
 	ret = RET_PF_RETRY;
 	locked = mn_step(sim, "fault.mmu_lock"); /* kvm_fault_lock() */
@@ -388,15 +534,38 @@ static enum pf_ret user_mem_abort(struct kvm_page_fault *f)
 		mn_read_lock(sim, &vm->mmu_lock);
 	if (mn_step(sim, "fault.retry_check") && mmu_invalidate_retry(vm, f->mmu_seq))
 		goto out_unlock;
-	if (f->goal_level == MN_PG_LEVEL_4K)
+	if (f->goal_level == MN_PG_LEVEL_4K && !force_pte)
 		f->goal_level = transparent_hugepage_adjust(f);
 	/* X only for an instruction fetch (no FEAT_DIC modelled); no device memory. */
-	perm = MN_PTE_R | (f->map_writable ? MN_PTE_W : 0) | (f->exec ? MN_PTE_X : 0);
-	ret = map_leaf(f, perm);
+	perm = MN_PTE_R | (writable ? MN_PTE_W : 0) | (f->exec ? MN_PTE_X : 0);
+	if (writable && logging)
+		dirty_pending_begin(f);
+	/*
+	 * A permission fault whose mapping size is the faulting leaf's own relaxes that leaf
+	 * (kvm_pgtable_stage2_relax_perms()); anything else maps (kvm_pgtable_stage2_map()).
+	 */
+	if (f->present && !mn_pt_walk(vm->pt[f->as_id], f->gfn, &w) &&
+	    w.leaf.level == f->goal_level &&
+	    w.leaf.pfn == mn_align_down(f->page.ref.pfn, mn_level_pages(f->goal_level))) {
+		ret = kvm_mmu_relax_perms(vm, f->as_id, f->gfn, f->page.ref.pfn, f->goal_level,
+					  perm)
+			      ? RET_PF_RETRY
+			      : RET_PF_FIXED;
+		mn_trace(vm->trace, "kvm.fault_relax", MN_KV_X("gfn", f->gfn),
+			 MN_KV_X("perm", perm), MN_KV_I("ret", ret));
+	} else {
+		ret = map_leaf(f, perm);
+	}
 out_unlock:
 	kvm_release_faultin_page(f);
 	if (locked)
 		mn_read_unlock(sim, &vm->mmu_lock);
+	/* Marked only once the fault succeeded, after mmu_lock is dropped. */
+	if (f->vcpu->dirty_pending) {
+		if (ret == RET_PF_FIXED)
+			dirty_pending_end(f, "fault.mark_dirty");
+		f->vcpu->dirty_pending = false;
+	}
 	return ret;
 }
 
@@ -422,7 +591,7 @@ static enum pf_ret kvm_handle_guest_abort(struct kvm_page_fault *f)
  * and a memslot update's synchronize_srcu() waits for the fault to finish with it.
  */
 static enum pf_ret kvm_vcpu_fault(struct mn_vcpu *vcpu, unsigned int as_id, mn_gpa_t gpa,
-				  unsigned int perm, struct mn_vcpu_exit *exit)
+				  unsigned int perm, bool present, struct mn_vcpu_exit *exit)
 {
 	struct mn_vm *vm = vcpu->vm;
 	struct kvm_page_fault f = {
@@ -433,6 +602,7 @@ static enum pf_ret kvm_vcpu_fault(struct mn_vcpu *vcpu, unsigned int as_id, mn_g
 		.gfn = gpa >> MN_PAGE_SHIFT,
 		.write = perm == MN_PTE_W,
 		.exec = perm == MN_PTE_X,
+		.present = present,
 		.exit = exit,
 	};
 	enum pf_ret ret;
@@ -481,7 +651,7 @@ static int guest_load_store(struct mn_vm *vm, mn_pfn_t pfn, unsigned int perm, u
 int mn_vcpu_access(struct mn_vcpu *vcpu, unsigned int as_id, mn_gpa_t gpa, unsigned int perm,
 		   uint64_t *val, struct mn_vcpu_exit *out)
 {
-	struct mn_vcpu_exit exit = { MN_EXIT_NONE, gpa, 0 };
+	struct mn_vcpu_exit exit = { MN_EXIT_NONE, gpa, 0, 0 };
 	unsigned int tries;
 	struct mn_vm *vm;
 	mn_gfn_t gfn;
@@ -504,7 +674,7 @@ int mn_vcpu_access(struct mn_vcpu *vcpu, unsigned int as_id, mn_gpa_t gpa, unsig
 			continue;
 		if (r != -EFAULT && r != -EACCES)
 			return r; /* -ESTALE: the oracle reported a use-after-free */
-		switch (kvm_vcpu_fault(vcpu, as_id, gpa, perm, &exit)) {
+		switch (kvm_vcpu_fault(vcpu, as_id, gpa, perm, r == -EACCES, &exit)) {
 		case RET_PF_EXIT:
 			if (out)
 				*out = exit;
@@ -516,7 +686,7 @@ int mn_vcpu_access(struct mn_vcpu *vcpu, unsigned int as_id, mn_gpa_t gpa, unsig
 			break;
 		}
 	}
-	exit = (struct mn_vcpu_exit){ MN_EXIT_MEMORY_FAULT, gpa, -EAGAIN };
+	exit = (struct mn_vcpu_exit){ MN_EXIT_MEMORY_FAULT, gpa, -EAGAIN, 0 };
 	mn_trace(vm->trace, "kvm.access_gave_up", MN_KV_X("gpa", gpa), MN_KV_U("tries", tries));
 	if (out)
 		*out = exit;

@@ -33,6 +33,19 @@ struct kvm_memory_slot {
 	uint64_t npages;
 	uint64_t *dirty_bitmap; /* 2 x npages bits (second half: scratch), or NULL */
 	mn_hva_t userspace_addr;
+	uint64_t *userfault_bitmap; /* KVM_MEM_USERFAULT: the VMM's bitmap (not owned) */
+	/*
+	 * Not the kernel's: for the oracle (lib/check), the userfault bits that were set when
+	 * the flag was turned on, i.e. the pages KVM promised to keep unmapped (owned; NULL
+	 * without the flag, or when there was no memory for it).
+	 */
+	uint64_t *userfault_armed;
+	/*
+	 * Not the kernel's: a slot retired after a swap whose synchronize_srcu() a mutation
+	 * skipped waits here, unreachable, until the VM dies (kvm_retire_memslot()).
+	 */
+	struct kvm_memory_slot *retired_next;
+	bool retired_owns_bitmap;
 	uint32_t flags;
 	uint16_t id;
 	uint16_t as_id;
@@ -53,6 +66,14 @@ struct mn_vcpu {
 	unsigned int id;
 	struct mn_tlb *tlb[KVM_MAX_NR_ADDRESS_SPACES];
 	uint64_t faults;
+	/*
+	 * For the oracle: a fault of this vCPU has made the leaf of (dirty_pending_as,
+	 * dirty_pending_gfn) writable in a logged slot and has still to set its dirty bit
+	 * (arm64 user_mem_abort() and x86 fast_page_fault() mark after the entry).
+	 */
+	bool dirty_pending;
+	unsigned int dirty_pending_as;
+	mn_gfn_t dirty_pending_gfn;
 };
 
 struct mn_vm {
@@ -70,6 +91,8 @@ struct mn_vm {
 	struct kvm_memslots *memslots[KVM_MAX_NR_ADDRESS_SPACES];
 	uint64_t nr_memslot_pages;
 	unsigned int nr_memslots_dirty_logging;
+	bool memslots_unsynced;		       /* a mutation skipped a swap's SRCU wait */
+	struct kvm_memory_slot *retired_slots; /* kept because of it (kvm_retire_memslot()) */
 
 	/* Locks (PROTOCOL.md §2). */
 	struct mn_rwlock mmu_lock;
@@ -93,6 +116,18 @@ struct mn_vm {
 	unsigned int nr_vcpus;
 	bool dead; /* mn_vm_destroy() began */
 
+	/*
+	 * For the oracle: a dirty-log operation of the slot (as_id, id) is between changing
+	 * bits or flags and the flush that settles the protection (slots_lock held):
+	 * KVM_GET/CLEAR_DIRTY_LOG from taking the first bits to their flush, or turning
+	 * logging on from publishing the flag to the flush of the commit.
+	 */
+	struct {
+		bool active;
+		uint16_t as_id;
+		uint16_t id;
+	} dirty_log_unsettled;
+
 	struct mn_vm_stats st;
 };
 
@@ -110,6 +145,12 @@ static inline struct kvm_memory_slot *slot_of_hva_node(struct mn_itree_node *n, 
 					  offsetof(struct kvm_memory_slot, hva_node));
 }
 
+static inline struct kvm_memory_slot *slot_of_gfn_node(struct mn_itree_node *n, int idx)
+{
+	return (struct kvm_memory_slot *)((char *)(n - idx) -
+					  offsetof(struct kvm_memory_slot, gfn_node));
+}
+
 static inline mn_hva_t gfn_to_hva_memslot(const struct kvm_memory_slot *slot, mn_gfn_t gfn)
 {
 	return slot->userspace_addr + ((gfn - slot->base_gfn) << MN_PAGE_SHIFT);
@@ -120,6 +161,42 @@ void kvm_memslots_free(struct mn_vm *vm);
 struct kvm_memory_slot *kvm_gfn_to_memslot(struct kvm_memslots *slots, mn_gfn_t gfn);
 struct kvm_memory_slot *kvm_id_to_memslot(struct kvm_memslots *slots, unsigned int id);
 int kvm_set_memory_region(struct mn_vm *vm, const struct mn_userspace_memory_region2 *r);
+unsigned int kvm_user_mem_slots(const struct mn_vm *vm);
+
+/* kvm_slot_dirty_track_enabled() (no dirty ring modelled: the flag alone) */
+static inline bool kvm_slot_dirty_track_enabled(const struct kvm_memory_slot *slot)
+{
+	return slot && (slot->flags & MN_MEM_LOG_DIRTY_PAGES);
+}
+
+/* kvm_is_userfault_memslot() */
+static inline bool kvm_is_userfault_memslot(const struct kvm_memory_slot *slot)
+{
+	return slot && (slot->flags & MN_MEM_USERFAULT);
+}
+
+/* kvm_dirty_log_manual_protect_and_init_set() */
+static inline bool kvm_dirty_log_manual_protect_and_init_set(const struct mn_vm *vm)
+{
+	return vm->cfg.dirty_log_manual & MN_DIRTY_LOG_INITIALLY_SET;
+}
+
+/* Words of a per-page bitmap of @npages bits (kvm_dirty_bitmap_bytes() / 8). */
+static inline uint64_t bitmap_words(uint64_t npages)
+{
+	return (npages + 63) / 64;
+}
+
+static inline bool bitmap_test(const uint64_t *map, uint64_t i)
+{
+	return map[i / 64] >> (i % 64) & 1;
+}
+
+/* ---- dirty_log.c ------------------------------------------------------------------------ */
+
+void mark_page_dirty_in_slot(struct mn_vm *vm, const struct kvm_memory_slot *slot, mn_gfn_t gfn);
+void kvm_dirty_log_unsettle(struct mn_vm *vm, const struct kvm_memory_slot *slot);
+void kvm_dirty_log_settle(struct mn_vm *vm);
 
 /* ---- vm.c ------------------------------------------------------------------------------ */
 
@@ -151,6 +228,14 @@ void kvm_arch_flush_shadow_memslot(struct mn_vm *vm, struct kvm_memory_slot *slo
 void kvm_arch_flush_shadow_all(struct mn_vm *vm);
 int kvm_mmu_map(struct mn_vm *vm, unsigned int as_id, mn_gfn_t gfn, struct mn_frame_ref ref,
 		unsigned int level, unsigned int perm);
+int kvm_mmu_relax_perms(struct mn_vm *vm, unsigned int as_id, mn_gfn_t gfn, mn_pfn_t pfn,
+			unsigned int level, unsigned int perm);
+bool kvm_mmu_write_protect(struct mn_vm *vm, unsigned int as_id, struct mn_gfn_range r,
+			   unsigned int min_level, unsigned int max_level, bool mmu_writable);
+void kvm_mmu_split_huge_pages(struct mn_vm *vm, unsigned int as_id, struct mn_gfn_range r);
+void kvm_mmu_recover_huge_pages(struct mn_vm *vm, const struct kvm_memory_slot *slot);
+bool kvm_mmu_slot_allows_level(const struct kvm_memory_slot *slot, mn_gfn_t gfn,
+			       unsigned int level);
 
 /* ---- mmu_notifier.c -------------------------------------------------------------------- */
 

@@ -30,12 +30,6 @@ static const char *const change_name[] = {
 };
 
 /* The slot a set's node belongs to: each slot embeds one node per set, [node_idx]. */
-static inline struct kvm_memory_slot *slot_of_gfn_node(struct mn_itree_node *n, int idx)
-{
-	return (struct kvm_memory_slot *)((char *)(n - idx) -
-					  offsetof(struct kvm_memory_slot, gfn_node));
-}
-
 static inline struct kvm_memory_slot *slot_of_id_node(struct mn_itree_node *n, int idx)
 {
 	return (struct kvm_memory_slot *)((char *)(n - idx) -
@@ -43,7 +37,7 @@ static inline struct kvm_memory_slot *slot_of_id_node(struct mn_itree_node *n, i
 }
 
 /* KVM_USER_MEM_SLOTS: x86 reserves KVM_X86_INTERNAL_MEM_SLOTS at the top for itself. */
-static unsigned int kvm_user_mem_slots(const struct mn_vm *vm)
+unsigned int kvm_user_mem_slots(const struct mn_vm *vm)
 {
 	if (vm->cfg.arch == MN_VM_X86)
 		return KVM_MEM_SLOTS_NUM - KVM_X86_INTERNAL_MEM_SLOTS;
@@ -84,14 +78,55 @@ static void kvm_destroy_dirty_bitmap(struct mn_vm *vm, struct kvm_memory_slot *s
 	slot->dirty_bitmap = NULL;
 }
 
+/* Free the slots kvm_retire_memslot() kept, with the bitmaps they own. */
+static void kvm_free_retired_memslots(struct mn_vm *vm)
+{
+	while (vm->retired_slots) {
+		struct kvm_memory_slot *slot = vm->retired_slots;
+
+		vm->retired_slots = slot->retired_next;
+		if (slot->retired_owns_bitmap)
+			kvm_destroy_dirty_bitmap(vm, slot);
+		mn_free(vm->alloc, slot);
+	}
+}
+
+/*
+ * Free @slot, with its dirty bitmap when it owns it (@own_bitmap), now that no SRCU reader
+ * can hold it. The kernel counts on the synchronize_srcu() of the swap that unpublished it.
+ * When a mutation skipped that wait ("memslot.synchronize_srcu"), a vCPU fault may still be
+ * using the slot (and marking its bitmap): freeing it would make the simulator itself touch
+ * freed memory instead of showing the protocol's failure, so from then on a slot retired
+ * while any kvm->srcu reader is inside is kept, unreachable, until a retirement finds no
+ * reader or the VM is destroyed.
+ */
+static void kvm_retire_memslot(struct mn_vm *vm, struct kvm_memory_slot *slot, bool own_bitmap)
+{
+	bool readers = vm->srcu.readers[0] || vm->srcu.readers[1];
+
+	if (!vm->memslots_unsynced || !readers) {
+		if (own_bitmap)
+			kvm_destroy_dirty_bitmap(vm, slot);
+		mn_free(vm->alloc, slot);
+		if (!readers)
+			kvm_free_retired_memslots(vm);
+		return;
+	}
+	slot->retired_owns_bitmap = own_bitmap;
+	slot->retired_next = vm->retired_slots;
+	vm->retired_slots = slot;
+}
+
 /*
  * kvm_free_memslot(): the slot and what only it owns. It does not unlink the slot from any
- * set. (No guest_memfd binding to drop and no arch metadata yet.)
+ * set. (No guest_memfd binding to drop and no arch metadata yet; the userfault bitmap is
+ * the VMM's. The oracle's snapshot of it goes with the slot.)
  */
 static void kvm_free_memslot(struct mn_vm *vm, struct kvm_memory_slot *slot)
 {
-	kvm_destroy_dirty_bitmap(vm, slot);
-	mn_free(vm->alloc, slot);
+	mn_free(vm->alloc, slot->userfault_armed);
+	slot->userfault_armed = NULL;
+	kvm_retire_memslot(vm, slot, true);
 }
 
 /*
@@ -121,6 +156,7 @@ void kvm_memslots_free(struct mn_vm *vm)
 			mn_itree_init(&slots->id_tree);
 		}
 	}
+	kvm_free_retired_memslots(vm);
 }
 
 /* try_get_memslot() */
@@ -294,6 +330,8 @@ static void kvm_swap_active_memslots(struct mn_vm *vm, unsigned int as_id)
 	/* S7: after this no reader (vCPU fault, notifier walk) still uses the old set. */
 	if (mn_step(sim, "memslot.synchronize_srcu"))
 		mn_synchronize_srcu(sim, &vm->srcu);
+	else
+		vm->memslots_unsynced = true; /* the mutation: see kvm_retire_memslot() */
 
 	/* S8 */
 	gen = (slots->generation & ~KVM_MEMSLOT_GEN_UPDATE_IN_PROGRESS) + vm->nr_as;
@@ -326,6 +364,8 @@ static void kvm_copy_memslot(struct kvm_memory_slot *dest, const struct kvm_memo
 	dest->npages = src->npages;
 	dest->dirty_bitmap = src->dirty_bitmap;
 	dest->userspace_addr = src->userspace_addr;
+	dest->userfault_bitmap = src->userfault_bitmap;
+	dest->userfault_armed = src->userfault_armed; /* shared, owned by @src */
 	dest->flags = src->flags;
 	dest->id = src->id;
 	dest->as_id = src->as_id;
@@ -418,8 +458,9 @@ static int kvm_arch_prepare_memory_region(struct mn_vm *vm, const struct kvm_mem
 
 /*
  * kvm_prepare_memory_region() (M3): the dirty bitmap of @new (dropped without logging,
- * inherited when @old logs too, else allocated; no dirty ring is modelled, so the VM always
- * uses bitmaps, and KVM_DIRTY_LOG_INITIALLY_SET is not modelled), then the arch check.
+ * inherited when @old logs too, else allocated, with every page's bit set under
+ * KVM_DIRTY_LOG_INITIALLY_SET; no dirty ring is modelled, so the VM always uses bitmaps),
+ * then the arch check.
  */
 static int kvm_prepare_memory_region(struct mn_vm *vm, const struct kvm_memory_slot *old,
 				     struct kvm_memory_slot *new, enum kvm_mr_change change)
@@ -435,6 +476,12 @@ static int kvm_prepare_memory_region(struct mn_vm *vm, const struct kvm_memory_s
 			r = kvm_alloc_dirty_bitmap(vm, new);
 			if (r)
 				return r;
+			if (kvm_dirty_log_manual_protect_and_init_set(vm)) {
+				uint64_t i;
+
+				for (i = 0; i < new->npages; i++)
+					new->dirty_bitmap[i / 64] |= 1ULL << (i % 64);
+			}
 		}
 	}
 	r = kvm_arch_prepare_memory_region(vm, old, new, change);
@@ -444,24 +491,137 @@ static int kvm_prepare_memory_region(struct mn_vm *vm, const struct kvm_memory_s
 }
 
 /*
- * kvm_arch_commit_memory_region(): x86 write-protects or clears D bits (and splits huge
- * pages eagerly) when dirty logging is turned on and recovers huge pages when it is turned
- * off; arm64 write-protects the slot (PROTOCOL.md §3.12.3). Dirty logging is another part of
- * the issue: nothing is done here yet.
+ * x86 kvm_mmu_slot_apply_flags() (PROTOCOL.md §3.12.3), for the flags the model has:
+ * - KVM Userfault series (v3): a FLAGS_ONLY that clears USERFAULT recovers huge pages, as
+ *   userfault slots are mapped with 4K pages; here only when the slot does not log (the
+ *   series then hit a WARN in the recovery for a logged slot).
+ * - Only FLAGS_ONLY changes of a writable slot that toggle logging have work to do: CREATE
+ *   has no SPTEs yet, and MOVE and DELETE zapped the old ones.
+ * - Logging off: kvm_mmu_recover_huge_pages() (see mmu.c).
+ * - Logging on, unless manual protect with INITIALLY_SET (every page counts as dirty, so
+ *   nothing needs protecting): eager split of the slot's huge SPTEs to 4K
+ *   (kvm_mmu_slot_try_split_huge_pages(), mmu_lock(read)), then write-protect every leaf
+ *   (kvm_mmu_slot_remove_write_access() down to 4K, mmu_lock(read) for the TDP MMU: W
+ *   cleared, MMU-writable kept), then, unconditionally and with mmu_lock dropped,
+ *   kvm_flush_remote_tlbs_memslot(). The flush may trail mmu_lock because slots_lock
+ *   serialises every dirty-log user and it precedes the ioctl's return. No PML: the
+ *   D-bit clearing variant is not modelled.
  */
-static void kvm_arch_commit_memory_region(struct mn_vm *vm, struct kvm_memory_slot *old,
+static void kvm_mmu_slot_apply_flags(struct mn_vm *vm, const struct kvm_memory_slot *old,
+				     const struct kvm_memory_slot *new, enum kvm_mr_change change)
+{
+	uint32_t old_flags = old ? old->flags : 0;
+	uint32_t new_flags = new ? new->flags : 0;
+	struct mn_sim *sim = vm->sim;
+	struct mn_gfn_range r;
+	bool flush;
+
+	if (change == KVM_MR_FLAGS_ONLY && (old_flags & MN_MEM_USERFAULT) &&
+	    !(new_flags & (MN_MEM_USERFAULT | MN_MEM_LOG_DIRTY_PAGES)))
+		kvm_mmu_recover_huge_pages(vm, new);
+	if (change != KVM_MR_FLAGS_ONLY || (new_flags & MN_MEM_READONLY))
+		return;
+	if (!((old_flags ^ new_flags) & MN_MEM_LOG_DIRTY_PAGES))
+		return;
+	if (!(new_flags & MN_MEM_LOG_DIRTY_PAGES)) {
+		if (!(new_flags & MN_MEM_USERFAULT))
+			kvm_mmu_recover_huge_pages(vm, new);
+		return;
+	}
+	if (kvm_dirty_log_manual_protect_and_init_set(vm))
+		return;
+	r = (struct mn_gfn_range){ new->base_gfn, new->base_gfn + new->npages };
+	mn_read_lock(sim, &vm->mmu_lock);
+	kvm_mmu_split_huge_pages(vm, new->as_id, r);
+	mn_read_unlock(sim, &vm->mmu_lock);
+	if (mn_step(sim, "dirty_log.enable_protect")) {
+		mn_read_lock(sim, &vm->mmu_lock);
+		flush = kvm_mmu_write_protect(vm, new->as_id, r, MN_PG_LEVEL_4K,
+					      vm->fmt.max_leaf_level, false);
+		mn_read_unlock(sim, &vm->mmu_lock);
+		mn_trace(vm->trace, "kvm.dirty_log_enable", MN_KV_U("id", new->id),
+			 MN_KV_U("flush", flush));
+	}
+	if (mn_step(sim, "dirty_log.enable_flush"))
+		kvm_flush_remote_tlbs_range(vm, new->as_id, r.start, r.end);
+}
+
+/*
+ * arm64 kvm_arch_commit_memory_region(): only a change that toggles logging matters (the
+ * KVM Userfault series made the function say so, as FLAGS_ONLY may now change USERFAULT
+ * alone). Logging on, unless manual protect with INITIALLY_SET: kvm_mmu_wp_memory_region()
+ * write-protects the slot's IPA range under mmu_lock(write) (stage2_wp_range(): blocks stay
+ * blocks, without S2AP_W) and flushes the slot's translations after dropping it; eager
+ * splitting (kvm_mmu_split_memory_region()) is off by default (a 0 split chunk size) and
+ * not modelled. Logging off frees the split cache: nothing here; arm64 does not recover
+ * block mappings, later faults build them.
+ */
+static void kvm_arm64_commit_memory_region(struct mn_vm *vm, const struct kvm_memory_slot *old,
+					   const struct kvm_memory_slot *new,
+					   enum kvm_mr_change change)
+{
+	uint32_t old_flags = old ? old->flags : 0;
+	uint32_t new_flags = new ? new->flags : 0;
+	struct mn_sim *sim = vm->sim;
+	struct mn_gfn_range r;
+
+	if (!((old_flags ^ new_flags) & MN_MEM_LOG_DIRTY_PAGES))
+		return;
+	if (!(new_flags & MN_MEM_LOG_DIRTY_PAGES) || change == KVM_MR_DELETE)
+		return;
+	if (kvm_dirty_log_manual_protect_and_init_set(vm))
+		return;
+	r = (struct mn_gfn_range){ new->base_gfn, new->base_gfn + new->npages };
+	if (mn_step(sim, "dirty_log.enable_protect")) {
+		mn_write_lock(sim, &vm->mmu_lock);
+		kvm_mmu_write_protect(vm, new->as_id, r, MN_PG_LEVEL_4K, vm->fmt.max_leaf_level,
+				      false);
+		mn_write_unlock(sim, &vm->mmu_lock);
+		mn_trace(vm->trace, "kvm.dirty_log_enable", MN_KV_U("id", new->id));
+	}
+	if (mn_step(sim, "dirty_log.enable_flush"))
+		kvm_flush_remote_tlbs_range(vm, new->as_id, r.start, r.end);
+}
+
+/* kvm_arch_commit_memory_region() */
+static void kvm_arch_commit_memory_region(struct mn_vm *vm, const struct kvm_memory_slot *old,
 					  const struct kvm_memory_slot *new,
 					  enum kvm_mr_change change)
 {
-	(void)vm;
-	(void)old;
-	(void)new;
-	(void)change;
+	if (vm->cfg.arch == MN_VM_X86)
+		kvm_mmu_slot_apply_flags(vm, old, new, change);
+	else
+		kvm_arm64_commit_memory_region(vm, old, new, change);
+}
+
+/*
+ * Not the kernel's: the oracle's record of what KVM_MEM_USERFAULT promises from now on,
+ * i.e. that no page whose bit was set when the flag went on is mapped while its bit stays
+ * set (the series documents that bits set later have no effect on pages already mapped
+ * until the flag is toggled again). A FLAGS_ONLY that keeps the flag keeps the record; a
+ * slot that gains the flag (created with it, moved, or toggled on after the zap) gets a
+ * fresh copy of the VMM's bitmap. Without memory for it the oracle just does not watch.
+ */
+static void kvm_userfault_arm(struct mn_vm *vm, struct kvm_memory_slot *old,
+			      struct kvm_memory_slot *new, enum kvm_mr_change change)
+{
+	uint64_t words;
+
+	if (!kvm_is_userfault_memslot(new))
+		return;
+	if (change == KVM_MR_FLAGS_ONLY && kvm_is_userfault_memslot(old)) {
+		old->userfault_armed = NULL; /* @new shares it since V15: now it owns it */
+		return;
+	}
+	words = bitmap_words(new->npages);
+	new->userfault_armed = mn_calloc(vm->alloc, words, sizeof(uint64_t));
+	if (new->userfault_armed)
+		memcpy(new->userfault_armed, new->userfault_bitmap, words * sizeof(uint64_t));
 }
 
 /* kvm_commit_memory_region() (M6): accounting, the arch commit, then free what is detached. */
 static void kvm_commit_memory_region(struct mn_vm *vm, struct kvm_memory_slot *old,
-				     const struct kvm_memory_slot *new, enum kvm_mr_change change)
+				     struct kvm_memory_slot *new, enum kvm_mr_change change)
 {
 	uint32_t old_flags = old ? old->flags : 0;
 	uint32_t new_flags = new ? new->flags : 0;
@@ -478,19 +638,32 @@ static void kvm_commit_memory_region(struct mn_vm *vm, struct kvm_memory_slot *o
 	}
 
 	kvm_arch_commit_memory_region(vm, old, new, change);
+	/* Logging turned on is now protected and flushed (kvm_set_memslot() unsettled it). */
+	kvm_dirty_log_settle(vm);
 
 	switch (change) {
 	case KVM_MR_CREATE:
+		kvm_userfault_arm(vm, NULL, new, change);
 		break;
 	case KVM_MR_DELETE:
 		kvm_free_memslot(vm, old);
 		break;
 	case KVM_MR_MOVE:
 	case KVM_MR_FLAGS_ONLY:
+		/*
+		 * KVM Userfault series: turning USERFAULT on must take every mapping of the slot
+		 * away, or a marked page stays accessible: common code does it, through
+		 * kvm_arch_userfault_enabled(), whose default is kvm_arch_flush_shadow_memslot()
+		 * (v2 called that directly). Turning it off is the arch's business (above).
+		 */
+		if (!(old_flags & MN_MEM_USERFAULT) && (new_flags & MN_MEM_USERFAULT) &&
+		    mn_step(vm->sim, "userfault.zap"))
+			kvm_arch_flush_shadow_memslot(vm, old);
+		kvm_userfault_arm(vm, old, new, change);
+		mn_free(vm->alloc, old->userfault_armed);
+		old->userfault_armed = NULL;
 		/* @new inherited the bitmap unless logging went off; arch data is inherited. */
-		if (old->dirty_bitmap && !new->dirty_bitmap)
-			kvm_destroy_dirty_bitmap(vm, old);
-		mn_free(vm->alloc, old);
+		kvm_retire_memslot(vm, old, old->dirty_bitmap && !new->dirty_bitmap);
 		break;
 	}
 }
@@ -534,7 +707,7 @@ static int kvm_set_memslot(struct mn_vm *vm, struct kvm_memory_slot *old,
 	if (r) {
 		if (invalid_slot) {
 			kvm_activate_memslot(vm, invalid_slot, old, "memslot.rollback_swap");
-			mn_free(vm->alloc, invalid_slot);
+			kvm_retire_memslot(vm, invalid_slot, false);
 		} else {
 			mn_mutex_unlock(sim, &vm->slots_arch_lock);
 		}
@@ -560,11 +733,18 @@ static int kvm_set_memslot(struct mn_vm *vm, struct kvm_memory_slot *old,
 		kvm_activate_memslot(vm, active_old, new, "memslot.install_swap");
 		break;
 	case KVM_MR_FLAGS_ONLY:
+		/*
+		 * Turning logging on publishes a logging slot whose pages are still writable
+		 * and clean until the commit protects and flushes them: the oracle waits.
+		 */
+		if (new->flags & ~old->flags & MN_MEM_LOG_DIRTY_PAGES)
+			kvm_dirty_log_unsettle(vm, new);
 		kvm_replace_memslot(vm, old, new);
 		kvm_activate_memslot(vm, old, new, "memslot.install_swap");
 		break;
 	}
-	mn_free(vm->alloc, invalid_slot);
+	if (invalid_slot)
+		kvm_retire_memslot(vm, invalid_slot, false);
 	mn_trace(vm->trace, "kvm.memslot_set", MN_KV_S("change", change_name[change]),
 		 MN_KV_U("as", (new ? new : old)->as_id), MN_KV_U("id", (new ? new : old)->id),
 		 MN_KV_X("gfn", (new ? new : old)->base_gfn),
@@ -582,11 +762,13 @@ static int kvm_set_memslot(struct mn_vm *vm, struct kvm_memory_slot *old,
  * have guest_memfd (kvm_arch_has_private_mem() up to 6.17, CONFIG_KVM_GUEST_MEMFD after);
  * no guest_memfd is modelled yet, so it is an unknown bit here: the guest_memfd issue adds
  * it. kvm_arch_has_readonly_mem() holds for both modelled VM types (no TDX / SNP VMs).
+ * KVM_MEM_USERFAULT (KVM Userfault series) is valid wherever kvm_has_userfault(), i.e. on
+ * x86 and arm64; the series combines it with every other flag (guest_memfd included).
  */
 static int check_memory_region_flags(const struct mn_vm *vm,
 				     const struct mn_userspace_memory_region2 *mem)
 {
-	uint32_t valid_flags = MN_MEM_LOG_DIRTY_PAGES;
+	uint32_t valid_flags = MN_MEM_LOG_DIRTY_PAGES | MN_MEM_USERFAULT;
 
 	(void)vm;
 	/* Dirty logging of private memory is not supported. */
@@ -678,6 +860,15 @@ static int __kvm_set_memory_region(struct mn_vm *vm, const struct mn_userspace_m
 	if (id < kvm_user_mem_slots(vm) &&
 	    (mem->memory_size >> MN_PAGE_SHIFT) > KVM_MEM_MAX_NR_PAGES)
 		return -EINVAL;
+	/*
+	 * KVM Userfault series: the bitmap must be an untagged user pointer that access_ok()
+	 * accepts for (npages / BITS_PER_LONG, rounded up) longs. A bad pointer that passes
+	 * (NULL does) only fails at fault time, KVM_RUN returning a bare -EFAULT. Here the
+	 * bitmap is the VMM's C pointer, which the model cannot fail to read: NULL is refused
+	 * up front instead (a deliberate difference).
+	 */
+	if ((mem->flags & MN_MEM_USERFAULT) && !mem->userfault_bitmap)
+		return -EINVAL;
 
 	/* V10 */
 	slots = kvm_memslots(vm, as_id);
@@ -715,6 +906,13 @@ static int __kvm_set_memory_region(struct mn_vm *vm, const struct mn_userspace_m
 		/* The Dec-2025 fix: nor can the flag be dropped from a guest_memfd slot. */
 		if ((mem->flags ^ old->flags) & MN_MEM_GUEST_MEMFD)
 			return -EINVAL;
+		/*
+		 * The create-only variant (Sean Christopherson's alternative on the list): a
+		 * live slot may lose USERFAULT but not gain it, so no zap is ever needed.
+		 */
+		if ((vm->cfg.variant & MN_VARIANT_USERFAULT_CREATE_ONLY) &&
+		    (mem->flags & ~old->flags & MN_MEM_USERFAULT))
+			return -EINVAL;
 		if (base_gfn != old->base_gfn)
 			change = KVM_MR_MOVE;
 		else if (mem->flags != old->flags)
@@ -739,6 +937,11 @@ static int __kvm_set_memory_region(struct mn_vm *vm, const struct mn_userspace_m
 	new->flags = mem->flags;
 	new->userspace_addr = mem->userspace_addr;
 	/* V16: kvm_gmem_bind() arrives with guest_memfd. */
+	if (mem->flags & MN_MEM_USERFAULT)
+		new->userfault_bitmap = mem->userfault_bitmap;
+	/* The oracle keeps watching a slot that keeps the flag (see kvm_userfault_arm()). */
+	if (change == KVM_MR_FLAGS_ONLY && (mem->flags & old->flags & MN_MEM_USERFAULT))
+		new->userfault_armed = old->userfault_armed;
 
 	/* V17 */
 	r = kvm_set_memslot(vm, old, new, change);

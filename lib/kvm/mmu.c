@@ -159,3 +159,195 @@ int kvm_mmu_map(struct mn_vm *vm, unsigned int as_id, mn_gfn_t gfn, struct mn_fr
 		kvm_flush_remote_tlbs_range(vm, as_id, res.flush_range.start, res.flush_range.end);
 	return ret;
 }
+
+/* ---- dirty logging and huge pages ------------------------------------------------------- */
+
+/*
+ * Whether the @level block around @gfn may be mapped by one leaf of @slot: it lies inside
+ * the slot, and the slot's gfns and hvas are equally aligned at that size. x86 keeps this as
+ * the lpage_info disallow counters that kvm_alloc_memslot_metadata() sets for a misaligned
+ * head, tail or slot; arm64 asks fault_supports_stage2_huge_mapping().
+ */
+bool kvm_mmu_slot_allows_level(const struct kvm_memory_slot *slot, mn_gfn_t gfn, unsigned int level)
+{
+	uint64_t pages = mn_level_pages(level);
+	mn_gfn_t base = mn_align_down(gfn, pages);
+
+	if ((slot->base_gfn ^ (slot->userspace_addr >> MN_PAGE_SHIFT)) & (pages - 1))
+		return false;
+	return base >= slot->base_gfn && base + pages <= slot->base_gfn + slot->npages;
+}
+
+struct relax_arg {
+	mn_pfn_t pfn;
+	unsigned int level;
+	unsigned int perm;
+	bool done;
+};
+
+static bool relax_leaf(void *arg, mn_gfn_t gfn, struct mn_pte *pte, uint64_t *gen)
+{
+	struct relax_arg *a = arg;
+
+	(void)gfn;
+	(void)gen;
+	if (pte->kind != MN_PTE_LEAF || pte->level != a->level || pte->pfn != a->pfn)
+		return false;
+	a->done = true;
+	if ((pte->perm | a->perm) == pte->perm)
+		return false; /* another vCPU relaxed it already */
+	pte->perm |= a->perm;
+	return true;
+}
+
+/*
+ * kvm_pgtable_stage2_relax_perms(): a permission fault whose mapping size is the faulting
+ * leaf's own adds @perm to that leaf in place (gaining rights needs no break-before-make
+ * and no flush). The leaf must still map @pfn at @level; otherwise -EAGAIN, and the guest
+ * faults again (the kernel's walker returns -EAGAIN for a leaf that changed under it).
+ */
+int kvm_mmu_relax_perms(struct mn_vm *vm, unsigned int as_id, mn_gfn_t gfn, mn_pfn_t pfn,
+			unsigned int level, unsigned int perm)
+{
+	uint64_t pages = mn_level_pages(level);
+	struct relax_arg a = { mn_align_down(pfn, pages), level, perm, false };
+	mn_gfn_t base = mn_align_down(gfn, pages);
+	struct mn_pt_result res;
+
+	if (mn_pt_update(vm->pt[as_id], (struct mn_gfn_range){ base, base + 1 }, relax_leaf, &a,
+			 &res))
+		return -EAGAIN;
+	return a.done ? 0 : -EAGAIN;
+}
+
+struct wrprot_arg {
+	unsigned int min_level;
+	unsigned int max_level;
+	bool mmu_writable;
+};
+
+static bool wrprot_leaf(void *arg, mn_gfn_t gfn, struct mn_pte *pte, uint64_t *gen)
+{
+	const struct wrprot_arg *a = arg;
+
+	(void)gfn;
+	(void)gen;
+	if (pte->kind != MN_PTE_LEAF || pte->level < a->min_level || pte->level > a->max_level)
+		return false;
+	if (!(pte->perm & MN_PTE_W) && !(a->mmu_writable && (pte->sw & MN_PTE_SW_MMU_WRITABLE)))
+		return false;
+	pte->perm &= ~MN_PTE_W;
+	if (a->mmu_writable)
+		pte->sw &= ~MN_PTE_SW_MMU_WRITABLE;
+	return true;
+}
+
+/*
+ * Write-protect the leaves of @r whose level lies in [@min_level, @max_level]: x86
+ * wrprot_gfn_range() / clear_dirty_pt_masked() clear only W, keeping MMU-writable so that
+ * fast_page_fault() can restore it (PROTOCOL.md §3.13.6), while
+ * kvm_mmu_slot_gfn_write_protect() (@mmu_writable) clears both; arm64 stage2_wp_range()
+ * clears S2AP_W. The caller holds mmu_lock and flushes: returns whether it must.
+ */
+bool kvm_mmu_write_protect(struct mn_vm *vm, unsigned int as_id, struct mn_gfn_range r,
+			   unsigned int min_level, unsigned int max_level, bool mmu_writable)
+{
+	struct wrprot_arg a = { min_level, max_level, mmu_writable };
+	struct mn_pt_result res;
+
+	mn_pt_update(vm->pt[as_id], r, wrprot_leaf, &a, &res);
+	return res.flush_needed;
+}
+
+#define SPLIT_BATCH 32
+
+struct huge_arg {
+	mn_gfn_t gfn[SPLIT_BATCH];
+	unsigned int level[SPLIT_BATCH];
+	unsigned int n;
+};
+
+static bool find_huge(void *arg, mn_gfn_t gfn, struct mn_pte *pte, uint64_t *gen)
+{
+	struct huge_arg *h = arg;
+
+	(void)gen;
+	if (pte->kind == MN_PTE_LEAF && pte->level > MN_PG_LEVEL_4K && h->n < SPLIT_BATCH) {
+		h->gfn[h->n] = gfn;
+		h->level[h->n++] = pte->level;
+	}
+	return false;
+}
+
+/*
+ * Eager page splitting down to 4 KiB over @r (x86 kvm_mmu_slot_try_split_huge_pages() /
+ * kvm_mmu_try_split_huge_pages() with a 4K target, arm64 kvm_mmu_split_huge_pages()): every
+ * huge leaf meeting @r becomes a table of leaves with the same translations, level by level
+ * (x86 without a flush, arm64 through break-before-make). The caller holds mmu_lock (x86:
+ * read, as the TDP MMU splits with atomic updates; arm64: write). A split that fails for
+ * want of memory leaves the rest huge, as the kernel's try-split does; faults split them.
+ */
+void kvm_mmu_split_huge_pages(struct mn_vm *vm, unsigned int as_id, struct mn_gfn_range r)
+{
+	struct mn_pt_result res;
+	struct flush_arg f;
+	struct mn_pt_ctx ctx = pt_ctx(vm, &f, as_id, false);
+	unsigned int i;
+
+	for (;;) {
+		struct huge_arg h = { .n = 0 };
+
+		mn_pt_update(vm->pt[as_id], r, find_huge, &h, &res);
+		if (!h.n)
+			return;
+		for (i = 0; i < h.n; i++)
+			if (mn_pt_split(vm->pt[as_id], &ctx, h.gfn[i], h.level[i], &res))
+				return;
+	}
+}
+
+/*
+ * x86 kvm_mmu_recover_huge_pages() once dirty logging (or userfault) is off: every 2 MiB
+ * block of the slot that may be mapped huge (slot alignment, and the host maps it with a
+ * PMD: kvm_mmu_max_mapping_level()) but is mapped by smaller leaves is zapped, and the next
+ * fault maps it huge again. This is the older zap_collapsible_spte_range() way: recent
+ * kernels install the huge SPTE in place; either way the small translations are flushed
+ * before mmu_lock is dropped. The kernel runs it under mmu_lock(read) with atomic zaps;
+ * here under mmu_lock(write) (zaps of the engine are not atomic). 1 GiB blocks are left
+ * alone.
+ */
+void kvm_mmu_recover_huge_pages(struct mn_vm *vm, const struct kvm_memory_slot *slot)
+{
+	const uint64_t pages = mn_level_pages(MN_PG_LEVEL_2M);
+	mn_gfn_t end = slot->base_gfn + slot->npages, base;
+	unsigned int as = slot->as_id;
+	struct mn_gfn_range flush = { MN_INVALID_GFN, 0 };
+	struct mn_pt_result res;
+	struct flush_arg f;
+	struct mn_pt_ctx ctx = pt_ctx(vm, &f, as, false);
+
+	if (vm->fmt.max_leaf_level < MN_PG_LEVEL_2M)
+		return;
+	mn_write_lock(vm->sim, &vm->mmu_lock);
+	for (base = mn_align_up(slot->base_gfn, pages); base + pages <= end; base += pages) {
+		struct mn_pt_walk w;
+
+		if (!kvm_mmu_slot_allows_level(slot, base, MN_PG_LEVEL_2M) ||
+		    mn_mm_host_mapping_level(vm->mm, gfn_to_hva_memslot(slot, base)) <
+			    MN_PG_LEVEL_2M)
+			continue;
+		if (!mn_pt_walk(vm->pt[as], base, &w) && w.leaf.level >= MN_PG_LEVEL_2M)
+			continue;
+		/* The 4K table goes too, as zapping the non-leaf SPTE frees it. */
+		mn_pt_zap(vm->pt[as], &ctx, (struct mn_gfn_range){ base, base + pages },
+			  MN_PT_ZAP_FREE_TABLES, &res);
+		vm->st.zapped += res.zapped;
+		if (res.flush_needed) {
+			flush.start = MN_MIN(flush.start, res.flush_range.start);
+			flush.end = MN_MAX(flush.end, res.flush_range.end);
+		}
+	}
+	if (flush.start < flush.end)
+		kvm_flush_remote_tlbs_range(vm, as, flush.start, flush.end);
+	mn_write_unlock(vm->sim, &vm->mmu_lock);
+}

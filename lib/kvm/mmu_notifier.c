@@ -145,8 +145,12 @@ void kvm_mmu_invalidate_end(struct mn_vm *vm)
 bool mmu_invalidate_retry_gfn(const struct mn_vm *vm, uint64_t mmu_seq, mn_gfn_t gfn)
 {
 	if (vm->mmu_invalidate_in_progress) {
-		if (vm->mmu_invalidate_range_start == MN_INVALID_GFN)
-			return true; /* WARN in the kernel; be safe */
+		if (vm->mmu_invalidate_range_start == MN_INVALID_GFN) {
+			/* WARN_ON_ONCE in the kernel: begin without range_add. */
+			mn_sim_reportf(vm->sim, MN_VIOL_CHECK, "kvm.retry_without_range",
+				       "a fault found an invalidation in progress with no range added");
+			return true;
+		}
 		if (gfn >= vm->mmu_invalidate_range_start && gfn < vm->mmu_invalidate_range_end)
 			return true;
 	}

@@ -40,7 +40,15 @@ int mn_vm_create(struct mn_mm *mm, const struct mn_vm_config *cfg, struct mn_vm 
 	if (!c.ipa_bits)
 		c.ipa_bits = 40;
 	if ((c.arch != MN_VM_X86 && c.arch != MN_VM_ARM64) || c.nr_vcpus > MN_VM_MAX_VCPUS ||
-	    c.variant)
+	    (c.variant & ~MN_VARIANT_USERFAULT_CREATE_ONLY))
+		return -EINVAL;
+	/*
+	 * KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 (kvm_vm_ioctl_enable_cap_generic()): only the known
+	 * options, and INITIALLY_SET only together with MANUAL_PROTECT_ENABLE.
+	 */
+	if ((c.dirty_log_manual & ~(MN_DIRTY_LOG_MANUAL_PROTECT | MN_DIRTY_LOG_INITIALLY_SET)) ||
+	    ((c.dirty_log_manual & MN_DIRTY_LOG_INITIALLY_SET) &&
+	     !(c.dirty_log_manual & MN_DIRTY_LOG_MANUAL_PROTECT)))
 		return -EINVAL;
 	vm = mn_zalloc(mn_sim_get_alloc(sim), sizeof(*vm));
 	if (!vm)

@@ -187,6 +187,19 @@ void mn_tlb_get_stats(const struct mn_tlb *tlb, struct mn_tlb_stats *st)
 	*st = tlb->st;
 }
 
+int mn_tlb_get_entry(const struct mn_tlb *tlb, unsigned int i, struct mn_tlb_entry *e)
+{
+	const struct tlb_entry *t;
+
+	if (i >= tlb->cap)
+		return -ERANGE;
+	t = &tlb->e[i];
+	if (!t->valid)
+		return -ENOENT;
+	*e = (struct mn_tlb_entry){ t->gfn, t->level, t->perm, t->ref.pfn };
+	return 0;
+}
+
 unsigned int mn_tlb_nr_entries(const struct mn_tlb *tlb)
 {
 	return tlb->n;

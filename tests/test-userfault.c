@@ -1,0 +1,622 @@
+// SPDX-License-Identifier: MIT
+/*
+ * test-userfault.c - KVM_MEM_USERFAULT (the KVM Userfault series, lib/kvm/memslot.c and the
+ * fault paths): the flag's validation; a fault on a page marked in the VMM's bitmap exits
+ * with KVM_MEMORY_EXIT_FLAG_USERFAULT before any GUP, at the point each architecture checks
+ * it; turning the flag on for a live slot zaps it (common code), turning it off lets x86
+ * rebuild huge mappings; the create-only variant; and a vCPU racing the toggle under every
+ * schedule at preemption bound 2, with the zap mutated away caught by the oracle
+ * (kvm.userfault_mapped).
+ */
+#include "mn-test-host.h"
+
+#include "kvm/builtin-internal.h"
+
+static const enum mn_vm_arch arches[] = { MN_VM_X86, MN_VM_ARM64 };
+static const char *const arch_names[] = { "x86", "arm64" };
+
+struct kworld {
+	struct world w;
+	struct mn_vm *vm;
+	struct mn_vcpu *vcpu;
+	enum mn_vm_arch arch;
+	mn_hva_t ram;
+	uint64_t size;
+	uint64_t uf[64]; /* the VMM's userfault bitmap (up to 4096 pages) */
+};
+
+static void kworld_init_cfg(struct kworld *k, const struct mn_vm_config *cfg, enum mn_thp_mode thp)
+{
+	memset(k, 0, sizeof(*k));
+	world_init(&k->w, thp);
+	k->arch = cfg->arch;
+	assert_int_equal(mn_vm_create(k->w.mm, cfg, &k->vm), 0);
+	k->vcpu = mn_vm_get_vcpu(k->vm, 0);
+}
+
+static void kworld_init(struct kworld *k, enum mn_vm_arch arch, enum mn_thp_mode thp)
+{
+	struct mn_vm_config cfg = { .arch = arch };
+
+	kworld_init_cfg(k, &cfg, thp);
+}
+
+static void kworld_fini(struct kworld *k)
+{
+	assert_int_equal(mn_check_vm_quiescent(k->vm), 0);
+	mn_vm_destroy(k->vm);
+	world_fini(&k->w);
+}
+
+/* After a test that broke the protocol on purpose: no checks. */
+static void kworld_destroy(struct kworld *k)
+{
+	mn_vm_destroy(k->vm);
+	world_destroy(&k->w);
+}
+
+/* Slot 0 over the RAM, with @flags and, with USERFAULT, the world's bitmap. */
+static int __set_ram(struct kworld *k, mn_gpa_t gpa, uint32_t flags)
+{
+	struct mn_userspace_memory_region2 r = {
+		.slot = 0,
+		.flags = flags,
+		.guest_phys_addr = gpa,
+		.memory_size = k->size,
+		.userspace_addr = k->ram,
+		.userfault_bitmap = (flags & MN_MEM_USERFAULT) ? k->uf : NULL,
+	};
+
+	return mn_vm_set_user_memory_region2(k->vm, &r);
+}
+
+static void set_ram(struct kworld *k, uint32_t flags)
+{
+	assert_int_equal(__set_ram(k, 0, flags), 0);
+}
+
+/* Guest RAM of @size at gpa 0 in slot 0, every page touched by the VMM. */
+static void ram_slot(struct kworld *k, uint64_t size, uint32_t flags)
+{
+	uint64_t off;
+
+	k->size = size;
+	k->ram = map_anon(&k->w, size, MN_PROT_READ | MN_PROT_WRITE);
+	for (off = 0; off < size; off += PG)
+		write_word(&k->w, k->ram + off, off);
+	set_ram(k, flags);
+}
+
+static void mark(struct kworld *k, uint64_t page)
+{
+	k->uf[page / 64] |= 1ULL << (page % 64);
+}
+
+static void unmark(struct kworld *k, uint64_t page)
+{
+	k->uf[page / 64] &= ~(1ULL << (page % 64));
+}
+
+static int access(struct kworld *k, mn_gpa_t gpa, unsigned int perm, struct mn_vcpu_exit *e)
+{
+	uint64_t v = 0x77;
+
+	*e = (struct mn_vcpu_exit){ 0 };
+	return mn_vcpu_access(k->vcpu, 0, gpa, perm, &v, e);
+}
+
+/* The access to @gpa exits for userfault, reporting @gpa's page. */
+static void assert_userfault(struct kworld *k, mn_gpa_t gpa, unsigned int perm)
+{
+	struct mn_vcpu_exit e;
+
+	assert_int_equal(access(k, gpa, perm, &e), 1);
+	assert_int_equal(e.reason, MN_EXIT_MEMORY_FAULT);
+	assert_int_equal(e.error, -EFAULT);
+	assert_int_equal(e.flags, MN_MEMORY_EXIT_FLAG_USERFAULT);
+	assert_int_equal(e.gpa, gpa & ~(PG - 1));
+}
+
+static void assert_completes(struct kworld *k, mn_gpa_t gpa, unsigned int perm)
+{
+	struct mn_vcpu_exit e;
+
+	assert_int_equal(access(k, gpa, perm, &e), 0);
+}
+
+static bool spte_present(struct kworld *k, mn_gpa_t gpa)
+{
+	struct mn_pt_walk w;
+
+	return !mn_pt_walk(mn_vm_get_pt(k->vm, 0), gpa / PG, &w);
+}
+
+static unsigned int spte_level(struct kworld *k, mn_gpa_t gpa)
+{
+	struct mn_pt_walk w;
+
+	assert_int_equal(mn_pt_walk(mn_vm_get_pt(k->vm, 0), gpa / PG, &w), 0);
+	return w.leaf.level;
+}
+
+static uint64_t gups(struct kworld *k)
+{
+	struct mn_mm_stats st = stats(&k->w);
+
+	return st.gup_fast + st.gup_slow;
+}
+
+static const struct kvm_memory_slot *slot0(struct kworld *k)
+{
+	return kvm_id_to_memslot(k->vm->memslots[0], 0);
+}
+
+/* ---- validation ------------------------------------------------------------------------- */
+
+static void test_userfault_validation_rows(void **state)
+{
+	unsigned int i;
+
+	(void)state;
+	for (i = 0; i < 2; i++) {
+		struct mn_userspace_memory_region2 r;
+		uint64_t other[1] = { 0 };
+		struct mn_vm_stats st;
+		struct kworld k;
+		uint64_t gen;
+
+		kworld_init(&k, arches[i], MN_THP_NEVER);
+		k.size = 16 * PG;
+		k.ram = map_anon(&k.w, k.size, MN_PROT_READ | MN_PROT_WRITE);
+		r = (struct mn_userspace_memory_region2){ .slot = 0,
+							  .flags = MN_MEM_USERFAULT,
+							  .memory_size = k.size,
+							  .userspace_addr = k.ram };
+		/* The flag needs a bitmap (the series would take NULL and fail at fault time). */
+		assert_int_equal(mn_vm_set_user_memory_region2(k.vm, &r), -EINVAL);
+		assert_null(slot0(&k));
+		/* Unknown flags; guest_memfd is not modelled (the series allows the pair). */
+		assert_int_equal(__set_ram(&k, 0, 1U << 4), -EINVAL);
+		assert_int_equal(__set_ram(&k, 0, MN_MEM_USERFAULT | MN_MEM_GUEST_MEMFD), -EINVAL);
+		assert_null(slot0(&k));
+		/* With every other flag. */
+		assert_int_equal(__set_ram(&k, 0, MN_MEM_USERFAULT | MN_MEM_READONLY), 0);
+		assert_int_equal(__set_ram(&k, 0, MN_MEM_USERFAULT | MN_MEM_READONLY), 0);
+		r.flags = 0;
+		r.memory_size = 0;
+		assert_int_equal(mn_vm_set_user_memory_region2(k.vm, &r), 0);
+		assert_int_equal(__set_ram(&k, 0, MN_MEM_USERFAULT | MN_MEM_LOG_DIRTY_PAGES), 0);
+		assert_ptr_equal(slot0(&k)->userfault_bitmap, k.uf);
+		assert_non_null(slot0(&k)->dirty_bitmap);
+		/* Only the flags decide a change: a new bitmap with the same flags is a no-op. */
+		mn_vm_get_stats(k.vm, &st);
+		gen = k.vm->memslots[0]->generation;
+		r = (struct mn_userspace_memory_region2){
+			.slot = 0,
+			.flags = MN_MEM_USERFAULT | MN_MEM_LOG_DIRTY_PAGES,
+			.memory_size = k.size,
+			.userspace_addr = k.ram,
+			.userfault_bitmap = other,
+		};
+		assert_int_equal(mn_vm_set_user_memory_region2(k.vm, &r), 0);
+		assert_ptr_equal(slot0(&k)->userfault_bitmap, k.uf);
+		assert_int_equal(k.vm->memslots[0]->generation, gen);
+		/* Turning the flag on without a bitmap changes nothing. */
+		set_ram(&k, 0);
+		assert_null(slot0(&k)->userfault_bitmap);
+		gen = k.vm->memslots[0]->generation;
+		r.flags = MN_MEM_USERFAULT;
+		r.userfault_bitmap = NULL;
+		assert_int_equal(mn_vm_set_user_memory_region2(k.vm, &r), -EINVAL);
+		assert_int_equal(slot0(&k)->flags, 0);
+		assert_int_equal(k.vm->memslots[0]->generation, gen);
+		kworld_fini(&k);
+	}
+}
+
+/* ---- faults --------------------------------------------------------------------------------- */
+
+static void test_marked_page_exits_before_gup(void **state)
+{
+	unsigned int i;
+
+	(void)state;
+	for (i = 0; i < 2; i++) {
+		struct kworld k;
+		uint64_t g;
+
+		kworld_init(&k, arches[i], MN_THP_ALWAYS);
+		/*
+		 *  page  0 1 2 ... 513 ...
+		 *  slot  [ 4 MiB of THP RAM, USERFAULT        )
+		 *  uf      x        x
+		 */
+		mark(&k, 1);
+		mark(&k, 513);
+		ram_slot(&k, 4 * MiB, MN_MEM_USERFAULT);
+		g = gups(&k);
+		assert_userfault(&k, 1 * PG + 8, MN_PTE_R);
+		assert_userfault(&k, 1 * PG + 8, MN_PTE_W);
+		assert_userfault(&k, 513 * PG, MN_PTE_X);
+		assert_false(spte_present(&k, 1 * PG));
+		assert_int_equal(gups(&k), g);
+		/* Unmarked pages map, 4K only although the host maps a THP. */
+		assert_completes(&k, 0, MN_PTE_W);
+		assert_int_equal(spte_level(&k, 0), MN_PG_LEVEL_4K);
+		assert_completes(&k, 514 * PG, MN_PTE_R);
+		assert_int_equal(spte_level(&k, 514 * PG), MN_PG_LEVEL_4K);
+		/* The VMM resolves page 1 and clears its bit: the guest gets through. */
+		unmark(&k, 1);
+		assert_completes(&k, 1 * PG + 8, MN_PTE_W);
+		assert_int_equal(read_word(&k.w, k.ram + PG + 8), 0x77);
+		kworld_fini(&k);
+	}
+}
+
+/*
+ * Where the check sits: x86 at the start of __kvm_mmu_faultin_pfn(), before the read-only
+ * slot's write is turned into emulation; arm64 in user_mem_abort(), after
+ * kvm_handle_guest_abort() has sent a write to a read-only slot to MMIO emulation.
+ */
+static void test_readonly_slot_checks_in_each_arch_order(void **state)
+{
+	unsigned int i;
+
+	(void)state;
+	for (i = 0; i < 2; i++) {
+		struct mn_vcpu_exit e;
+		struct kworld k;
+
+		kworld_init(&k, arches[i], MN_THP_NEVER);
+		mark(&k, 2);
+		ram_slot(&k, 16 * PG, MN_MEM_USERFAULT | MN_MEM_READONLY);
+		if (arches[i] == MN_VM_X86) {
+			assert_userfault(&k, 2 * PG, MN_PTE_W);
+		} else {
+			assert_int_equal(access(&k, 2 * PG, MN_PTE_W, &e), 1);
+			assert_int_equal(e.reason, MN_EXIT_MMIO);
+		}
+		assert_userfault(&k, 2 * PG, MN_PTE_R);
+		assert_int_equal(access(&k, 3 * PG, MN_PTE_W, &e), 1);
+		assert_int_equal(e.reason, MN_EXIT_MMIO);
+		assert_int_equal(e.flags, 0);
+		assert_completes(&k, 3 * PG, MN_PTE_R);
+		kworld_fini(&k);
+	}
+}
+
+/* ---- turning the flag on and off -------------------------------------------------------- */
+
+static unsigned int tlb_entries(struct kworld *k)
+{
+	return mn_tlb_nr_entries(k->vm->vcpus[0].tlb[0]);
+}
+
+static void test_turning_userfault_on_zaps_the_slot(void **state)
+{
+	unsigned int i;
+
+	(void)state;
+	for (i = 0; i < 2; i++) {
+		struct kworld k;
+		mn_hva_t h;
+		mn_gpa_t g;
+
+		kworld_init(&k, arches[i], MN_THP_NEVER);
+		/*
+		 *  gpa    0 1 2 3 ...            1M
+		 *  slot0  [ 16 pages       )     [ slot 1 )
+		 *  guest  w w w w                w
+		 *  then   page 1 marked, USERFAULT turned on for slot 0
+		 */
+		ram_slot(&k, 16 * PG, 0);
+		h = map_anon(&k.w, 16 * PG, MN_PROT_READ | MN_PROT_WRITE);
+		assert_int_equal(
+			mn_vm_set_user_memory_region2(
+				k.vm, &(struct mn_userspace_memory_region2){ .slot = 1,
+									     .guest_phys_addr = MiB,
+									     .memory_size = 16 * PG,
+									     .userspace_addr = h }),
+			0);
+		for (g = 0; g < 4 * PG; g += PG)
+			assert_completes(&k, g, MN_PTE_W);
+		assert_completes(&k, MiB, MN_PTE_W);
+		assert_int_equal(tlb_entries(&k), 5);
+		mark(&k, 1);
+		set_ram(&k, MN_MEM_USERFAULT);
+		/* The slot's mappings and their TLB entries are gone. */
+		for (g = 0; g < 4 * PG; g += PG)
+			assert_false(spte_present(&k, g));
+		/* x86 zaps everything (KVM_X86_QUIRK_SLOT_ZAP_ALL); arm64 the slot's range. */
+		assert_int_equal(spte_present(&k, MiB), arches[i] == MN_VM_ARM64);
+		assert_int_equal(tlb_entries(&k), arches[i] == MN_VM_ARM64 ? 1 : 0);
+		assert_userfault(&k, 1 * PG, MN_PTE_R);
+		assert_completes(&k, 2 * PG, MN_PTE_R);
+		assert_int_equal(read_word(&k.w, k.ram + 2 * PG), 0x77);
+
+		/* A bit set while the flag is on leaves a mapped page alone (the series' API). */
+		mark(&k, 2);
+		assert_completes(&k, 2 * PG, MN_PTE_W);
+		assert_int_equal(mn_check_vm(k.vm), 0);
+		/* ... until the flag is toggled off and on again. */
+		set_ram(&k, 0);
+		set_ram(&k, MN_MEM_USERFAULT);
+		assert_false(spte_present(&k, 2 * PG));
+		assert_userfault(&k, 2 * PG, MN_PTE_R);
+		kworld_fini(&k);
+	}
+}
+
+static void test_userfault_mutants_leave_marked_pages_mapped(void **state)
+{
+	unsigned int i;
+
+	(void)state;
+	for (i = 0; i < 2; i++) {
+		struct kworld k;
+
+		/* The zap of the toggle, skipped: the mapped page stays accessible. */
+		kworld_init(&k, arches[i], MN_THP_NEVER);
+		ram_slot(&k, 16 * PG, 0);
+		assert_completes(&k, 1 * PG, MN_PTE_W);
+		mark(&k, 1);
+		assert_int_equal(mn_sim_skip_step(k.w.sim, "userfault.zap"), 0);
+		set_ram(&k, MN_MEM_USERFAULT);
+		mn_sim_clear_mutations(k.w.sim);
+		assert_true(spte_present(&k, 1 * PG));
+		assert_completes(&k, 1 * PG, MN_PTE_R);
+		assert_true(mn_check_vm(k.vm) > 0);
+		assert_true(nr_violations(&k.w, "kvm.userfault_mapped") > 0);
+		kworld_destroy(&k);
+
+		/* The fault's check, skipped: a marked page is mapped. */
+		kworld_init(&k, arches[i], MN_THP_NEVER);
+		mark(&k, 1);
+		ram_slot(&k, 16 * PG, MN_MEM_USERFAULT);
+		assert_int_equal(mn_sim_skip_step(k.w.sim, "fault.userfault_check"), 0);
+		assert_completes(&k, 1 * PG, MN_PTE_R);
+		mn_sim_clear_mutations(k.w.sim);
+		assert_true(mn_check_vm(k.vm) > 0);
+		assert_true(nr_violations(&k.w, "kvm.userfault_mapped") > 0);
+		kworld_destroy(&k);
+	}
+}
+
+static void test_turning_userfault_off(void **state)
+{
+	unsigned int i;
+
+	(void)state;
+	for (i = 0; i < 2; i++) {
+		struct kworld k;
+
+		kworld_init(&k, arches[i], MN_THP_ALWAYS);
+		ram_slot(&k, 4 * MiB, MN_MEM_USERFAULT);
+		assert_completes(&k, 2 * MiB + 12 * KiB, MN_PTE_W);
+		assert_int_equal(spte_level(&k, 2 * MiB + 12 * KiB), MN_PG_LEVEL_4K);
+		set_ram(&k, 0);
+		if (arches[i] == MN_VM_X86) {
+			/* kvm_mmu_recover_huge_pages(): the block is rebuilt huge on demand. */
+			assert_false(spte_present(&k, 2 * MiB + 12 * KiB));
+			assert_completes(&k, 2 * MiB + 16 * KiB, MN_PTE_W);
+			assert_int_equal(spte_level(&k, 2 * MiB), MN_PG_LEVEL_2M);
+		} else {
+			/* arm64 (since v2 of the series) leaves its mappings alone. */
+			assert_int_equal(spte_level(&k, 2 * MiB + 12 * KiB), MN_PG_LEVEL_4K);
+		}
+		assert_int_equal(read_word(&k.w, k.ram + 2 * MiB + 12 * KiB), 0x77);
+		kworld_fini(&k);
+	}
+	{
+		/* x86, still logging: no recovery (logged slots are mapped 4K anyway). */
+		struct kworld k;
+
+		kworld_init(&k, MN_VM_X86, MN_THP_ALWAYS);
+		ram_slot(&k, 4 * MiB, MN_MEM_USERFAULT | MN_MEM_LOG_DIRTY_PAGES);
+		assert_completes(&k, 2 * MiB + 12 * KiB, MN_PTE_W);
+		set_ram(&k, MN_MEM_LOG_DIRTY_PAGES);
+		assert_int_equal(spte_level(&k, 2 * MiB + 12 * KiB), MN_PG_LEVEL_4K);
+		kworld_fini(&k);
+	}
+}
+
+static void test_create_only_variant(void **state)
+{
+	unsigned int i;
+
+	(void)state;
+	for (i = 0; i < 2; i++) {
+		struct mn_vm_config cfg = { .arch = arches[i],
+					    .variant = MN_VARIANT_USERFAULT_CREATE_ONLY };
+		struct kworld k;
+
+		kworld_init_cfg(&k, &cfg, MN_THP_NEVER);
+		ram_slot(&k, 16 * PG, 0);
+		assert_completes(&k, 1 * PG, MN_PTE_W);
+		mark(&k, 1);
+		/* Neither a FLAGS_ONLY nor a MOVE may turn it on: nothing changes, no zap. */
+		assert_int_equal(__set_ram(&k, 0, MN_MEM_USERFAULT), -EINVAL);
+		assert_int_equal(__set_ram(&k, MiB, MN_MEM_USERFAULT), -EINVAL);
+		assert_int_equal(slot0(&k)->flags, 0);
+		assert_true(spte_present(&k, 1 * PG));
+		assert_completes(&k, 1 * PG, MN_PTE_R);
+		/* At creation it may. */
+		assert_int_equal(
+			mn_vm_set_user_memory_region2(k.vm,
+						      &(struct mn_userspace_memory_region2){
+							      .slot = 0, .userspace_addr = k.ram }),
+			0);
+		set_ram(&k, MN_MEM_USERFAULT);
+		assert_userfault(&k, 1 * PG, MN_PTE_R);
+		/* Clearing it is allowed, setting it again is not. */
+		set_ram(&k, 0);
+		assert_completes(&k, 1 * PG, MN_PTE_R);
+		assert_int_equal(__set_ram(&k, 0, MN_MEM_USERFAULT), -EINVAL);
+		kworld_fini(&k);
+	}
+}
+
+/* ---- toggle vs fault, under every schedule --------------------------------------------------- */
+
+/*
+ * Run a built-in scenario definition of lib/kvm/builtin-dirty.c in the world builtin.c gives
+ * every built-in (host mm with 16 pages of guest RAM, pages 0-3 touched, a VM with slot 0
+ * over it, checked mode), before builtin.c's table lists it.
+ */
+struct bworld {
+	struct builtin_run run;
+	uint64_t priv[64];
+};
+
+static int bworld_setup(struct mn_sim *sim, void *arg)
+{
+	struct builtin_run *r = arg;
+	struct mn_vm_config cfg = { .arch = r->arch };
+	struct mn_userspace_memory_region2 slot;
+	unsigned int i;
+	int ret;
+
+	memset(r->ret, 0, sizeof(r->ret));
+	memset(r->exit, 0, sizeof(r->exit));
+	memset(r->priv, 0, r->def->state_size);
+	r->sim = sim;
+	ret = mn_mm_create(sim, NULL, &r->mm);
+	if (!ret)
+		ret = mn_mm_mmap(r->mm, 0, BUILTIN_RAM_PAGES * PG, MN_PROT_READ | MN_PROT_WRITE,
+				 MN_MAP_PRIVATE | MN_MAP_ANONYMOUS, NULL, 0, &r->ram);
+	for (i = 0; i < 4 && !ret; i++) {
+		uint64_t v = 0x100 + i;
+
+		ret = mn_mm_access(r->mm, r->ram + i * PG, MN_PTE_W, &v, NULL);
+	}
+	if (!ret)
+		ret = mn_vm_create(r->mm, &cfg, &r->vm);
+	slot = builtin_slot0(r);
+	if (!ret)
+		ret = mn_vm_set_user_memory_region2(r->vm, &slot);
+	if (ret)
+		return ret;
+	mn_check_enable(r->vm);
+	return r->def->setup(r);
+}
+
+static void bworld_check(struct mn_sim *sim, void *arg)
+{
+	struct builtin_run *r = arg;
+
+	(void)sim;
+	mn_check_vm_quiescent(r->vm);
+	r->def->check(r);
+	mn_vm_destroy(r->vm);
+	mn_mm_destroy(r->mm);
+}
+
+static struct mn_scenario bworld_scenario(struct bworld *b, const struct builtin_def *def,
+					  enum mn_vm_arch arch)
+{
+	assert_true(def->state_size <= sizeof(b->priv));
+	memset(b, 0, sizeof(*b));
+	b->run.arch = arch;
+	b->run.def = def;
+	b->run.priv = b->priv;
+	return (struct mn_scenario){ def->info.name, bworld_setup, bworld_check, NULL, &b->run };
+}
+
+/*
+ * Explore @def on @arch at preemption bound 2, exhaustively. Without @skip: no failing
+ * schedule. With @skip (a mutation): caught, the first violation being @caught; or, when
+ * @caught is NULL, the mutant survives every schedule (equivalent here).
+ */
+static void explore_builtin(const struct builtin_def *def, enum mn_vm_arch arch, const char *skip,
+			    const char *caught)
+{
+	static struct bworld b;
+	struct mn_scenario sc = bworld_scenario(&b, def, arch);
+	const char *skips[1] = { skip };
+	struct mn_explore_config cfg = {
+		.strategy = MN_EXPLORE_DFS,
+		.preemption_bound = 2,
+		.skip_steps = skips,
+		.nr_skip_steps = skip ? 1 : 0,
+	};
+	struct mn_explore_result res;
+
+	assert_int_equal(mn_explore(&sc, &cfg, &res), 0);
+	print_message("%-5s %s%s%s: %llu schedules, %llu failing%s%s\n", arch_names[arch], sc.name,
+		      skip ? " without " : "", skip ? skip : "", (unsigned long long)res.schedules,
+		      (unsigned long long)res.failing_runs, res.nr_failures ? ", first " : "",
+		      res.nr_failures ? res.failures[0].violation.invariant : "");
+	if (caught) {
+		assert_true(res.failing_runs > 0);
+		assert_string_equal(res.failures[0].violation.invariant, caught);
+	} else {
+		if (res.nr_failures)
+			print_message("  %s (schedule %s)\n", res.failures[0].violation.detail,
+				      res.failures[0].schedule);
+		assert_int_equal(res.failing_runs, 0);
+		assert_true(res.exhausted);
+		assert_true(res.schedules > 1);
+	}
+	mn_explore_result_free(&res);
+}
+
+static void explore_userfault(enum mn_vm_arch arch, const char *skip, const char *caught)
+{
+	explore_builtin(&builtin_userfault_vs_fault, arch, skip, caught);
+}
+
+static void test_toggle_vs_fault_under_every_schedule(void **state)
+{
+	unsigned int i;
+
+	(void)state;
+	for (i = 0; i < 2; i++) {
+		explore_userfault(arches[i], NULL, NULL);
+		/* The guard: the page mapped before the toggle stays mapped. */
+		explore_userfault(arches[i], "userfault.zap", "kvm.userfault_mapped");
+	}
+}
+
+/* Mutations of the scenario's steps and the invariant that catches each first. */
+static const struct {
+	const char *step;
+	const char *caught;
+} mutants[] = {
+	/*
+	 * A fault after the toggle maps the marked page: the first schedule has the vCPU done
+	 * before the toggle, so the check's own access after it is the first to notice.
+	 */
+	{ "fault.userfault_check", "builtin.userfault_missed" },
+	/*
+	 * A fault that looked the slot up before the swap (no USERFAULT) is not waited for:
+	 * it installs page 3 after the zap.
+	 */
+	{ "memslot.synchronize_srcu", "kvm.userfault_mapped" },
+};
+
+static void test_toggle_mutants_are_caught(void **state)
+{
+	unsigned int i, m;
+
+	(void)state;
+	for (m = 0; m < ARRAY_SIZE(mutants); m++)
+		for (i = 0; i < 2; i++)
+			explore_userfault(arches[i], mutants[m].step, mutants[m].caught);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_userfault_validation_rows),
+		cmocka_unit_test(test_marked_page_exits_before_gup),
+		cmocka_unit_test(test_readonly_slot_checks_in_each_arch_order),
+		cmocka_unit_test(test_turning_userfault_on_zaps_the_slot),
+		cmocka_unit_test(test_userfault_mutants_leave_marked_pages_mapped),
+		cmocka_unit_test(test_turning_userfault_off),
+		cmocka_unit_test(test_create_only_variant),
+		cmocka_unit_test(test_toggle_vs_fault_under_every_schedule),
+		cmocka_unit_test(test_toggle_mutants_are_caught),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
