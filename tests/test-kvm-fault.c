@@ -603,7 +603,8 @@ static void test_skipping_retry_check_is_caught_and_replays(void **state)
 
 		assert_int_equal(mn_explore(&sc, &cfg, &res), 0);
 		assert_true(res.failing_runs > 0);
-		assert_string_equal(res.failures[0].violation.invariant, "frame.use_after_free");
+		assert_string_equal(res.failures[0].violation.invariant,
+				    "kvm.install_during_invalidation");
 		print_message("%s without fault.retry_check: %llu schedules, %llu failing; "
 			      "first %s (schedule %s)\n",
 			      sc.name, (unsigned long long)res.schedules,
@@ -615,7 +616,7 @@ static void test_skipping_retry_check_is_caught_and_replays(void **state)
 		t = mn_sim_get_trace(sim);
 		assert_true(mn_trace_nr_violations(t) >= 1);
 		v = mn_trace_violation(t, 0);
-		assert_string_equal(v->invariant, "frame.use_after_free");
+		assert_string_equal(v->invariant, "kvm.install_during_invalidation");
 		assert_int_equal(v->kind, res.failures[0].violation.kind);
 		mn_sim_destroy(sim);
 		/* The same schedule is harmless with the check in place. */
@@ -639,7 +640,7 @@ static const struct {
 	/* The snapshot taken after GUP misses an munmap that ran during GUP. */
 	{ "fault.seq_snapshot", "frame.use_after_free", "frame.use_after_free" },
 	/* Check and install no longer exclude invalidate_range_start. */
-	{ "fault.mmu_lock", "frame.use_after_free", "frame.use_after_free" },
+	{ "fault.mmu_lock", "kvm.install_during_invalidation", "kvm.install_during_invalidation" },
 	/* A whole munmap between snapshot and check leaves no trace without the bump. */
 	{ "invalidate_end.seq_bump", "frame.use_after_free", "frame.use_after_free" },
 	/* The leaf outlives the page. */

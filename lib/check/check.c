@@ -98,48 +98,87 @@ static void check_slot_pages(struct backing_arg *b, const struct kvm_memory_slot
 	}
 }
 
+/* The slot covering @gfn, looked up without touching the set's last-used cache. */
+static struct kvm_memory_slot *lookup(struct kvm_memslots *slots, mn_gfn_t gfn)
+{
+	struct mn_itree_node *n = mn_itree_iter_first(&slots->gfn_tree, gfn, gfn);
+
+	return n ? slot_of_gfn_node(n, slots->node_idx) : NULL;
+}
+
+/*
+ * A translation (secondary leaf or TLB entry) of [@gfn, @gfn + pages) to @pfn against the
+ * host: the host maps the same frame at the slot's hva, with write permission when the
+ * translation has it, at a level no smaller than the translation's. Returns the slot, or
+ * NULL after a report.
+ */
+static struct kvm_memory_slot *check_backing(struct backing_arg *b, mn_gfn_t gfn,
+					     unsigned int level, mn_pfn_t pfn, unsigned int perm,
+					     const char *kind)
+{
+	struct mn_vm *vm = b->vm;
+	struct kvm_memory_slot *slot = lookup(kvm_memslots(vm, b->as_id), gfn);
+	uint64_t pages = mn_level_pages(level);
+	struct mn_pt_walk hw;
+	char what[128];
+	mn_hva_t hva;
+
+	if (!slot) {
+		snprintf(what, sizeof(what),
+			 "but no memslot covers the gfn: %s outlived its slot's zap", kind);
+		report(b, "kvm.spte_without_slot", gfn, pfn, 0, what);
+		return NULL;
+	}
+	hva = gfn_to_hva_memslot(slot, gfn);
+	if (gfn + pages > slot->base_gfn + slot->npages) {
+		snprintf(what, sizeof(what), "but %s of level %u runs past the end of slot %u",
+			 kind, level, slot->id);
+		report(b, "kvm.level_exceeds_slot", gfn, pfn, hva, what);
+		return NULL;
+	}
+	if (mn_pt_walk(mn_mm_get_pt(vm->mm), hva >> MN_PAGE_SHIFT, &hw)) {
+		snprintf(what, sizeof(what),
+			 "but the host maps nothing there: %s missed its invalidation", kind);
+		report(b, "kvm.spte_stale_host", gfn, pfn, hva, what);
+		return NULL;
+	}
+	if (hw.pfn != pfn) {
+		snprintf(what, sizeof(what),
+			 "but the host maps pfn %#" PRIx64 " there: %s missed its invalidation",
+			 hw.pfn, kind);
+		report(b, "kvm.spte_stale_host", gfn, pfn, hva, what);
+		return NULL;
+	}
+	if ((perm & MN_PTE_W) && !(hw.leaf.perm & MN_PTE_W)) {
+		snprintf(what, sizeof(what), "%s is writable, but the host entry is read-only",
+			 kind);
+		report(b, "kvm.spte_writable_host_readonly", gfn, pfn, hva, what);
+	}
+	if ((perm & MN_PTE_W) && (slot->flags & MN_MEM_READONLY)) {
+		snprintf(what, sizeof(what), "%s is writable in read-only slot %u", kind, slot->id);
+		report(b, "kvm.spte_writable_readonly_slot", gfn, pfn, hva, what);
+	}
+	if (level > hw.leaf.level) {
+		snprintf(what, sizeof(what), "%s at level %u, larger than the host's level %u",
+			 kind, level, hw.leaf.level);
+		report(b, "kvm.level_exceeds_host", gfn, pfn, hva, what);
+	}
+	return slot;
+}
+
 /* One secondary leaf against its memslot and the host mapping behind it. */
 static bool check_leaf(void *arg, mn_gfn_t gfn, struct mn_pte *pte, uint64_t *gen)
 {
 	struct backing_arg *b = arg;
-	struct mn_vm *vm = b->vm;
 	struct kvm_memory_slot *slot;
-	struct mn_pt_walk hw;
-	char what[96];
-	mn_hva_t hva;
 
 	(void)gen;
 	if (pte->kind != MN_PTE_LEAF)
 		return false;
-	slot = kvm_gfn_to_memslot(kvm_memslots(vm, b->as_id), gfn);
-	if (!slot) {
-		report(b, "kvm.spte_without_slot", gfn, pte->pfn, 0,
-		       "but no memslot covers the gfn: the slot's zap never ran");
-		return false;
-	}
-	hva = gfn_to_hva_memslot(slot, gfn);
-	if (mn_pt_walk(mn_mm_get_pt(vm->mm), hva >> MN_PAGE_SHIFT, &hw)) {
-		report(b, "kvm.spte_stale_host", gfn, pte->pfn, hva,
-		       "but the host maps nothing there: its invalidation was missed");
-		return false;
-	}
-	if (hw.pfn != pte->pfn) {
-		snprintf(what, sizeof(what),
-			 "but the host maps pfn %#" PRIx64 " there: its invalidation was missed",
-			 hw.pfn);
-		report(b, "kvm.spte_stale_host", gfn, pte->pfn, hva, what);
-		return false;
-	}
-	if ((pte->perm & MN_PTE_W) && !(hw.leaf.perm & MN_PTE_W))
-		report(b, "kvm.spte_writable_host_readonly", gfn, pte->pfn, hva,
-		       "writable, but the host entry is read-only");
-	if (pte->level > hw.leaf.level) {
-		snprintf(what, sizeof(what), "at level %u, larger than the host's level %u",
-			 pte->level, hw.leaf.level);
-		report(b, "kvm.level_exceeds_host", gfn, pte->pfn, hva, what);
-	}
-	check_slot_pages(b, slot, gfn, gfn + mn_level_pages(pte->level), pte->pfn,
-			 pte->perm & MN_PTE_W, "the secondary entry");
+	slot = check_backing(b, gfn, pte->level, pte->pfn, pte->perm, "the secondary entry");
+	if (slot)
+		check_slot_pages(b, slot, gfn, gfn + mn_level_pages(pte->level), pte->pfn,
+				 pte->perm & MN_PTE_W, "the secondary entry");
 	return false;
 }
 
@@ -162,6 +201,12 @@ static void check_tlb(struct backing_arg *b, unsigned int vcpu)
 		struct mn_itree_node *n;
 
 		if (r)
+			continue;
+		/*
+		 * Flushed before start() returns and before a harvest returns: at every step a
+		 * cached translation agrees with the host as the entry it came from must.
+		 */
+		if (!check_backing(b, e.gfn, e.level, e.pfn, e.perm, what))
 			continue;
 		end = e.gfn + mn_level_pages(e.level);
 		mn_itree_for_each(n, &slots->gfn_tree, e.gfn, end - 1) {

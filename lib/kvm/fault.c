@@ -208,6 +208,23 @@ static enum pf_ret map_leaf(struct kvm_page_fault *f, unsigned int perm)
 
 	if (!mn_step(vm->sim, "fault.install"))
 		return RET_PF_FIXED; /* the mutation: nothing installed */
+	/*
+	 * The oracle at the install itself (I2, not a step, so no mutation skips it): with
+	 * mmu_lock held, nothing may be installed for a gfn inside an invalidation in progress
+	 * or after the snapshot went stale. The retry check guarantees it; a fault that lost
+	 * its check (or took its snapshot too late to see the invalidation) breaks it here.
+	 */
+	if (f->slot &&
+	    (vm->mmu_invalidate_seq != f->mmu_seq ||
+	     (vm->mmu_invalidate_in_progress &&
+	      (vm->cfg.arch == MN_VM_ARM64 || (f->gfn >= vm->mmu_invalidate_range_start &&
+					       f->gfn < vm->mmu_invalidate_range_end)))))
+		mn_sim_reportf(vm->sim, MN_VIOL_CHECK, "kvm.install_during_invalidation",
+			       "gfn %#llx installed while an invalidation covers it or after its "
+			       "sequence snapshot %llu went stale (now %llu, in progress %lld)",
+			       (unsigned long long)f->gfn, (unsigned long long)f->mmu_seq,
+			       (unsigned long long)vm->mmu_invalidate_seq,
+			       (long long)vm->mmu_invalidate_in_progress);
 	r = kvm_mmu_map(vm, f->as_id, f->gfn, f->page.ref, f->goal_level, perm);
 	mn_trace(vm->trace, "kvm.fault_map", MN_KV_X("gfn", f->gfn),
 		 MN_KV_X("pfn", f->page.ref.pfn), MN_KV_U("level", f->goal_level),
