@@ -315,6 +315,8 @@ static const struct row rows[] = {
 	{ "uaddr + size beyond TASK_SIZE", ARCH_BOTH, 0,
 	  R(5, 0, 0x300000, 2 * PG, (1ULL << 47) - PG), -EINVAL, 0 },
 	{ "uaddr at TASK_SIZE", ARCH_BOTH, 0, R(5, 0, 0x300000, PG, 1ULL << 47), -EINVAL, 0 },
+	{ "uaddr in the guard page below 2^47", ARCH_BOTH, 0,
+	  R(5, 0, 0x300000, PG, (1ULL << 47) - PG), -EINVAL, 0 },
 	{ "uaddr + size wraps", ARCH_BOTH, 0, R(5, 0, 0x300000, 2 * PG, ~0ULL - PG + 1), -EINVAL,
 	  0 },
 	{ "tagged uaddr (arm64 TBI; x86 non-canonical)", ARCH_BOTH, 0,
@@ -454,8 +456,8 @@ static void test_limits_accept_last_valid_values(void **state)
 	/* KVM_USER_MEM_SLOTS - 1, in both address spaces */
 	assert_int_equal(set_mem(v.vm, 32763, 0, 0x300000, PG, HVA_X), 0);
 	assert_int_equal(set_mem(v.vm, (1U << 16) | 32763, 0, 0x300000, PG, HVA_X), 0);
-	/* ending at kvm_mmu_max_gfn() of 4-level EPT, and at TASK_SIZE */
-	assert_int_equal(set_mem(v.vm, 1, 0, (1ULL << 48) - PG, PG, (1ULL << 47) - PG), 0);
+	/* ending at kvm_mmu_max_gfn() of 4-level EPT, and at TASK_SIZE_MAX (2^47 - 4 KiB) */
+	assert_int_equal(set_mem(v.vm, 1, 0, (1ULL << 48) - PG, PG, (1ULL << 47) - 2 * PG), 0);
 	/* KVM_MEM_MAX_NR_PAGES */
 	assert_int_equal(set_mem(v.vm, 2, 0, 1ULL << 40, KVM_MEM_MAX_NR_PAGES * PG, 0x1000000), 0);
 	assert_int_equal(v.vm->nr_memslot_pages, 3 + KVM_MEM_MAX_NR_PAGES);

@@ -228,8 +228,8 @@ static unsigned int random_perm(struct mn_test_rng *rng)
 	return perms[mn_test_below(rng, 4)];
 }
 
-static void do_map(struct world *w, struct model *m, mn_gfn_t gfn, unsigned int level,
-		   mn_pfn_t pfn, unsigned int perm, bool accessed)
+static void do_map(struct world *w, struct model *m, mn_gfn_t gfn, unsigned int level, mn_pfn_t pfn,
+		   unsigned int perm, bool accessed)
 {
 	struct mn_pte p = leaf(&w->f, level, pfn, perm, accessed);
 	struct mn_pt_result res;
@@ -316,7 +316,8 @@ static void differential(enum fmt_id id, uint64_t seed, unsigned int steps)
 			for (i = 0; i < m->n; i++) {
 				struct mleaf *x = &m->l[i];
 
-				if (x->used && x->gfn < r.end && x->gfn + span(x->level) > r.start) {
+				if (x->used && x->gfn < r.end &&
+				    x->gfn + span(x->level) > r.start) {
 					x->used = false;
 					n++;
 				}
@@ -362,7 +363,8 @@ static void differential(enum fmt_id id, uint64_t seed, unsigned int steps)
 		}
 		case 7: {
 			struct mleaf *x = m_covering(m, gfn);
-			unsigned int lv = 2 + (unsigned int)mn_test_below(&rng, w.f.max_leaf_level - 1);
+			unsigned int lv =
+				2 + (unsigned int)mn_test_below(&rng, w.f.max_leaf_level - 1);
 			int want = x && x->level == lv ? 0 : -ENOENT;
 
 			assert_int_equal(mn_pt_split(w.pt, NULL, gfn, lv, &res), want);
@@ -371,7 +373,8 @@ static void differential(enum fmt_id id, uint64_t seed, unsigned int steps)
 			break;
 		}
 		default: {
-			unsigned int lv = 2 + (unsigned int)mn_test_below(&rng, w.f.max_leaf_level - 1);
+			unsigned int lv =
+				2 + (unsigned int)mn_test_below(&rng, w.f.max_leaf_level - 1);
 			mn_gfn_t b = mn_align_down(gfn, span(lv));
 			unsigned int below, minl, i, k;
 			struct mleaf *first = NULL;
@@ -390,7 +393,8 @@ static void differential(enum fmt_id id, uint64_t seed, unsigned int steps)
 					if (!first)
 						first = x;
 					ok = x->pfn == first->pfn + k * span(lv - 1) &&
-					     x->perm == first->perm && mn_is_aligned(first->pfn, span(lv)) &&
+					     x->perm == first->perm &&
+					     mn_is_aligned(first->pfn, span(lv)) &&
 					     (w.f.arch != MN_PT_EPT || x->mmu_w == first->mmu_w);
 					acc |= x->accessed;
 				}
@@ -403,8 +407,8 @@ static void differential(enum fmt_id id, uint64_t seed, unsigned int steps)
 				bool mmu_w = first->mmu_w;
 
 				for (i = 0; i < m->n; i++)
-					if (m->l[i].used && m->l[i].level == lv - 1 && m->l[i].gfn >= b &&
-					    m->l[i].gfn < b + span(lv))
+					if (m->l[i].used && m->l[i].level == lv - 1 &&
+					    m->l[i].gfn >= b && m->l[i].gfn < b + span(lv))
 						m->l[i].used = false;
 				m_add(m, b, lv, p0, perm, acc)->mmu_w = mmu_w;
 				assert_true(res.flush_needed);
@@ -539,7 +543,9 @@ struct zapper {
 static void zap_thread(struct mn_sim *sim, void *arg)
 {
 	struct zapper *z = arg;
-	struct mn_pt_ctx ctx = { sim, true, record_flush, z->fl };
+	struct mn_pt_ctx ctx = {
+		.sim = sim, .can_yield = true, .flush = record_flush, .flush_arg = z->fl
+	};
 
 	mn_yield(sim, "zapper.start");
 	mn_pt_zap(z->pt, &ctx, (struct mn_gfn_range){ 0, 4 * span(2) }, 0, &z->res);
@@ -674,7 +680,8 @@ static void test_tlb_flush_kinds_and_permissions(void **state)
 	assert_int_equal(mn_tlb_access(tlb, w.pt, w.p, 0x400, MN_PTE_R, "r", &pfn), 0);
 	assert_int_equal(mn_tlb_flush(tlb, MN_FLUSH_IPA, (struct mn_gfn_range){ 0x432, 0 }, 1), 1);
 	assert_int_equal(mn_tlb_access(tlb, w.pt, w.p, 0x400, MN_PTE_R, "r", &pfn), 0);
-	assert_int_equal(mn_tlb_flush(tlb, MN_FLUSH_RANGE, (struct mn_gfn_range){ 0, 0x400 }, 0), 0);
+	assert_int_equal(mn_tlb_flush(tlb, MN_FLUSH_RANGE, (struct mn_gfn_range){ 0, 0x400 }, 0),
+			 0);
 	assert_int_equal(mn_tlb_flush(tlb, MN_FLUSH_ALL, (struct mn_gfn_range){ 0, 0 }, 0), 1);
 	assert_int_equal(mn_tlb_access(tlb, w.pt, w.p, 0x9999, MN_PTE_R, "r", &pfn), -EFAULT);
 	mn_tlb_get_stats(tlb, &ts);
@@ -759,9 +766,8 @@ static void test_map_arguments_and_dump(void **state)
 	assert_int_equal(mn_pt_walk(w.pt, 0x11, &wk), 0);
 	assert_int_equal(wk.leaf.perm, MN_PTE_R);
 	assert_true(wk.leaf.sw & MN_PTE_SW_MMU_WRITABLE);
-	assert_int_equal(mn_pt_wrprot(w.pt, (struct mn_gfn_range){ 0x11, 0x12 }, MN_PT_WRPROT_MMU,
-				      &res),
-			 1);
+	assert_int_equal(
+		mn_pt_wrprot(w.pt, (struct mn_gfn_range){ 0x11, 0x12 }, MN_PT_WRPROT_MMU, &res), 1);
 	assert_false(res.flush_needed); /* W was already clear: nothing cached can write */
 	assert_int_equal(mn_pt_walk(w.pt, 0x11, &wk), 0);
 	assert_false(wk.leaf.sw & MN_PTE_SW_MMU_WRITABLE);
@@ -965,7 +971,8 @@ static void test_leaves_remember_their_frame_generation(void **state)
 	assert_string_equal(mn_trace_violation(w.t, 0)->what, "ept.leaf");
 	assert_int_equal(mn_trace_violation(w.t, 0)->frame_gen, reused.gen); /* reused since */
 	/* A guest access through the stale leaf is caught at TLB fill, reuse or not. */
-	assert_int_equal(mn_tlb_access(tlb, w.pt, w.p, 0x30, MN_PTE_R, "guest.read", &pfn), -ESTALE);
+	assert_int_equal(mn_tlb_access(tlb, w.pt, w.p, 0x30, MN_PTE_R, "guest.read", &pfn),
+			 -ESTALE);
 	assert_int_equal(mn_trace_count_violations(w.t, MN_VIOL_USE_AFTER_FREE), 2);
 	/* Zapped, the leaf is gone and so is the report. */
 	assert_int_equal(mn_pt_zap(w.pt, NULL, (struct mn_gfn_range){ 0x30, 0x31 }, 0, &res), 0);

@@ -68,6 +68,10 @@ enum mn_flush_kind {
  * @can_yield: the operation may yield (a blockable notifier range; never under a spinlock).
  * @flush: performs a TLB invalidation now (break-before-make, flush before yield), or NULL.
  * @flush_arg: passed to @flush.
+ * @resched: yields the way the caller's lock allows, or NULL for a plain yield point
+ *           ``zap.yield``: KVM passes cond_resched_rwlock_write(), which drops mmu_lock
+ *           around the yield so that faults and other invalidations can run in the gap.
+ * @resched_arg: passed to @resched.
  */
 struct mn_pt_ctx {
 	struct mn_sim *sim;
@@ -75,6 +79,8 @@ struct mn_pt_ctx {
 	void (*flush)(void *arg, enum mn_flush_kind kind, struct mn_gfn_range range,
 		      unsigned int level);
 	void *flush_arg;
+	void (*resched)(void *arg);
+	void *resched_arg;
 };
 
 /**

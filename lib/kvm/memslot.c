@@ -9,10 +9,11 @@
 #include "kvm/kvm-internal.h"
 
 /*
- * The VMM's TASK_SIZE_MAX, the limit access_ok() checks userspace_addr against: the host mm
- * maps nothing at or above it (lib/host's HOST_TASK_SIZE, 4-level paging).
+ * The VMM's TASK_SIZE_MAX, the limit access_ok() checks userspace_addr against: x86-64 with
+ * 4-level paging stops one guard page below 2^47 (the host model is that process, for arm64
+ * VMs too; a real arm64 host would allow up to 2^48).
  */
-#define KVM_USER_TASK_SIZE (1ULL << 47)
+#define KVM_USER_TASK_SIZE ((1ULL << 47) - MN_PAGE_SIZE)
 
 /* enum kvm_mr_change */
 enum kvm_mr_change {
@@ -423,10 +424,13 @@ static int kvm_alloc_dirty_bitmap(struct mn_vm *vm, struct kvm_memory_slot *slot
 	return slot->dirty_bitmap ? 0 : -ENOMEM;
 }
 
-/* kvm_mmu_max_gfn() */
+/*
+ * kvm_mmu_max_gfn(): the smaller of what the TDP table can map and the host's physical
+ * address width (shadow_phys_bits, at most 52): a 5-level EPT does not lift it past 2^52.
+ */
 static mn_gfn_t kvm_mmu_max_gfn(const struct mn_vm *vm)
 {
-	return (1ULL << (vm->fmt.ia_bits - MN_PAGE_SHIFT)) - 1;
+	return (1ULL << (MN_MIN(vm->fmt.ia_bits, 52U) - MN_PAGE_SHIFT)) - 1;
 }
 
 /*

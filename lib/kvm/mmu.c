@@ -28,13 +28,31 @@ static void pt_flush(void *arg, enum mn_flush_kind kind, struct mn_gfn_range r, 
 	f->vm->st.flush_range++;
 }
 
+/*
+ * cond_resched_rwlock_write() inside a yielding zap (tdp_mmu_iter_cond_resched(), arm64
+ * stage2_apply_range_resched()): mmu_lock is dropped around the yield, so vCPU faults and
+ * other invalidations run in the gap; the walk restarts from the root afterwards.
+ */
+static void resched_mmu_lock(void *arg)
+{
+	struct flush_arg *f = arg;
+
+	mn_write_unlock(f->vm->sim, &f->vm->mmu_lock);
+	mn_yield(f->vm->sim, "zap.yield");
+	mn_write_lock(f->vm->sim, &f->vm->mmu_lock);
+}
+
 static struct mn_pt_ctx pt_ctx(struct mn_vm *vm, struct flush_arg *f, unsigned int as_id,
 			       bool may_block)
 {
 	*f = (struct flush_arg){ vm, as_id };
-	return (struct mn_pt_ctx){
-		.sim = vm->sim, .can_yield = may_block, .flush = pt_flush, .flush_arg = f
-	};
+	return (struct mn_pt_ctx){ .sim = vm->sim,
+				   .can_yield = may_block,
+				   .flush = pt_flush,
+				   .flush_arg = f,
+				   /* every may_block zap runs under mmu_lock held for write */
+				   .resched = may_block ? resched_mmu_lock : NULL,
+				   .resched_arg = f };
 }
 
 /*

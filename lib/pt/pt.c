@@ -64,7 +64,8 @@ static struct pt_table *table_alloc(struct mn_pt *pt, unsigned int level, unsign
 		order++;
 	t = mn_zalloc(pt->alloc, sizeof(*t) + nr * sizeof(uint64_t) +
 					 (level > 1 ? nr * sizeof(struct pt_table *) : 0) +
-					 (leaves ? nr * sizeof(uint64_t) : 0) + words * sizeof(uint64_t));
+					 (leaves ? nr * sizeof(uint64_t) : 0) +
+					 words * sizeof(uint64_t));
 	if (!t)
 		return NULL;
 	if (mn_phys_alloc(pt->phys, order, MN_OWNER_PGTABLE, MN_PHYS_ZERO, &t->frame)) {
@@ -75,8 +76,8 @@ static struct pt_table *table_alloc(struct mn_pt *pt, unsigned int level, unsign
 	t->nr = nr;
 	t->e = (uint64_t *)(t + 1);
 	t->child = level > 1 ? (struct pt_table **)(t->e + nr) : NULL;
-	t->gen = leaves ? (uint64_t *)(t->child ? (void *)(t->child + nr) : (void *)(t->e + nr)) :
-			  NULL;
+	t->gen = leaves ? (uint64_t *)(t->child ? (void *)(t->child + nr) : (void *)(t->e + nr))
+			: NULL;
 	t->map = t->gen ? t->gen + nr : (uint64_t *)(t->child + nr);
 	for (i = 0; i < nr; i++)
 		t->e[i] = pt->fmt.nonpresent;
@@ -152,9 +153,9 @@ static int next_present(const struct pt_table *t, unsigned int i, unsigned int l
 		uint64_t w = t->map[i / 64] >> (i % 64);
 
 		if (w)
-			return i + (unsigned int)__builtin_ctzll(w) <= last ?
-				       (int)(i + (unsigned int)__builtin_ctzll(w)) :
-				       -1;
+			return i + (unsigned int)__builtin_ctzll(w) <= last
+				       ? (int)(i + (unsigned int)__builtin_ctzll(w))
+				       : -1;
 		i = (i / 64 + 1) * 64;
 	}
 	return -1;
@@ -320,7 +321,8 @@ static void replace_entry(struct mn_pt *pt, const struct mn_pt_ctx *ctx, struct 
 	struct mn_pte locked = { .kind = MN_PTE_LOCKED, .level = t->level };
 	uint64_t lraw;
 
-	if (pt->fmt.arch != MN_PT_STAGE2 || !is_present(pt, t->e[i]) || encode(pt, &locked, &lraw)) {
+	if (pt->fmt.arch != MN_PT_STAGE2 || !is_present(pt, t->e[i]) ||
+	    encode(pt, &locked, &lraw)) {
 		set_entry(pt, t, i, raw, res);
 		return;
 	}
@@ -330,7 +332,8 @@ static void replace_entry(struct mn_pt *pt, const struct mn_pt_ctx *ctx, struct 
 	if (ctx && ctx->flush) {
 		ctx_flush(pt, ctx, was_table ? MN_FLUSH_RANGE : MN_FLUSH_IPA, r, t->level, res);
 		if (tr)
-			mn_trace(tr, "pt.bbm.tlbi", MN_KV_X("gfn", gfn), MN_KV_U("level", t->level));
+			mn_trace(tr, "pt.bbm.tlbi", MN_KV_X("gfn", gfn),
+				 MN_KV_U("level", t->level));
 	} else {
 		note_flush(res, r.start, r.end); /* nobody to flush now: the caller must */
 	}
@@ -489,8 +492,8 @@ struct zap_state {
  * migration entry has bits 8:0 clear (its offset starts at bit 9). The flush range also
  * covers PROTNONE and migration entries, which need none: a harmless over-approximation.
  */
-static void zap_leaf_table(struct mn_pt *pt, struct pt_table *t, mn_gfn_t base,
-			   unsigned int first, unsigned int last, struct zap_state *zs)
+static void zap_leaf_table(struct mn_pt *pt, struct pt_table *t, mn_gfn_t base, unsigned int first,
+			   unsigned int last, struct zap_state *zs)
 {
 	const uint64_t np = pt->fmt.nonpresent, am = pt->fmt.accessed_mask, dm = pt->fmt.dirty_mask;
 	uint64_t young = 0, dirty = 0, n = 0;
@@ -547,7 +550,8 @@ static bool zap_table(struct mn_pt *pt, struct pt_table *t, mn_gfn_t base, struc
 		zap_leaf_table(pt, t, base, first, last, zs);
 		return false;
 	}
-	for (i = next_present(t, first, last); i >= 0; i = next_present(t, (unsigned int)i + 1, last)) {
+	for (i = next_present(t, first, last); i >= 0;
+	     i = next_present(t, (unsigned int)i + 1, last)) {
 		mn_gfn_t gfn = base + (uint64_t)i * sp;
 		struct pt_table *c = t->child ? t->child[i] : NULL;
 		bool restart = false;
@@ -611,7 +615,9 @@ int mn_pt_zap(struct mn_pt *pt, const struct mn_pt_ctx *ctx, struct mn_gfn_range
 			ctx_flush(pt, ctx, MN_FLUSH_RANGE, res->flush_range, 0, res);
 			res->flush_needed = false;
 		}
-		if (sim)
+		if (ctx->resched)
+			ctx->resched(ctx->resched_arg);
+		else if (sim)
 			mn_yield(sim, "zap.yield");
 		zs.since_yield = 0;
 		range.start = zs.resume;
@@ -635,7 +641,8 @@ static int visit_leaves(struct mn_pt *pt, struct pt_table *t, mn_gfn_t base, str
 
 	first = r.start > base ? (unsigned int)((r.start - base) / sp) : 0;
 	last = (unsigned int)MN_MIN((r.end - 1 - base) / sp, (uint64_t)t->nr - 1);
-	for (i = next_present(t, first, last); i >= 0; i = next_present(t, (unsigned int)i + 1, last)) {
+	for (i = next_present(t, first, last); i >= 0;
+	     i = next_present(t, (unsigned int)i + 1, last)) {
 		mn_gfn_t gfn = base + (uint64_t)i * sp;
 
 		res->visited++;
@@ -668,8 +675,7 @@ static int age_leaf(struct mn_pt *pt, struct pt_table *t, unsigned int i, mn_gfn
 	uint64_t raw;
 
 	(void)gfn;
-	if (pt->fmt.decode(&pt->fmt, t->e[i], t->level, &p) || p.kind != MN_PTE_LEAF ||
-	    !p.accessed)
+	if (pt->fmt.decode(&pt->fmt, t->e[i], t->level, &p) || p.kind != MN_PTE_LEAF || !p.accessed)
 		return 0;
 	res->young++;
 	if (!clear)
@@ -852,8 +858,8 @@ static bool same_attrs(const struct mn_pte *a, const struct mn_pte *b)
 	       a->saved_perm == b->saved_perm;
 }
 
-int mn_pt_collapse(struct mn_pt *pt, const struct mn_pt_ctx *ctx, mn_gfn_t gfn,
-		   unsigned int level, struct mn_pt_result *res)
+int mn_pt_collapse(struct mn_pt *pt, const struct mn_pt_ctx *ctx, mn_gfn_t gfn, unsigned int level,
+		   struct mn_pt_result *res)
 {
 	struct pt_table *t, *c;
 	struct mn_pte first, p;
@@ -911,8 +917,8 @@ static unsigned int check_table(const struct mn_pt *pt, const struct pt_table *t
 	unsigned int n = 0;
 	int i;
 
-	for (i = next_present(t, 0, t->nr - 1); i >= 0; i = next_present(t, (unsigned int)i + 1,
-									     t->nr - 1)) {
+	for (i = next_present(t, 0, t->nr - 1); i >= 0;
+	     i = next_present(t, (unsigned int)i + 1, t->nr - 1)) {
 		mn_gfn_t gfn = base + (uint64_t)i * span(t->level);
 		struct mn_frame_ref ref;
 		struct mn_pte p;
