@@ -113,15 +113,19 @@ static void zap_flush(struct mn_vm *vm, unsigned int as, struct mn_gfn_range r, 
 }
 
 /*
- * kvm_arch_flush_shadow_memslot(): x86 with KVM_X86_QUIRK_SLOT_ZAP_ALL (the default) zaps
- * everything (kvm_mmu_zap_all_fast(): all roots invalidated; modelled as zapping the whole
- * table with a full flush, the same end state); arm64 unmaps the slot's IPA range.
+ * kvm_arch_flush_shadow_memslot(): x86 with KVM_X86_QUIRK_SLOT_ZAP_ALL (the default) runs
+ * kvm_mmu_zap_all_fast(), which invalidates every root of both address spaces; modelled as
+ * zapping both tables whole with a full flush (the end state; the root switch and the
+ * obsolete-root requests are not modelled). arm64 unmaps the slot's IPA range.
  */
 void kvm_arch_flush_shadow_memslot(struct mn_vm *vm, struct kvm_memory_slot *slot)
 {
+	unsigned int as;
+
 	mn_write_lock(vm->sim, &vm->mmu_lock);
 	if (vm->cfg.arch == MN_VM_X86)
-		zap_flush(vm, slot->as_id, (struct mn_gfn_range){ 0, MN_INVALID_GFN }, true);
+		for (as = 0; as < vm->nr_as; as++)
+			zap_flush(vm, as, (struct mn_gfn_range){ 0, MN_INVALID_GFN }, true);
 	else
 		zap_flush(vm, slot->as_id,
 			  (struct mn_gfn_range){ slot->base_gfn, slot->base_gfn + slot->npages },
