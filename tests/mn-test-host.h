@@ -358,4 +358,45 @@ static inline void explore_expect(const struct mn_scenario *sc, unsigned int bou
 	mn_explore_result_free(&res);
 }
 
+/*
+ * Explore the built-in scenario @name (builtin.h) on @arch at preemption bound 2,
+ * exhaustively. Without @skip: no failing schedule. With @skip (a mutation): caught, the
+ * first violation being @caught; or, when @caught is NULL, the mutant survives every
+ * schedule (equivalent there).
+ */
+static inline void explore_builtin(const char *name, enum mn_vm_arch arch, const char *skip,
+				   const char *caught)
+{
+	const char *skips[1] = { skip };
+	struct mn_explore_config cfg = {
+		.strategy = MN_EXPLORE_DFS,
+		.preemption_bound = 2,
+		.skip_steps = skips,
+		.nr_skip_steps = skip ? 1 : 0,
+	};
+	struct mn_explore_result res;
+	struct mn_builtin *b;
+
+	assert_int_equal(mn_builtin_open(name, arch, &b), 0);
+	assert_int_equal(mn_explore(mn_builtin_scenario(b), &cfg, &res), 0);
+	print_message("%-5s %s%s%s: %llu schedules, %llu failing%s%s\n",
+		      arch == MN_VM_X86 ? "x86" : "arm64", name, skip ? " without " : "",
+		      skip ? skip : "", (unsigned long long)res.schedules,
+		      (unsigned long long)res.failing_runs, res.nr_failures ? ", first " : "",
+		      res.nr_failures ? res.failures[0].violation.invariant : "");
+	if (caught) {
+		assert_true(res.failing_runs > 0);
+		assert_string_equal(res.failures[0].violation.invariant, caught);
+	} else {
+		if (res.nr_failures)
+			print_message("  %s (schedule %s)\n", res.failures[0].violation.detail,
+				      res.failures[0].schedule);
+		assert_int_equal(res.failing_runs, 0);
+		assert_true(res.exhausted);
+		assert_true(res.schedules > 1);
+	}
+	mn_explore_result_free(&res);
+	mn_builtin_close(b);
+}
+
 #endif /* MN_TEST_HOST_H */

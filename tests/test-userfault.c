@@ -13,7 +13,6 @@
 #include "kvm/builtin-internal.h"
 
 static const enum mn_vm_arch arches[] = { MN_VM_X86, MN_VM_ARM64 };
-static const char *const arch_names[] = { "x86", "arm64" };
 
 struct kworld {
 	struct world w;
@@ -458,111 +457,9 @@ static void test_create_only_variant(void **state)
 
 /* ---- toggle vs fault, under every schedule --------------------------------------------------- */
 
-/*
- * Run a built-in scenario definition of lib/kvm/builtin-dirty.c in the world builtin.c gives
- * every built-in (host mm with 16 pages of guest RAM, pages 0-3 touched, a VM with slot 0
- * over it, checked mode), before builtin.c's table lists it.
- */
-struct bworld {
-	struct builtin_run run;
-	uint64_t priv[64];
-};
-
-static int bworld_setup(struct mn_sim *sim, void *arg)
-{
-	struct builtin_run *r = arg;
-	struct mn_vm_config cfg = { .arch = r->arch };
-	struct mn_userspace_memory_region2 slot;
-	unsigned int i;
-	int ret;
-
-	memset(r->ret, 0, sizeof(r->ret));
-	memset(r->exit, 0, sizeof(r->exit));
-	memset(r->priv, 0, r->def->state_size);
-	r->sim = sim;
-	ret = mn_mm_create(sim, NULL, &r->mm);
-	if (!ret)
-		ret = mn_mm_mmap(r->mm, 0, BUILTIN_RAM_PAGES * PG, MN_PROT_READ | MN_PROT_WRITE,
-				 MN_MAP_PRIVATE | MN_MAP_ANONYMOUS, NULL, 0, &r->ram);
-	for (i = 0; i < 4 && !ret; i++) {
-		uint64_t v = 0x100 + i;
-
-		ret = mn_mm_access(r->mm, r->ram + i * PG, MN_PTE_W, &v, NULL);
-	}
-	if (!ret)
-		ret = mn_vm_create(r->mm, &cfg, &r->vm);
-	slot = builtin_slot0(r);
-	if (!ret)
-		ret = mn_vm_set_user_memory_region2(r->vm, &slot);
-	if (ret)
-		return ret;
-	mn_check_enable(r->vm);
-	return r->def->setup(r);
-}
-
-static void bworld_check(struct mn_sim *sim, void *arg)
-{
-	struct builtin_run *r = arg;
-
-	(void)sim;
-	mn_check_vm_quiescent(r->vm);
-	r->def->check(r);
-	mn_vm_destroy(r->vm);
-	mn_mm_destroy(r->mm);
-}
-
-static struct mn_scenario bworld_scenario(struct bworld *b, const struct builtin_def *def,
-					  enum mn_vm_arch arch)
-{
-	assert_true(def->state_size <= sizeof(b->priv));
-	memset(b, 0, sizeof(*b));
-	b->run.arch = arch;
-	b->run.def = def;
-	b->run.priv = b->priv;
-	return (struct mn_scenario){ def->info.name, bworld_setup, bworld_check, NULL, &b->run };
-}
-
-/*
- * Explore @def on @arch at preemption bound 2, exhaustively. Without @skip: no failing
- * schedule. With @skip (a mutation): caught, the first violation being @caught; or, when
- * @caught is NULL, the mutant survives every schedule (equivalent here).
- */
-static void explore_builtin(const struct builtin_def *def, enum mn_vm_arch arch, const char *skip,
-			    const char *caught)
-{
-	static struct bworld b;
-	struct mn_scenario sc = bworld_scenario(&b, def, arch);
-	const char *skips[1] = { skip };
-	struct mn_explore_config cfg = {
-		.strategy = MN_EXPLORE_DFS,
-		.preemption_bound = 2,
-		.skip_steps = skips,
-		.nr_skip_steps = skip ? 1 : 0,
-	};
-	struct mn_explore_result res;
-
-	assert_int_equal(mn_explore(&sc, &cfg, &res), 0);
-	print_message("%-5s %s%s%s: %llu schedules, %llu failing%s%s\n", arch_names[arch], sc.name,
-		      skip ? " without " : "", skip ? skip : "", (unsigned long long)res.schedules,
-		      (unsigned long long)res.failing_runs, res.nr_failures ? ", first " : "",
-		      res.nr_failures ? res.failures[0].violation.invariant : "");
-	if (caught) {
-		assert_true(res.failing_runs > 0);
-		assert_string_equal(res.failures[0].violation.invariant, caught);
-	} else {
-		if (res.nr_failures)
-			print_message("  %s (schedule %s)\n", res.failures[0].violation.detail,
-				      res.failures[0].schedule);
-		assert_int_equal(res.failing_runs, 0);
-		assert_true(res.exhausted);
-		assert_true(res.schedules > 1);
-	}
-	mn_explore_result_free(&res);
-}
-
 static void explore_userfault(enum mn_vm_arch arch, const char *skip, const char *caught)
 {
-	explore_builtin(&builtin_userfault_vs_fault, arch, skip, caught);
+	explore_builtin("userfault-toggle-vs-fault", arch, skip, caught);
 }
 
 static void test_toggle_vs_fault_under_every_schedule(void **state)
