@@ -19,6 +19,7 @@
 #include <mnsim/notifier.h>
 #include <mnsim/host.h>
 #include <mnsim/kvm.h>
+#include <mnsim/gpc.h>
 #include <mnsim/check.h>
 #include <mnsim/builtin.h>
 

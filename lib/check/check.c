@@ -239,11 +239,53 @@ static void userfault_disarm(struct mn_vm *vm, unsigned int as)
 	}
 }
 
+/*
+ * I3, gpc validity: a valid gfn_to_pfn cache names a live frame, the one the host maps at
+ * its uhva now. This holds at every step, not only when the world is quiet: the host
+ * changes a mapping only between invalidate_range_start() and its end; start() clears
+ * @valid (under the cache's write lock) after raising mn_active_invalidate_count and
+ * before the host touches an entry, and no refresh publishes while that count is raised,
+ * or when the seq moved after its snapshot. So from the host's change to its end no cache
+ * of that hva is valid, and a later refresh takes the new page. Two exceptions are real
+ * hazards, not false reports: an HVA cache outside every memslot whose refresh sleeps
+ * through a whole start..end (the count is back to 0 and the seq never moved: the B1
+ * hazard of PROTOCOL.md §3.8), and a host change without notification. Memslot updates
+ * only make a GPA cache fail mn_gpc_check() (generation); its frame stays the host's.
+ */
+static int check_gpcs(struct mn_vm *vm)
+{
+	struct mn_pt *host = mn_mm_get_pt(vm->mm);
+	struct mn_gpc *gpc;
+	struct mn_pt_walk hw;
+	int broken = 0;
+
+	for (gpc = vm->gpc_list; gpc; gpc = gpc->next) {
+		if (!gpc->valid)
+			continue;
+		if (!mn_phys_ref_valid(vm->phys, gpc->ref)) {
+			mn_phys_use(vm->phys, gpc->ref, MN_USE_MAP, "gpc");
+			broken++;
+			continue;
+		}
+		int miss = mn_pt_walk(host, gpc->uhva >> MN_PAGE_SHIFT, &hw);
+
+		if (miss || hw.pfn != gpc->ref.pfn) {
+			mn_sim_reportf(vm->sim, MN_VIOL_CHECK, "kvm.gpc_stale_host",
+				       "a valid gfn_to_pfn cache of hva %#" PRIx64
+				       " maps pfn %#" PRIx64
+				       ", but the host maps %s there: it missed its invalidation",
+				       gpc->uhva, gpc->ref.pfn, miss ? "nothing" : "another frame");
+			broken++;
+		}
+	}
+	return broken;
+}
+
 int mn_check_vm(struct mn_vm *vm)
 {
 	struct mn_pt_result res;
 	unsigned int as, i;
-	int broken = 0;
+	int broken = check_gpcs(vm);
 
 	for (as = 0; as < vm->nr_as; as++) {
 		struct backing_arg b = { vm, as, 0 };

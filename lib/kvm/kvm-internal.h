@@ -9,6 +9,7 @@
 
 #include "mnsim-internal.h"
 
+#include <mnsim/gpc.h>
 #include <mnsim/kvm.h>
 #include <mnsim/lock.h>
 
@@ -76,6 +77,28 @@ struct mn_vcpu {
 	mn_gfn_t dirty_pending_gfn;
 };
 
+/* KVM_HVA_ERR_BAD: the hva of a cache that has none (never activated, or no memslot). */
+#define KVM_HVA_ERR_BAD (~(mn_hva_t)0)
+
+/*
+ * A gfn_to_pfn cache (struct gfn_to_pfn_cache). @ref stands for pfn + khva: the frame and
+ * the generation it had when the refresh took it, which every use hands to the oracle.
+ * @prev/@next: the VM's gpc_list, under gpc_lock.
+ */
+struct mn_gpc {
+	struct mn_vm *vm;
+	struct mn_gpc *prev, *next;
+	struct mn_rwlock lock;
+	struct mn_mutex refresh_lock;
+	mn_gpa_t gpa; /* %MN_INVALID_GPA for an HVA cache */
+	mn_hva_t uhva;
+	struct mn_frame_ref ref; /* pfn %MN_INVALID_PFN: KVM_PFN_ERR_FAULT */
+	uint64_t generation;
+	struct kvm_memory_slot *memslot;
+	bool active;
+	bool valid;
+};
+
 struct mn_vm {
 	struct mn_sim *sim;
 	struct mn_alloc *alloc;
@@ -101,6 +124,8 @@ struct mn_vm {
 	struct mn_spinlock mn_invalidate_lock;
 	struct mn_srcu srcu;
 	struct mn_waitq mn_memslots_update_wait; /* mn_memslots_update_rcuwait */
+	struct mn_spinlock gpc_lock;		 /* protects gpc_list */
+	struct mn_gpc *gpc_list;		 /* active gfn_to_pfn caches */
 
 	/* Invalidation state. */
 	uint64_t mmu_invalidate_seq;
@@ -236,6 +261,10 @@ void kvm_mmu_split_huge_pages(struct mn_vm *vm, unsigned int as_id, struct mn_gf
 void kvm_mmu_recover_huge_pages(struct mn_vm *vm, const struct kvm_memory_slot *slot);
 bool kvm_mmu_slot_allows_level(const struct kvm_memory_slot *slot, mn_gfn_t gfn,
 			       unsigned int level);
+
+/* ---- pfncache.c ------------------------------------------------------------------------- */
+
+void gfn_to_pfn_cache_invalidate_start(struct mn_vm *vm, mn_hva_t start, mn_hva_t end);
 
 /* ---- mmu_notifier.c -------------------------------------------------------------------- */
 

@@ -194,7 +194,16 @@ static int kvm_mmu_notifier_invalidate_range_start(struct mn_notifier *sub,
 	if (mn_step(vm->sim, "invalidate_start.mn_count"))
 		vm->mn_active_invalidate_count++;
 	mn_spin_unlock(vm->sim, &vm->mn_invalidate_lock);
-	/* gfn_to_pfn caches are invalidated here, before mmu_lock (the gpc issue). */
+	/*
+	 * gfn_to_pfn caches are invalidated here, after mn_count went up and before mmu_lock:
+	 * a refresh that took its page before this point sees mn_count raised and retries.
+	 * Not the kernel's: a VM without active caches skips the call, and with it the step
+	 * and gpc_lock, so scenarios without caches keep their schedules and mutants. That
+	 * unlocked peek is safe: a cache put on the list after it cannot publish while
+	 * mn_count, raised above, is.
+	 */
+	if (vm->gpc_list && mn_step(vm->sim, "invalidate_start.gpc_invalidate"))
+		gfn_to_pfn_cache_invalidate_start(vm, r->start, r->end);
 	kvm_handle_hva_range(vm, &hva_range);
 	return 0;
 }

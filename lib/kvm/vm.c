@@ -73,6 +73,8 @@ int mn_vm_create(struct mn_mm *mm, const struct mn_vm_config *cfg, struct mn_vm 
 	mn_spin_init(&vm->mn_invalidate_lock, "mn_invalidate_lock");
 	mn_srcu_init(&vm->srcu, "kvm->srcu");
 	mn_waitq_init(&vm->mn_memslots_update_wait, "mn_memslots_update_rcuwait");
+	mn_spin_init(&vm->gpc_lock, "gpc_lock");
+	vm->gpc_list = NULL;
 	vm->mmu_invalidate_range_start = MN_INVALID_GFN;
 	vm->mmu_invalidate_range_end = MN_INVALID_GFN;
 	kvm_memslots_init(vm);
@@ -100,8 +102,15 @@ int mn_vm_create(struct mn_mm *mm, const struct mn_vm_config *cfg, struct mn_vm 
 
 void mn_vm_destroy(struct mn_vm *vm)
 {
+	struct mn_gpc *gpc;
+
 	if (!vm)
 		return;
+	/* Owners deactivate their caches first; one left would outlive its VM (§3.15 step 6). */
+	for (gpc = vm->gpc_list; gpc; gpc = gpc->next)
+		mn_sim_reportf(vm->sim, MN_VIOL_CHECK, "kvm.gpc_left_active",
+			       "VM destroyed with an active gfn_to_pfn cache (uhva %#llx)",
+			       (unsigned long long)gpc->uhva);
 	vm->dead = true;
 	/* Release zaps everything and waits for callbacks in flight. */
 	mn_notifier_unregister(&vm->mmu_notifier, vm->mm);
