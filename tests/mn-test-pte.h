@@ -58,4 +58,37 @@ static inline void assert_describes(const struct mn_pt_format *f, uint64_t raw, 
 	assert_string_equal(buf, want);
 }
 
+/*
+ * One round of the raw round-trip fuzz: encode @p, then either replace the raw value by a
+ * random one or flip up to two bits of it (keeping @p's level half the time, else @level).
+ * Whatever decodes must encode back to the very same raw value. Counts into @decoded or
+ * @rejected.
+ */
+static inline void roundtrip_mutated_raw(const struct mn_pt_format *f, const struct mn_pte *p,
+					 unsigned int level, struct mn_test_rng *rng,
+					 unsigned long *decoded, unsigned long *rejected)
+{
+	struct mn_pte back;
+	uint64_t raw, again;
+	int flips;
+
+	assert_int_equal(mn_pte_encode(f, p, &raw), 0);
+	if (mn_test_below(rng, 8) == 0) {
+		raw = mn_test_rand(rng);
+	} else {
+		for (flips = (int)mn_test_below(rng, 3); flips > 0; flips--)
+			raw ^= 1ULL << mn_test_below(rng, 64);
+		if (mn_test_below(rng, 2))
+			level = p->level;
+	}
+	if (mn_pte_decode(f, raw, level, &back)) {
+		(*rejected)++;
+		return;
+	}
+	(*decoded)++;
+	assert_int_equal(back.level, level);
+	assert_int_equal(mn_pte_encode(f, &back, &again), 0);
+	assert_int_equal(again, raw);
+}
+
 #endif /* MN_TEST_PTE_H */

@@ -85,16 +85,6 @@ static bool check_entry(void *arg, mn_gfn_t gfn, struct mn_pte *pte, uint64_t *g
 	return false;
 }
 
-static bool isolated(const struct mn_mm *mm, mn_pfn_t head)
-{
-	unsigned int i;
-
-	for (i = 0; i < mm->nr_migrating; i++)
-		if (mm->migrating[i] == head)
-			return true;
-	return false;
-}
-
 int mn_mm_check_invariants(struct mn_mm *mm)
 {
 	struct check_arg c = { .mm = mm };
@@ -115,7 +105,7 @@ int mn_mm_check_invariants(struct mn_mm *mm)
 		}
 		mn_phys_frame_info(mm->phys, u.head, &fi);
 		want = u.maps + pfnset_count(&mm->pins, folio_of(mm, u.head)) + u.cached +
-		       isolated(mm, u.head);
+		       folio_migrating(mm, u.head);
 		if ((uint64_t)fi.mapcount < u.maps) {
 			mn_sim_reportf(
 				mm->sim, MN_VIOL_REFCOUNT, "host.mapcount",
@@ -132,7 +122,7 @@ int mn_mm_check_invariants(struct mn_mm *mm)
 				(unsigned long long)u.head, fi.refcount, (unsigned long long)want,
 				(unsigned long long)u.maps,
 				(unsigned long long)pfnset_count(&mm->pins, folio_of(mm, u.head)),
-				u.cached, isolated(mm, u.head));
+				u.cached, folio_migrating(mm, u.head));
 			c.broken++;
 		}
 	}

@@ -21,16 +21,6 @@ struct mn_pte leaf_for_vma(const struct host_vma *v, mn_pfn_t pfn, unsigned int 
 	return p;
 }
 
-/* The walk of @addr: 0 and the entry (any kind) in @w, or -ENOENT when none is there. */
-static int peek(struct mn_mm *mm, mn_hva_t addr, struct mn_pt_walk *w)
-{
-	int r = mn_pt_walk(mm->pt, hva_pn(addr), w);
-
-	if (r == 0 || (r == -ENOENT && w->leaf.kind != MN_PTE_NONE))
-		return 0;
-	return -ENOENT;
-}
-
 /* Install @pte (a leaf) at @addr for the folio @ref points into; ptl held, slot empty. */
 int install_entry(struct mn_mm *mm, mn_hva_t addr, const struct mn_pte *pte,
 		  struct mn_frame_ref ref)
@@ -109,7 +99,7 @@ static bool entry_same(struct mn_mm *mm, mn_hva_t addr, const struct mn_pt_walk 
 {
 	struct mn_pt_walk w;
 
-	if (peek(mm, addr, &w))
+	if (host_walk(mm, addr, &w))
 		return seen->leaf.kind == MN_PTE_NONE; /* still empty (a THP install may still
 							  find a table there and fail) */
 	return pte_same(&w.leaf, w.gen, &seen->leaf, seen->gen);
@@ -350,7 +340,7 @@ static bool migration_done(void *arg)
 	struct migration_wait *mw = arg;
 	struct mn_pt_walk w;
 
-	return peek(mw->mm, mw->addr, &w) || w.leaf.kind != MN_PTE_MIGRATION;
+	return host_walk(mw->mm, mw->addr, &w) || w.leaf.kind != MN_PTE_MIGRATION;
 }
 
 /* Accessed (and dirty) bits, as the hardware or a spurious fault sets them. */
@@ -425,7 +415,7 @@ unsigned int mn_mm_handle_fault(struct mn_mm *mm, mn_hva_t addr, unsigned int fl
 	    !v->prot)
 		return MN_VM_FAULT_SIGSEGV; /* bad_area_access_error() */
 	mn_trace(mm->trace, "host.fault", MN_KV_X("addr", addr), MN_KV_U("write", write));
-	present = !peek(mm, addr, &w);
+	present = !host_walk(mm, addr, &w);
 	if (present && w.leaf.kind == MN_PTE_MIGRATION) {
 		struct migration_wait mw = { mm, addr };
 
@@ -488,7 +478,7 @@ int mn_mm_access(struct mn_mm *mm, mn_hva_t addr, unsigned int perm, uint64_t *v
 				ret = mn_phys_write(mm->phys, ref, *val, "host.write");
 			else if (val)
 				ret = mn_phys_read(mm->phys, ref, val, "host.read");
-			if (!peek(mm, addr, &w) && w.leaf.kind == MN_PTE_LEAF && w.pfn == pfn)
+			if (!host_walk(mm, addr, &w) && w.leaf.kind == MN_PTE_LEAF && w.pfn == pfn)
 				mark_young(mm, addr, &w, perm == MN_PTE_W);
 			return ret;
 		}

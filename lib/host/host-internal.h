@@ -127,6 +127,7 @@ int range_fully_mapped(struct mn_mm *mm, mn_hva_t start, mn_hva_t end);
 int hugetlb_cut(struct mn_mm *mm, mn_hva_t start, mn_hva_t end);
 int vmas_split_edges(struct mn_mm *mm, mn_hva_t start, mn_hva_t end);
 void host_trace(struct mn_mm *mm, const char *step, mn_hva_t start, mn_hva_t end);
+int host_walk(struct mn_mm *mm, mn_hva_t addr, struct mn_pt_walk *w);
 
 /* file.c */
 int file_fault(struct mn_file *f, uint64_t pgoff, struct mn_frame_ref *page, unsigned int *order);
@@ -146,7 +147,6 @@ struct mn_notifier_range notify_range(struct mn_mm *mm, enum mn_notify_event ev,
 struct gather {
 	struct mn_frame_ref *refs;
 	size_t nr, cap;
-	bool oom; /* could not grow: frames were put before the flush (reported) */
 };
 
 struct host_op {
@@ -160,7 +160,6 @@ struct host_op {
 void host_tlb_flush(struct mn_mm *mm, mn_hva_t start, mn_hva_t end, const char *step);
 void gather_add(struct mn_mm *mm, struct gather *g, struct mn_frame_ref ref);
 void gather_free(struct mn_mm *mm, struct gather *g, const char *step);
-int zap_range(struct mn_mm *mm, struct host_vma *v, mn_hva_t start, mn_hva_t end, struct gather *g);
 int split_huge_pmd(struct mn_mm *mm, mn_hva_t addr);
 int split_huge_edges(struct mn_mm *mm, mn_hva_t start, mn_hva_t end);
 int unmap_notified(struct mn_mm *mm, mn_hva_t start, mn_hva_t end, enum mn_notify_event ev,

@@ -130,6 +130,17 @@ void host_trace(struct mn_mm *mm, const char *step, mn_hva_t start, mn_hva_t end
 	mn_trace(mm->trace, step, MN_KV_X("start", start), MN_KV_X("end", end));
 }
 
+/*
+ * The host entry covering @addr, of any kind (leaf, PROT_NONE, migration), as the kernel's
+ * software walkers see it: 0 with the entry in @w, or -ENOENT when the slot is empty.
+ */
+int host_walk(struct mn_mm *mm, mn_hva_t addr, struct mn_pt_walk *w)
+{
+	int r = mn_pt_walk(mm->pt, hva_pn(addr), w);
+
+	return r == 0 || (r == -ENOENT && w->leaf.kind != MN_PTE_NONE) ? 0 : -ENOENT;
+}
+
 /* ---- VMAs ------------------------------------------------------------------------------ */
 
 static void vma_set_node(struct host_vma *v)

@@ -86,15 +86,13 @@ static bool zap_entry(void *arg, mn_gfn_t gfn, struct mn_pte *pte, uint64_t *gen
 	return true;
 }
 
-/* zap_pte_range() over [@start, @end) of @v; huge entries there lie wholly inside. */
-int zap_range(struct mn_mm *mm, struct host_vma *v, mn_hva_t start, mn_hva_t end, struct gather *g)
+/* zap_pte_range() over [@start, @end) of one VMA; huge entries there lie wholly inside. */
+static void zap_range(struct mn_mm *mm, mn_hva_t start, mn_hva_t end, struct gather *g)
 {
 	struct zap_arg z = { mm, g, pn_range(start, end) };
 	struct mn_pt_result res;
 
-	(void)v;
 	mn_pt_update(mm->pt, z.range, zap_entry, &z, &res);
-	return (int)MN_MIN(res.zapped, (uint64_t)INT32_MAX);
 }
 
 static unsigned int entry_level(struct mn_mm *mm, mn_hva_t addr, struct mn_pt_walk *w);
@@ -153,7 +151,7 @@ int unmap_notified(struct mn_mm *mm, mn_hva_t start, mn_hva_t end, enum mn_notif
 	}
 	if (clear)
 		for (v = vma_first_in(mm, start, end); v; v = vma_next_in(v, start, end))
-			zap_range(mm, v, MN_MAX(start, v->start), MN_MIN(end, v->end), &g);
+			zap_range(mm, MN_MAX(start, v->start), MN_MIN(end, v->end), &g);
 	mn_spin_unlock(mm->sim, &mm->ptl);
 	host_tlb_flush(mm, start, end, op->flush_step);
 	gather_free(mm, &g, op->free_step);
@@ -173,11 +171,7 @@ int unmap_notified(struct mn_mm *mm, mn_hva_t start, mn_hva_t end, enum mn_notif
 /* The level of the entry (leaf, PROT_NONE or migration) covering @addr, or 0. */
 static unsigned int entry_level(struct mn_mm *mm, mn_hva_t addr, struct mn_pt_walk *w)
 {
-	int r = mn_pt_walk(mm->pt, hva_pn(addr), w);
-
-	if (r == 0 || (r == -ENOENT && w->leaf.kind != MN_PTE_NONE))
-		return w->leaf.level;
-	return 0;
+	return host_walk(mm, addr, w) ? 0 : w->leaf.level;
 }
 
 struct split_arg {

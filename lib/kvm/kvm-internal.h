@@ -269,9 +269,7 @@ void gfn_to_pfn_cache_invalidate_start(struct mn_vm *vm, mn_hva_t start, mn_hva_
 /* ---- mmu_notifier.c -------------------------------------------------------------------- */
 
 extern const struct mn_notifier_ops kvm_mmu_notifier_ops;
-void kvm_mmu_invalidate_begin(struct mn_vm *vm);
 void kvm_mmu_invalidate_range_add(struct mn_vm *vm, mn_gfn_t start, mn_gfn_t end);
-void kvm_mmu_invalidate_end(struct mn_vm *vm);
 bool mmu_invalidate_retry_gfn(const struct mn_vm *vm, uint64_t mmu_seq, mn_gfn_t gfn);
 bool mmu_invalidate_retry(const struct mn_vm *vm, uint64_t mmu_seq);
 

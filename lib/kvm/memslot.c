@@ -276,17 +276,6 @@ static bool no_active_invalidations(void *arg)
 }
 
 /*
- * kvm_arch_memslots_updated(): x86 zaps MMIO SPTEs when the MMIO generation wraps and kicks
- * the vCPUs so that they pick up the new generation. No MMIO SPTEs or generation caches are
- * modelled yet: nothing to do.
- */
-static void kvm_arch_memslots_updated(struct mn_vm *vm, uint64_t gen)
-{
-	(void)vm;
-	(void)gen;
-}
-
-/*
  * kvm_swap_active_memslots(): publish the inactive set of @as_id (S1-S8). Entered with
  * slots_arch_lock held; returns with it released.
  */
@@ -336,7 +325,10 @@ static void kvm_swap_active_memslots(struct mn_vm *vm, unsigned int as_id)
 
 	/* S8 */
 	gen = (slots->generation & ~KVM_MEMSLOT_GEN_UPDATE_IN_PROGRESS) + vm->nr_as;
-	kvm_arch_memslots_updated(vm, gen);
+	/*
+	 * kvm_arch_memslots_updated() would run here: x86 zaps MMIO SPTEs when the MMIO
+	 * generation wraps and kicks the vCPUs. Neither is modelled, so there is no call.
+	 */
 	slots->generation = gen;
 	vm->st.memslot_updates++;
 	mn_trace(vm->trace, "kvm.memslots_swap", MN_KV_U("as", as_id),

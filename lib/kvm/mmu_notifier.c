@@ -90,7 +90,7 @@ unlock:
 
 /* ---- invalidation bookkeeping ----------------------------------------------------------- */
 
-void kvm_mmu_invalidate_begin(struct mn_vm *vm)
+static void kvm_mmu_invalidate_begin(struct mn_vm *vm)
 {
 	if (!mn_step(vm->sim, "invalidate_start.begin"))
 		return;
@@ -119,7 +119,7 @@ void kvm_mmu_invalidate_range_add(struct mn_vm *vm, mn_gfn_t start, mn_gfn_t end
 	}
 }
 
-void kvm_mmu_invalidate_end(struct mn_vm *vm)
+static void kvm_mmu_invalidate_end(struct mn_vm *vm)
 {
 	/* seq first, then in_progress: a reader sees the old in_progress or the new seq. */
 	if (mn_step(vm->sim, "invalidate_end.seq_bump"))
@@ -147,8 +147,9 @@ bool mmu_invalidate_retry_gfn(const struct mn_vm *vm, uint64_t mmu_seq, mn_gfn_t
 	if (vm->mmu_invalidate_in_progress) {
 		if (vm->mmu_invalidate_range_start == MN_INVALID_GFN) {
 			/* WARN_ON_ONCE in the kernel: begin without range_add. */
-			mn_sim_reportf(vm->sim, MN_VIOL_CHECK, "kvm.retry_without_range",
-				       "a fault found an invalidation in progress with no range added");
+			mn_sim_reportf(
+				vm->sim, MN_VIOL_CHECK, "kvm.retry_without_range",
+				"a fault found an invalidation in progress with no range added");
 			return true;
 		}
 		if (gfn >= vm->mmu_invalidate_range_start && gfn < vm->mmu_invalidate_range_end)
