@@ -20,6 +20,7 @@
 #include <mnsim/host.h>
 #include <mnsim/kvm.h>
 #include <mnsim/gpc.h>
+#include <mnsim/gmem.h>
 #include <mnsim/check.h>
 #include <mnsim/builtin.h>
 

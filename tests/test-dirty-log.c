@@ -670,7 +670,8 @@ static void test_vm_config_rows(void **state)
 		{ MN_DIRTY_LOG_INITIALLY_SET, 0, -EINVAL },
 		{ 1U << 2, 0, -EINVAL },
 		{ 0, MN_VARIANT_USERFAULT_CREATE_ONLY, 0 },
-		{ 0, 1U << 1, -EINVAL },
+		{ 0, 1U << 6, -EINVAL },
+		{ 0, MN_VARIANT_RFC_SKIP_GMEM_ONLY | MN_VARIANT_GPC_OWN_SEQ, -EINVAL },
 	};
 	unsigned int i, r;
 

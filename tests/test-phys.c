@@ -2,7 +2,8 @@
 /*
  * test-phys.c - simulated physical memory: allocation, freeing and reuse, generations,
  * folio heads and tails, lazily materialised huge folios, split bookkeeping, refcount and
- * mapcount rules, direct-map state, and the use-after-free oracle (lib/phys).
+ * mapcount rules, direct-map and temporary kernel mapping state checked at free, and the
+ * use-after-free oracle (lib/phys).
  */
 #include "mn-test.h"
 
@@ -265,10 +266,212 @@ static void test_direct_map_state(void **state)
 	assert_int_equal(mn_trace_count_violations(fx->t, MN_VIOL_DIRECT_MAP), 1);
 	assert_string_equal(mn_trace_violation(fx->t, 0)->what, "clear_page");
 	assert_int_equal(mn_phys_update_flags(fx->p, r, 1U << 7, 0, "bad"), -EINVAL);
-	/* Freed and reallocated, a folio is back in the direct map. */
+	/* Restored before it leaves the page cache, the folio is freed without a report. */
+	assert_int_equal(mn_phys_update_flags(fx->p, r, MN_FRAME_DIRECT_MAP, 0, "restore"), 0);
 	assert_int_equal(mn_phys_put(fx->p, r, "free"), 1);
+	assert_int_equal(mn_trace_nr_violations(fx->t), 1);
+	/* Freed and reallocated, a folio is back in the direct map. */
 	assert_int_equal(mn_phys_alloc(fx->p, 0, MN_OWNER_ANON, 0, &r), 0);
 	assert_int_equal(mn_phys_use(fx->p, r, MN_USE_DIRECT_MAP, "memset"), 0);
+}
+
+/* What guest_memfd without a direct map does to zero a new folio, done right. */
+static void test_kmap_temp_flushed_then_freed_is_clean(void **state)
+{
+	struct fixture *fx = *state;
+	struct mn_frame_ref r;
+	uint64_t val;
+
+	assert_int_equal(mn_phys_alloc(fx->p, 0, MN_OWNER_GMEM, 0, &r), 0);
+	assert_int_equal(mn_phys_update_flags(fx->p, r, 0, MN_FRAME_DIRECT_MAP, "gmem.no_dmap"),
+			 MN_FRAME_DIRECT_MAP);
+	assert_int_equal(mn_phys_kmap_temp(fx->p, r, "gmem.zero"), 0);
+	assert_int_equal(info(fx, r.pfn).flags, MN_FRAME_KMAP_TLB);
+	/* Writing through the temporary mapping is not a direct-map access. */
+	assert_int_equal(mn_phys_write(fx->p, r, 0, "gmem.zero"), 0);
+	assert_int_equal(mn_phys_read(fx->p, r, &val, "gmem.zero"), 0);
+	assert_int_equal(val, 0);
+	assert_int_equal(mn_phys_kmap_flush(fx->p, r, "gmem.zero.flush"), 0);
+	assert_int_equal(info(fx, r.pfn).flags, 0);
+	/* A second flush finds nothing to drop and changes nothing. */
+	assert_int_equal(mn_phys_kmap_flush(fx->p, r, "gmem.zero.flush"), 0);
+	assert_int_equal(info(fx, r.pfn).flags, 0);
+	assert_int_equal(mn_phys_update_flags(fx->p, r, MN_FRAME_DIRECT_MAP, 0, "gmem.free_folio"),
+			 0);
+	assert_int_equal(mn_phys_put(fx->p, r, "gmem.free"), 1);
+	assert_int_equal(info(fx, r.pfn).state, MN_FRAME_FREE);
+	assert_int_equal(mn_trace_nr_violations(fx->t), 0);
+}
+
+static void test_kmap_tlb_stale_at_free(void **state)
+{
+	struct fixture *fx = *state;
+	const struct mn_violation *v;
+	struct mn_frame_ref f, again;
+	struct mn_phys_stats st;
+	char pfn_hex[32];
+
+	assert_int_equal(mn_phys_alloc(fx->p, 9, MN_OWNER_GMEM, 0, &f), 0);
+	mn_trace_set_actor(fx->t, fx->host);
+	/* Mapped through a tail frame: the TLB state is the whole folio's. */
+	assert_int_equal(mn_phys_kmap_temp(fx->p, mn_frame_ref_offset(f, 7), "gmem.zero"), 0);
+	assert_int_equal(info(fx, f.pfn + 7).flags, MN_FRAME_DIRECT_MAP | MN_FRAME_KMAP_TLB);
+	assert_int_equal(info(fx, f.pfn).flags, MN_FRAME_DIRECT_MAP | MN_FRAME_KMAP_TLB);
+	assert_int_equal(mn_trace_nr_violations(fx->t), 0);
+
+	mn_trace_set_actor(fx->t, fx->gpc);
+	assert_int_equal(mn_phys_put(fx->p, mn_frame_ref_offset(f, 7), "gmem.free"), 1);
+	assert_int_equal(mn_trace_nr_violations(fx->t), 1);
+	v = mn_trace_violation(fx->t, 0);
+	assert_int_equal(v->kind, MN_VIOL_DIRECT_MAP);
+	assert_string_equal(v->invariant, "frame.kmap_tlb_stale_at_free");
+	assert_string_equal(v->what, "gmem.free");
+	assert_int_equal(v->pfn, f.pfn); /* the folio's head */
+	assert_int_equal(v->frame_gen, f.gen);
+	assert_int_equal(v->actor, fx->gpc);
+	assert_int_equal(v->cause_actor, fx->host);
+	snprintf(pfn_hex, sizeof(pfn_hex), "0x%llx", (unsigned long long)f.pfn);
+	assert_non_null(strstr(v->detail, pfn_hex));
+	assert_non_null(strstr(v->detail, "guest_memfd"));
+	/* The free itself went through, and the next owner starts without the stale entry. */
+	assert_int_equal(info(fx, f.pfn).state, MN_FRAME_FREE);
+	mn_phys_get_stats(fx->p, &st);
+	assert_int_equal(st.nr_frees, 1);
+	assert_int_equal(mn_phys_alloc(fx->p, 9, MN_OWNER_ANON, 0, &again), 0);
+	assert_int_equal(again.pfn, f.pfn);
+	assert_int_equal(info(fx, again.pfn).flags, MN_FRAME_DIRECT_MAP);
+	assert_int_equal(mn_phys_put(fx->p, again, "free"), 1);
+	assert_int_equal(mn_trace_nr_violations(fx->t), 1);
+	assert_int_equal(mn_phys_check_invariants(fx->p), 0);
+}
+
+static void test_freed_without_direct_map(void **state)
+{
+	struct fixture *fx = *state;
+	const struct mn_violation *v;
+	struct mn_frame_ref r, again;
+
+	assert_int_equal(mn_phys_alloc(fx->p, 0, MN_OWNER_GMEM, 0, &r), 0);
+	assert_int_equal(mn_phys_update_flags(fx->p, r, 0, MN_FRAME_DIRECT_MAP, "gmem.no_dmap"),
+			 MN_FRAME_DIRECT_MAP);
+	assert_int_equal(mn_phys_put(fx->p, r, "gmem.free"), 1);
+	assert_int_equal(mn_trace_nr_violations(fx->t), 1);
+	v = mn_trace_violation(fx->t, 0);
+	assert_int_equal(v->kind, MN_VIOL_DIRECT_MAP);
+	assert_string_equal(v->invariant, "frame.freed_without_direct_map");
+	assert_string_equal(v->what, "gmem.free");
+	assert_int_equal(v->pfn, r.pfn);
+	assert_int_equal(v->frame_gen, r.gen);
+	assert_non_null(strstr(v->detail, "guest_memfd"));
+	assert_int_equal(info(fx, r.pfn).state, MN_FRAME_FREE);
+	/* The allocator hands the frame out again in the direct map. */
+	assert_int_equal(mn_phys_alloc(fx->p, 0, MN_OWNER_ANON, 0, &again), 0);
+	assert_int_equal(again.pfn, r.pfn);
+	assert_int_equal(mn_phys_use(fx->p, again, MN_USE_DIRECT_MAP, "memset"), 0);
+	assert_int_equal(mn_trace_nr_violations(fx->t), 1);
+
+	/* Hidden and left with a stale temporary-mapping entry: both are reported. */
+	assert_int_equal(mn_phys_update_flags(fx->p, again, 0, MN_FRAME_DIRECT_MAP, "hide"),
+			 MN_FRAME_DIRECT_MAP);
+	assert_int_equal(mn_phys_kmap_temp(fx->p, again, "zero"), 0);
+	assert_int_equal(mn_phys_put(fx->p, again, "free"), 1);
+	assert_int_equal(mn_trace_count_violations(fx->t, MN_VIOL_DIRECT_MAP), 3);
+	assert_string_equal(mn_trace_violation(fx->t, 1)->invariant,
+			    "frame.kmap_tlb_stale_at_free");
+	assert_string_equal(mn_trace_violation(fx->t, 2)->invariant,
+			    "frame.freed_without_direct_map");
+}
+
+static void test_kmap_stale_ref_reports_use_after_free(void **state)
+{
+	struct fixture *fx = *state;
+	struct mn_frame_ref old, now;
+
+	assert_int_equal(mn_phys_alloc(fx->p, 0, MN_OWNER_GMEM, 0, &old), 0);
+	assert_int_equal(mn_phys_put(fx->p, old, "free"), 1);
+	assert_int_equal(mn_phys_kmap_temp(fx->p, old, "stale.kmap"), -ESTALE);
+	assert_int_equal(mn_phys_kmap_flush(fx->p, old, "stale.flush"), -ESTALE);
+	assert_int_equal(mn_trace_count_violations(fx->t, MN_VIOL_USE_AFTER_FREE), 2);
+	assert_string_equal(mn_trace_violation(fx->t, 0)->what, "stale.kmap");
+	assert_string_equal(mn_trace_violation(fx->t, 1)->what, "stale.flush");
+	assert_int_equal(mn_trace_violation(fx->t, 0)->ref_gen, old.gen);
+
+	/* Through a stale reference, the frame's new owner is left alone. */
+	assert_int_equal(mn_phys_alloc(fx->p, 0, MN_OWNER_ANON, 0, &now), 0);
+	assert_int_equal(now.pfn, old.pfn);
+	assert_int_equal(mn_phys_kmap_temp(fx->p, old, "stale.kmap"), -ESTALE);
+	assert_int_equal(info(fx, now.pfn).flags, MN_FRAME_DIRECT_MAP);
+	assert_int_equal(mn_phys_kmap_temp(fx->p, now, "kmap"), 0);
+	assert_int_equal(mn_phys_kmap_flush(fx->p, old, "stale.flush"), -ESTALE);
+	assert_int_equal(info(fx, now.pfn).flags, MN_FRAME_DIRECT_MAP | MN_FRAME_KMAP_TLB);
+	assert_int_equal(mn_trace_count_violations(fx->t, MN_VIOL_USE_AFTER_FREE), 4);
+	assert_int_equal(mn_trace_count_violations(fx->t, MN_VIOL_DIRECT_MAP), 0);
+}
+
+/* Split pieces inherit the folio's flags: each keeps the stale entry until flushed. */
+static void test_split_carries_kmap_tlb(void **state)
+{
+	struct fixture *fx = *state;
+	struct mn_frame_ref f, piece;
+	const struct mn_violation *v;
+	int i;
+
+	/*  pfn   f+0 f+1 f+2 ... f+511
+	 *  kmap  *************************   <- one order-9 folio, TLB entry live
+	 *  split [0] [1] [2] ...  [511]      <- 512 order-0 pieces, each with the flag
+	 */
+	assert_int_equal(mn_phys_alloc(fx->p, 9, MN_OWNER_GMEM, 0, &f), 0);
+	mn_trace_set_actor(fx->t, fx->host);
+	assert_int_equal(mn_phys_kmap_temp(fx->p, f, "gmem.zero"), 0);
+	mn_trace_set_actor(fx->t, fx->gpc);
+	assert_int_equal(mn_phys_split(fx->p, f, 0), 0);
+	for (i = 0; i < 512; i++)
+		assert_int_equal(info(fx, f.pfn + i).flags,
+				 MN_FRAME_DIRECT_MAP | MN_FRAME_KMAP_TLB);
+
+	/* Flushing piece 0 clears only piece 0; it is freed cleanly. */
+	assert_int_equal(mn_phys_kmap_flush(fx->p, f, "flush"), 0);
+	assert_int_equal(info(fx, f.pfn).flags, MN_FRAME_DIRECT_MAP);
+	assert_int_equal(info(fx, f.pfn + 1).flags, MN_FRAME_DIRECT_MAP | MN_FRAME_KMAP_TLB);
+	assert_int_equal(mn_phys_put(fx->p, f, "free"), 1);
+	assert_int_equal(mn_trace_nr_violations(fx->t), 0);
+
+	/* Piece 1, never flushed, is reported at its own pfn, caused by the original kmap. */
+	piece = mn_frame_ref_offset(f, 1);
+	assert_int_equal(mn_phys_put(fx->p, piece, "free"), 1);
+	assert_int_equal(mn_trace_nr_violations(fx->t), 1);
+	v = mn_trace_violation(fx->t, 0);
+	assert_string_equal(v->invariant, "frame.kmap_tlb_stale_at_free");
+	assert_int_equal(v->pfn, f.pfn + 1);
+	assert_int_equal(v->cause_actor, fx->host);
+
+	/* The rest, flushed first, go back without a report. */
+	for (i = 2; i < 512; i++) {
+		piece = mn_frame_ref_offset(f, (uint64_t)i);
+		assert_int_equal(mn_phys_kmap_flush(fx->p, piece, "flush"), 0);
+		assert_int_equal(mn_phys_put(fx->p, piece, "free"), 1);
+	}
+	assert_int_equal(mn_trace_nr_violations(fx->t), 1);
+	assert_int_equal(mn_phys_check_invariants(fx->p), 0);
+}
+
+/* The flag is an ordinary folio flag too; whoever sets it is the cause of a report. */
+static void test_kmap_tlb_through_update_flags(void **state)
+{
+	struct fixture *fx = *state;
+	struct mn_frame_ref r;
+
+	assert_int_equal(mn_phys_alloc(fx->p, 0, MN_OWNER_FILE, 0, &r), 0);
+	mn_trace_set_actor(fx->t, fx->gpc);
+	assert_int_equal(mn_phys_update_flags(fx->p, r, MN_FRAME_KMAP_TLB, 0, "set"),
+			 MN_FRAME_DIRECT_MAP);
+	mn_trace_set_actor(fx->t, fx->host);
+	assert_int_equal(mn_phys_put(fx->p, r, "free"), 1);
+	assert_int_equal(mn_trace_nr_violations(fx->t), 1);
+	assert_string_equal(mn_trace_violation(fx->t, 0)->invariant,
+			    "frame.kmap_tlb_stale_at_free");
+	assert_int_equal(mn_trace_violation(fx->t, 0)->cause_actor, fx->gpc);
+	assert_int_equal(mn_trace_violation(fx->t, 0)->actor, fx->host);
 }
 
 static void test_folio_head_and_tails(void **state)
@@ -622,6 +825,15 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_fresh_refs_never_report, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refcount_and_mapcount_rules, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_direct_map_state, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_kmap_temp_flushed_then_freed_is_clean, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_kmap_tlb_stale_at_free, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_freed_without_direct_map, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_kmap_stale_ref_reports_use_after_free, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_split_carries_kmap_tlb, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_kmap_tlb_through_update_flags, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_folio_head_and_tails, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_huge_folios_cost_only_their_heads, setup,
 						teardown),

@@ -32,9 +32,14 @@
  * frames are freed after start returned and before end is called, as the kernel may do when
  * its mmu_gather batch fills.
  *
+ * The mm also holds the process's file descriptor table: mn_mm_fd_install() gives a file
+ * a descriptor (the lowest free one from 3, as 0 to 2 are a real process's stdio) that
+ * holds a reference of its own, fork() copies the table, and mn_mm_destroy() closes every
+ * descriptor before it tears anything else down.
+ *
  * Errors follow the system calls: -EINVAL for bad arguments, -ENOMEM for ranges that are
  * not mapped (mprotect, madvise) or no room, -EFAULT from GUP outside a VMA or without
- * permission. A failed call changes nothing.
+ * permission, -EBADF for a descriptor that is not open. A failed call changes nothing.
  */
 
 #ifdef __cplusplus
@@ -66,6 +71,10 @@ struct mn_file;
 #define MN_MADV_HUGEPAGE   14
 #define MN_MADV_NOHUGEPAGE 15
 #define MN_MADV_COLLAPSE   25
+
+/* fallocate(2) modes (FALLOC_FL_*, the uapi values) */
+#define MN_FALLOC_FL_KEEP_SIZE	0x01
+#define MN_FALLOC_FL_PUNCH_HOLE 0x02
 
 /* VMA flags reported by mn_mm_find_vma() (a subset of VM_*) */
 #define MN_VM_SHARED	 (1U << 0)
@@ -166,7 +175,9 @@ MN_EXPORT int mn_mm_create(struct mn_sim *sim, const struct mn_mm_config *cfg, s
  * path that does).
  * @mm: the mm, or NULL.
  *
- * Mapped frames and file references are released; subscribers are forgotten.
+ * Every file descriptor is closed first, while the rest of the mm is still whole (a file's
+ * release may look at it); then mapped frames and the VMAs' file references are released.
+ * Subscribers are forgotten.
  *
  * Context: The world's thread, outside a run.
  */
@@ -218,7 +229,10 @@ MN_EXPORT int mn_file_create(struct mn_sim *sim, const char *name, uint64_t size
  * mn_file_put() - Drop a reference; the last one truncates the page cache and frees it.
  * @f: the file, or NULL.
  *
- * Each mapping holds its own reference, so a mapped file stays until it is unmapped.
+ * Each mapping and each descriptor holds its own reference, so a mapped file stays until
+ * it is unmapped. For a file with a release hook (guest_memfd), the hook runs first, then
+ * each folio leaves the page cache (free_folio hook, then the cache's reference), then the
+ * file is freed (__fput()).
  *
  * Context: The world's thread or a sim thread.
  */
@@ -232,6 +246,67 @@ MN_EXPORT void mn_file_put(struct mn_file *f);
  * Return: the count.
  */
 MN_EXPORT uint64_t mn_file_nr_pages(const struct mn_file *f);
+
+/**
+ * mn_mm_fd_install() - Give @f a file descriptor in the process of @mm
+ * (get_unused_fd_flags() + fd_install()).
+ * @mm: the mm (the process).
+ * @f: the file; the descriptor takes a new reference, the caller keeps its own.
+ *
+ * Context: The world's thread or a sim thread. Never yields.
+ * Return: the lowest free descriptor, 3 or above (>= 0); -EINVAL for a NULL @f; -EMFILE
+ * when descriptors 3 to 1023 are all open (RLIMIT_NOFILE's default of 1024, 0 to 2
+ * counting as open); -ENOMEM.
+ */
+MN_EXPORT int mn_mm_fd_install(struct mn_mm *mm, struct mn_file *f);
+
+/**
+ * mn_mm_fget() - The file open at descriptor @fd (fget()).
+ * @mm: the mm (the process).
+ * @fd: the descriptor.
+ *
+ * Context: The world's thread or a sim thread. Never yields.
+ * Return: the file with a new reference for the caller (drop it with mn_file_put()), or
+ * NULL when @fd is not open.
+ */
+MN_EXPORT struct mn_file *mn_mm_fget(struct mn_mm *mm, int fd);
+
+/**
+ * mn_mm_close() - Close descriptor @fd (close(2)): its reference on the file goes.
+ * @mm: the mm (the process).
+ * @fd: the descriptor.
+ *
+ * Mappings of the file hold references of their own and keep working.
+ *
+ * Context: The world's thread or a sim thread. May yield when the last reference goes.
+ * Return: 0, or -EBADF when @fd is not open.
+ */
+MN_EXPORT int mn_mm_close(struct mn_mm *mm, int fd);
+
+/**
+ * mn_mm_fallocate() - fallocate(2) on descriptor @fd (vfs_fallocate()).
+ * @mm: the mm (the process).
+ * @fd: the descriptor.
+ * @mode: %MN_FALLOC_FL_KEEP_SIZE, or %MN_FALLOC_FL_PUNCH_HOLE | %MN_FALLOC_FL_KEEP_SIZE.
+ * @offset: bytes.
+ * @len: bytes.
+ *
+ * A file with a fallocate hook of its own (guest_memfd) gets the call as it is and checks
+ * it itself; a file with other hooks but none for fallocate refuses it (-EOPNOTSUPP).
+ * A plain shmem or hugetlbfs file follows shmem_fallocate(), simplified: @offset and @len
+ * must be multiples of the file's folio size (the kernel rounds partial pages), and
+ * allocation never extends the file. Allocation populates zeroed folios. Punching a hole
+ * (clamped to the file's size) first zaps every mapping of those pages in every mm, one
+ * %MN_NOTIFY_CLEAR start/end pair per VMA over the part it maps (private copies
+ * included), then takes the folios out of the page cache; a GUP reference keeps a frame
+ * alive until it is put. The next fault allocates a new, zeroed folio.
+ *
+ * Context: A sim thread or the world's thread, holding no mmap lock. May sleep.
+ * Return: 0; -EBADF (@fd not open); -EINVAL (@len 0, @offset or @len negative as a loff_t,
+ * not folio aligned, or allocation beyond the size); -EOPNOTSUPP (another @mode); -EFBIG
+ * (@offset + @len beyond a loff_t); -ENOMEM; or the file's own answer.
+ */
+MN_EXPORT int mn_mm_fallocate(struct mn_mm *mm, int fd, int mode, uint64_t offset, uint64_t len);
 
 /**
  * mn_mm_mmap() - Map memory (mmap(2), do_mmap()).
@@ -250,11 +325,14 @@ MN_EXPORT uint64_t mn_file_nr_pages(const struct mn_file *f);
  * replaces what was mapped there (munmap() first, with its notifications). Without it the
  * highest free gap below the mmap base that fits is used, aligned to the huge page size for
  * HugeTLB and for anonymous mappings of at least 2 MiB (thp_get_unmapped_area()).
+ * A file with an mmap hook of its own (guest_memfd) is asked after the checks above,
+ * under the mmap lock, before anything changes; its pages are mapped at 4 KiB.
  *
  * Context: A sim thread or the world's thread; takes the mmap lock for writing.
  * Return: 0, -EINVAL (length 0, unaligned offset or fixed address, bad flags or prot),
  * -EBADF (no file for a file mapping), -EPERM (a fixed address below vm.mmap_min_addr,
- * 64 KiB), -ENOMEM (no room, or beyond the address space).
+ * 64 KiB), -ENOMEM (no room, or beyond the address space), or the error of the file's
+ * mmap hook.
  */
 MN_EXPORT int mn_mm_mmap(struct mn_mm *mm, mn_hva_t addr, uint64_t len, unsigned int prot,
 			 unsigned int flags, struct mn_file *file, uint64_t offset, mn_hva_t *out);
@@ -423,7 +501,8 @@ struct mn_gup_page {
  * @out: receives the page.
  *
  * Succeeds only where a present, accessible entry already maps a normal page (not the zero
- * page, not PROT_NONE, writable for %MN_FOLL_WRITE); never faults and never sleeps.
+ * page, not PROT_NONE, writable for %MN_FOLL_WRITE, not a page of a file that forbids the
+ * lockless walk, such as guest_memfd); never faults and never sleeps.
  *
  * Context: Any context of the world.
  * Return: 0, or -EFAULT when the slow path is needed.
@@ -490,7 +569,8 @@ MN_EXPORT int mn_mm_host_mapping_level(struct mn_mm *mm, mn_hva_t addr);
  * for (a GUP reference in flight), restoring the old mappings.
  *
  * Context: A sim thread or the world's thread. May sleep.
- * Return: 0, -EINVAL (unknown @flags), -EFAULT (nothing mapped at @addr, or the zero
+ * Return: 0, -EINVAL (unknown @flags, or a page of an unmovable file such as guest_memfd:
+ * nothing is unmapped or notified), -EFAULT (nothing mapped at @addr, or the zero
  * page), -EBUSY (already being migrated, or mapped by another mm), -EAGAIN (extra
  * references), or -ENOMEM.
  */
@@ -538,7 +618,8 @@ MN_EXPORT int mn_mm_split_thp(struct mn_mm *mm, mn_hva_t addr, bool split_folio)
  * installs the huge entry.
  *
  * Context: A sim thread or the world's thread; takes the mmap lock for writing.
- * Return: 0, -EINVAL (the block is not inside one private anonymous VMA that allows THP),
+ * Return: 0, -EINVAL (the block is not inside one private anonymous VMA that allows THP;
+ * file VMAs, guest_memfd's included, never qualify),
  * -EEXIST (already huge), -ENOENT (nothing mapped), -EAGAIN (a page holds a reference
  * besides its mappings, such as GUP's, or a PROT_NONE or migration entry is there),
  * or -ENOMEM.
@@ -563,6 +644,7 @@ MN_EXPORT int mn_mm_clear_soft_dirty(struct mn_mm *mm);
  * Private mappings become copy-on-write in both: each private VMA is
  * write-protected in the parent inside a %MN_NOTIFY_PROTECTION_PAGE start/end pair, and the
  * child maps the same folios. Shared mappings are not copied (the child faults them).
+ * The child gets the same file descriptors, each with a reference of its own (dup_fd()).
  * Subscriptions are not inherited.
  *
  * Context: A sim thread or the world's thread; takes the parent's mmap lock for writing.
@@ -596,7 +678,8 @@ MN_EXPORT int mn_mm_age(struct mn_mm *mm, mn_hva_t start, uint64_t len, enum mn_
 /**
  * mn_mm_exit() - Process exit (exit_mmap()): release every subscriber, then unmap
  * everything (the unmap's start/end reach nobody, as the subscribers are gone).
- * @mm: the mm; it stays allocated, empty, until mn_mm_destroy().
+ * @mm: the mm; it stays allocated, empty, until mn_mm_destroy(). File descriptors stay
+ *      open until then too (exit_files() is left to mn_mm_destroy()).
  *
  * Context: A sim thread or the world's thread.
  */

@@ -62,6 +62,53 @@ enum mn_vm_arch {
 /* KVM_MEM_USERFAULT may be set only when a slot is created: a FLAGS_ONLY or MOVE that
  * turns it on fails with -EINVAL (clearing it stays allowed), as proposed on the list. */
 #define MN_VARIANT_USERFAULT_CREATE_ONLY (1U << 0)
+/*
+ * The hva walker and guest_memfd-only slots (seed 000, PROTOCOL.md §10). At most one of
+ * these three may be set; none is upstream (the walker treats gmem-only slots like any
+ * other).
+ * RFC_SKIP_GMEM_ONLY: the RFC, the walker skips gmem-only slots entirely: no begin/end, no
+ *   sequence bump (the gfn_to_pfn cache bug).
+ * FILTER_USERSPACE_MAPPINGS: the fix, hva ranges carry KVM_FILTER_USERSPACE_MAPPINGS and
+ *   the unmap of a gmem-only slot is skipped, bookkeeping and sequence bump kept.
+ * GPC_OWN_SEQ: the RFC's skip made safe by a sequence of the pfn caches' own, bumped by
+ *   every invalidation that meets an active cache's hva, memslot or not.
+ */
+#define MN_VARIANT_RFC_SKIP_GMEM_ONLY	     (1U << 1)
+#define MN_VARIANT_FILTER_USERSPACE_MAPPINGS (1U << 2)
+#define MN_VARIANT_GPC_OWN_SEQ		     (1U << 3)
+/*
+ * guest_memfd in-place conversion (the Ackerley Tng / Fuad Tabba series, not mainline):
+ * shared/private state tracked per page inside guest_memfd, changed on the file; a page
+ * becomes private only after its userspace mappings are torn down and no extra reference
+ * remains (-EAGAIN otherwise).
+ */
+#define MN_VARIANT_GMEM_INPLACE_CONVERSION (1U << 4)
+/*
+ * "Take the host level for guest_memfd" (seed 003's wrong idea): the secondary mapping
+ * level of a guest_memfd fault is capped by the host mapping of the slot's hva instead of
+ * coming from the folio order. A mutation for tests and workshops, never correct.
+ */
+#define MN_VARIANT_GMEM_HOST_LEVEL (1U << 5)
+#define MN_VARIANT_ALL		   ((1U << 6) - 1)
+
+/**
+ * enum mn_vm_type - the VM type of KVM_CREATE_VM (x86 KVM_X86_*_VM; arm64 has only the
+ * default one here).
+ * @MN_VM_TYPE_DEFAULT: no private memory (KVM_X86_DEFAULT_VM, any arm64 VM).
+ * @MN_VM_TYPE_SW_PROTECTED: private memory without hardware protection
+ *                           (KVM_X86_SW_PROTECTED_VM): memory attributes, private faults
+ *                           from guest_memfd.
+ * @MN_VM_TYPE_SNP: SEV-SNP: private memory, protected state, no read-only memory.
+ * @MN_VM_TYPE_TDX: TDX: likewise. SNP and TDX are modelled for their validation rules (no
+ *                  INIT_SHARED, no NO_DIRECT_MAP, no read-only slots); their faults behave
+ *                  as on SW_PROTECTED (no RMP, no mirror root).
+ */
+enum mn_vm_type {
+	MN_VM_TYPE_DEFAULT = 0,
+	MN_VM_TYPE_SW_PROTECTED,
+	MN_VM_TYPE_SNP,
+	MN_VM_TYPE_TDX,
+};
 
 /* KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 options (&struct mn_vm_config @dirty_log_manual) */
 #define MN_DIRTY_LOG_MANUAL_PROTECT (1U << 0) /* KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE */
@@ -74,6 +121,7 @@ enum mn_vm_arch {
  * @ept_levels: x86: 4 or 5 (0 picks 4).
  * @ipa_bits: arm64: IPA size, 32 .. 48 (0 picks 40).
  * @variant: protocol variants, a mask of %MN_VARIANT_* (0: upstream).
+ * @type: the VM type; anything but %MN_VM_TYPE_DEFAULT needs x86.
  * @dirty_log_manual: KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 as enabled before any memslot: 0
  *                    (off), %MN_DIRTY_LOG_MANUAL_PROTECT, or that with
  *                    %MN_DIRTY_LOG_INITIALLY_SET. With it, mn_vm_get_dirty_log() only copies
@@ -88,6 +136,7 @@ struct mn_vm_config {
 	unsigned int ipa_bits;
 	unsigned int variant;
 	unsigned int dirty_log_manual;
+	enum mn_vm_type type;
 };
 
 /* Memslot flags (KVM_MEM_*, uapi values) */
@@ -168,8 +217,10 @@ struct mn_vm_stats {
 MN_EXPORT int mn_vm_create(struct mn_mm *mm, const struct mn_vm_config *cfg, struct mn_vm **out);
 
 /**
- * mn_vm_destroy() - Tear the VM down (kvm_destroy_vm()): unregister from the mm (release
- * zaps everything), then free memslots and page tables.
+ * mn_vm_destroy() - Drop the VMM's reference (close the VM fd). When no guest_memfd pins
+ * the VM any more, tear it down (kvm_destroy_vm()): unregister from the mm (release zaps
+ * everything), then free memslots and page tables. A guest_memfd still open keeps the VM
+ * until mn_mm_close() of its last fd (or the mm's destruction) releases it.
  * @vm: the VM, or NULL.
  *
  * Context: The world's thread, or a sim thread. May sleep.
@@ -344,6 +395,71 @@ struct mn_vcpu_exit {
  */
 MN_EXPORT int mn_vcpu_access(struct mn_vcpu *vcpu, unsigned int as_id, mn_gpa_t gpa,
 			     unsigned int perm, uint64_t *val, struct mn_vcpu_exit *exit);
+
+/* ---- memory attributes (KVM_SET_MEMORY_ATTRIBUTES, PROTOCOL.md §3.11, §6.3) --------------- */
+
+/*
+ * Per-gfn attributes of a VM, kept whether or not a memslot covers the gfn. Only PRIVATE
+ * exists, and only VMs with private memory (any type but %MN_VM_TYPE_DEFAULT) accept it. A
+ * change zaps the secondary mappings of the range in every memslot it meets between an
+ * invalidation begin and end, so that faults racing it retry; afterwards a huge mapping is
+ * allowed only over a block whose pages all have the same attributes.
+ */
+
+#define MN_MEMORY_ATTRIBUTE_PRIVATE (1ULL << 3) /* KVM_MEMORY_ATTRIBUTE_PRIVATE */
+
+/**
+ * struct mn_memory_attributes - KVM_SET_MEMORY_ATTRIBUTES' argument (struct
+ * kvm_memory_attributes).
+ * @address: first gpa of the range; page aligned.
+ * @size: bytes; page aligned, not 0, and @address + @size must not wrap.
+ * @attributes: what every page of the range gets: 0 (shared) or
+ *              %MN_MEMORY_ATTRIBUTE_PRIVATE.
+ * @flags: must be 0.
+ */
+struct mn_memory_attributes {
+	uint64_t address;
+	uint64_t size;
+	uint64_t attributes;
+	uint64_t flags;
+};
+
+/**
+ * mn_vm_set_memory_attributes() - KVM_SET_MEMORY_ATTRIBUTES (kvm_vm_ioctl_set_mem_attributes()
+ * and kvm_vm_set_mem_attributes()): give every page of a gpa range the same attributes.
+ * @vm: the VM.
+ * @attrs: the request.
+ *
+ * The checks run in the kernel's order and a rejected call changes nothing. Under
+ * slots_lock: a range that already has exactly @attrs->attributes everywhere returns at once
+ * (no invalidation, sequence untouched); otherwise the storage is reserved, then for every
+ * memslot of every address space the range meets, under mmu_lock, an invalidation begins,
+ * the slot's part of the range is added to it (x86: with the huge-page blocks at its head
+ * and tail whose attributes are still uniform) and its mappings are zapped and flushed; then
+ * the attributes are stored for the whole range, slot or no slot, and the invalidation ends
+ * (sequence bumped once). A range that meets no memslot only stores.
+ *
+ * A VM without private memory accepts only attributes 0, which its pages all have already:
+ * as in the generic kernel code, such a call succeeds and does nothing (x86 reports
+ * KVM_CAP_MEMORY_ATTRIBUTES as 0 there).
+ *
+ * Context: A sim thread or the world's thread. May sleep (slots_lock, then mmu_lock).
+ * Return: 0, -EINVAL for flags, attributes the VM does not support, an empty or wrapping
+ * range, or an unaligned address or size (PROTOCOL.md §6.3), or -ENOMEM when the storage
+ * cannot be reserved.
+ */
+MN_EXPORT int mn_vm_set_memory_attributes(struct mn_vm *vm,
+					  const struct mn_memory_attributes *attrs);
+
+/**
+ * mn_vm_get_memory_attributes() - The attributes of one gfn (kvm_get_memory_attributes()).
+ * @vm: the VM.
+ * @gfn: the gfn; it need not be in a memslot.
+ *
+ * Context: Any context. A change in progress is seen either before or after its store.
+ * Return: the gfn's attributes: 0 (shared) or %MN_MEMORY_ATTRIBUTE_PRIVATE.
+ */
+MN_EXPORT uint64_t mn_vm_get_memory_attributes(struct mn_vm *vm, mn_gfn_t gfn);
 
 #ifdef __cplusplus
 }

@@ -36,6 +36,14 @@
  * The refcount drops to zero only through mn_phys_put(), which frees the folio. Secondary
  * page tables (as in KVM) keep a &struct mn_frame_ref without a reference: that is what the
  * oracle exists to check.
+ *
+ * Kernel mappings: a folio starts in the kernel direct map (%MN_FRAME_DIRECT_MAP); an owner
+ * that hides it from the kernel, as guest_memfd without a direct map does, clears the flag
+ * and must set it again before the folio is freed. To touch such a folio the kernel maps it
+ * at a temporary address (mn_phys_kmap_temp()). The TLB entry of that mapping outlives the
+ * unmap (%MN_FRAME_KMAP_TLB) until a kernel TLB flush of the range (mn_phys_kmap_flush()).
+ * Freeing a folio that is still hidden or still reachable through such a stale entry is
+ * reported as %MN_VIOL_DIRECT_MAP: the next owner of the frame could be read through it.
  */
 
 #ifdef __cplusplus
@@ -78,11 +86,16 @@ enum mn_frame_state {
 	MN_FRAME_TAIL,
 };
 
-/* Folio flags, set and cleared with mn_phys_update_flags(). */
+/*
+ * Folio flags, set and cleared with mn_phys_update_flags(). %MN_FRAME_KMAP_TLB is normally
+ * set by mn_phys_kmap_temp() and cleared by mn_phys_kmap_flush().
+ */
 #define MN_FRAME_YOUNG	    (1U << 0) /* referenced since last aged (PG_referenced/young) */
 #define MN_FRAME_DIRTY	    (1U << 1) /* contents modified (PG_dirty) */
 #define MN_FRAME_DIRECT_MAP (1U << 2) /* present in the kernel direct map */
-#define MN_FRAME_FLAGS_ALL  (MN_FRAME_YOUNG | MN_FRAME_DIRTY | MN_FRAME_DIRECT_MAP)
+#define MN_FRAME_KMAP_TLB   (1U << 3) /* a temporary kernel mapping's TLB entry may still hit */
+#define MN_FRAME_FLAGS_ALL \
+	(MN_FRAME_YOUNG | MN_FRAME_DIRTY | MN_FRAME_DIRECT_MAP | MN_FRAME_KMAP_TLB)
 
 /* Allocation flags for mn_phys_alloc(). */
 #define MN_PHYS_ZERO (1U << 0) /* zero the data words (__GFP_ZERO) */
@@ -262,8 +275,11 @@ MN_EXPORT int mn_phys_get(struct mn_phys *p, struct mn_frame_ref ref, const char
  * @what: the use site for reports.
  *
  * Freeing gives the folio a new generation, poisons its data words and clears its flags.
- * A folio freed while its mapcount is not zero is freed anyway and reported as
- * %MN_VIOL_REFCOUNT ("frame.freed_while_mapped").
+ * Some folios are freed anyway but reported first, each with the folio's head pfn:
+ * one whose mapcount is not zero as %MN_VIOL_REFCOUNT ("frame.freed_while_mapped"); one
+ * with %MN_FRAME_KMAP_TLB as %MN_VIOL_DIRECT_MAP ("frame.kmap_tlb_stale_at_free", caused by
+ * whoever mapped it last with mn_phys_kmap_temp()); one without %MN_FRAME_DIRECT_MAP as
+ * %MN_VIOL_DIRECT_MAP ("frame.freed_without_direct_map").
  *
  * Context: The thread that owns @p.
  * Return: 1 when this put freed the folio, 0 when references remain, or -ESTALE
@@ -307,6 +323,36 @@ MN_EXPORT int mn_phys_unmap(struct mn_phys *p, struct mn_frame_ref ref, const ch
  */
 MN_EXPORT int mn_phys_update_flags(struct mn_phys *p, struct mn_frame_ref ref, unsigned int set,
 				   unsigned int clear, const char *what);
+
+/**
+ * mn_phys_kmap_temp() - Map the folio at a temporary kernel address (the "mermap").
+ * @p: the physical memory.
+ * @ref: a reference into the folio.
+ * @what: the use site for reports.
+ *
+ * Models a kmap_local-style mapping on a private slot, which works whether or not the folio
+ * is in the direct map. The caller then accesses the frames with mn_phys_read() and
+ * mn_phys_write(); that is not a direct-map use. The mapping's TLB entry may translate to
+ * the folio from now on, also after the caller drops the mapping, so this sets
+ * %MN_FRAME_KMAP_TLB until mn_phys_kmap_flush().
+ *
+ * Context: The thread that owns @p.
+ * Return: 0, or -ESTALE (use-after-free reported, nothing changes).
+ */
+MN_EXPORT int mn_phys_kmap_temp(struct mn_phys *p, struct mn_frame_ref ref, const char *what);
+
+/**
+ * mn_phys_kmap_flush() - Flush the temporary mapping's TLB entry (flush_tlb_kernel_range).
+ * @p: the physical memory.
+ * @ref: a reference into the folio that was mapped.
+ * @what: the use site for reports.
+ *
+ * Clears %MN_FRAME_KMAP_TLB; flushing a folio without it is harmless.
+ *
+ * Context: The thread that owns @p.
+ * Return: 0, or -ESTALE (use-after-free reported, nothing changes).
+ */
+MN_EXPORT int mn_phys_kmap_flush(struct mn_phys *p, struct mn_frame_ref ref, const char *what);
 
 /**
  * mn_phys_read() - Read the data word of the frame @ref names.

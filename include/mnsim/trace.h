@@ -320,7 +320,9 @@ MN_EXPORT void mn_trace_sink_text(void *arg, const struct mn_trace *t, const str
  * enum mn_violation_kind - families of broken invariants.
  * @MN_VIOL_USE_AFTER_FREE: a frame was used through a reference taken before it was freed.
  * @MN_VIOL_REFCOUNT: a frame's refcount or mapcount went wrong (underflow, freed while mapped).
- * @MN_VIOL_DIRECT_MAP: a frame absent from the direct map was touched through it.
+ * @MN_VIOL_DIRECT_MAP: a kernel mapping of a frame was misused: touched through the direct
+ *                      map while absent, freed while absent from it, or freed with a stale
+ *                      temporary-mapping TLB entry.
  * @MN_VIOL_LOCK: a lock was misused: unlocked while not held, taken recursively, taken in
  *                an order that inverts an earlier one, or slept on in atomic context.
  * @MN_VIOL_DEADLOCK: every remaining sim thread is blocked.

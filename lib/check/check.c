@@ -3,9 +3,11 @@
  * check.c - the protocol oracle (PROTOCOL.md §4 and the O1-O7 checks of §8): every secondary
  * and TLB translation is backed by a live frame, hva-backed entries agree with the host's
  * current mapping (same frame, no wider rights, no larger level), no entry outlives its
- * memslot, no page of a logged slot is writable while its dirty bit is clear (I19), no page
- * a userfault slot must trap is mapped, and the invalidation counters are balanced when the
- * world is quiet.
+ * memslot, guest_memfd-backed entries agree with the file's page cache (same frame, a
+ * level no larger than the folio), no leaf spans private and shared gfns or maps a private
+ * gfn from anywhere but guest_memfd, no page of a logged slot is writable while its dirty
+ * bit is clear (I19), no page a userfault slot must trap is mapped, and the invalidation
+ * counters are balanced when the world is quiet.
  */
 #include "kvm/kvm-internal.h"
 
@@ -107,6 +109,50 @@ static struct kvm_memory_slot *lookup(struct kvm_memslots *slots, mn_gfn_t gfn)
 }
 
 /*
+ * A translation of a page that comes from guest_memfd: the file is still bound, its page
+ * cache holds the page at the slot's offset, that is the frame mapped, and one folio
+ * covers the whole block (seed 003: the folio, not the host, sets the level).
+ */
+static void check_gmem_backing(struct backing_arg *b, const struct kvm_memory_slot *slot,
+			       mn_gfn_t gfn, unsigned int level, mn_pfn_t pfn, const char *kind)
+{
+	uint64_t pages = mn_level_pages(level);
+	struct mn_frame_ref page;
+	unsigned int order;
+	char what[160];
+
+	if (!slot->gmem.file) {
+		snprintf(what, sizeof(what),
+			 "but slot %u's guest_memfd was released: %s missed its invalidation",
+			 slot->id, kind);
+		report(b, "kvm.spte_stale_gmem", gfn, pfn, 0, what);
+		return;
+	}
+	/* A block needs one folio covering it whole, starting with its first page. */
+	if (pages > 1 && (kvm_gmem_peek(slot, gfn, &page, &order) || pages > (1ULL << order))) {
+		snprintf(what, sizeof(what),
+			 "%s at level %u, but no guest_memfd folio of that size backs the block",
+			 kind, level);
+		report(b, "kvm.level_exceeds_gmem_folio", gfn, pfn, 0, what);
+		return;
+	}
+	if (kvm_gmem_peek(slot, gfn, &page, &order)) {
+		snprintf(what, sizeof(what),
+			 "but the guest_memfd caches no page there (punched): %s missed its "
+			 "invalidation",
+			 kind);
+		report(b, "kvm.spte_stale_gmem", gfn, pfn, 0, what);
+		return;
+	}
+	if (page.pfn != pfn) {
+		snprintf(what, sizeof(what),
+			 "but the guest_memfd caches pfn %#" PRIx64 " there: %s is stale", page.pfn,
+			 kind);
+		report(b, "kvm.spte_stale_gmem", gfn, pfn, 0, what);
+	}
+}
+
+/*
  * A translation (secondary leaf or TLB entry) of [@gfn, @gfn + pages) to @pfn against the
  * host: the host maps the same frame at the slot's hva, with write permission when the
  * translation has it, at a level no smaller than the translation's. Returns the slot, or
@@ -134,6 +180,27 @@ static struct kvm_memory_slot *check_backing(struct backing_arg *b, mn_gfn_t gfn
 		snprintf(what, sizeof(what), "but %s of level %u runs past the end of slot %u",
 			 kind, level, slot->id);
 		report(b, "kvm.level_exceeds_slot", gfn, pfn, hva, what);
+		return NULL;
+	}
+	/* x86 lpage_info's mixed flag: one leaf never spans private and shared gfns. */
+	if (pages > 1 && kvm_arch_has_private_mem(vm) &&
+	    !kvm_range_has_memory_attributes(vm, gfn, gfn + pages, MN_MEMORY_ATTRIBUTE_PRIVATE,
+					     kvm_get_memory_attributes(vm, gfn) &
+						     MN_MEMORY_ATTRIBUTE_PRIVATE)) {
+		snprintf(what, sizeof(what), "%s of level %u spans private and shared gfns", kind,
+			 level);
+		report(b, "kvm.level_mixed_attributes", gfn, pfn, hva, what);
+	}
+	if (kvm_fault_from_gmem(vm, slot, gfn)) {
+		check_gmem_backing(b, slot, gfn, level, pfn, kind);
+		return slot;
+	}
+	if (kvm_mem_is_private(vm, gfn)) {
+		snprintf(what, sizeof(what),
+			 "but the gfn is private and slot %u has no guest_memfd: %s survived a "
+			 "conversion",
+			 slot->id, kind);
+		report(b, "kvm.spte_private_without_gmem", gfn, pfn, hva, what);
 		return NULL;
 	}
 	if (mn_pt_walk(mn_mm_get_pt(vm->mm), hva >> MN_PAGE_SHIFT, &hw)) {

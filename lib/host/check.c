@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
  * check.c - checked mode for the host itself: every entry inside a VMA, within the VMA's
- * rights and the folio's size, on a live folio; mapcount and refcount agreeing with the
- * entries, the page cache, GUP references and isolations (the kernel's rmap and refcount
- * rules that mm/debug_vm_pgtable.c and page_ref tracepoints police).
+ * rights and the folio's size, on a live folio; a file page still in its page cache;
+ * mapcount and refcount agreeing with the entries, the page cache, GUP references and
+ * isolations (the kernel's rmap and refcount rules that mm/debug_vm_pgtable.c and page_ref
+ * tracepoints police); every file VMA on its file's i_mmap list.
  */
 #include "host/host-internal.h"
 
@@ -74,15 +75,47 @@ static bool check_entry(void *arg, mn_gfn_t gfn, struct mn_pte *pte, uint64_t *g
 		return false;
 	}
 	c->uses = arr;
-	ff = fi.owner == MN_OWNER_FILE && v->file
+	ff = fi.owner != MN_OWNER_ANON && v->file
 		     ? file_lookup(v->file, v->pgoff + ((addr - v->start) >> MN_PAGE_SHIFT))
 		     : NULL;
 	c->uses[c->nr++] = (struct folio_use){
 		.head = fi.head,
 		.maps = 1,
-		.cached = ff && ff->ref.pfn == fi.head,
+		.cached = ff && ff->ref.pfn == fi.head && ff->ref.gen == ref.gen,
 	};
+	/* Truncation unmaps before a folio leaves the cache; no fault maps it after. */
+	if (fi.owner != MN_OWNER_ANON && v->file && !c->uses[c->nr - 1].cached)
+		broken(c, "host.file_entry_stale", addr,
+		       "it maps a file folio the page cache no longer holds there");
 	return false;
+}
+
+/* Each file VMA of @mm is on its file's i_mmap list once, and the list's @mm VMAs are. */
+static int check_i_mmap(struct mn_mm *mm)
+{
+	struct host_vma *v, *x;
+	int broken = 0;
+
+	for (v = vma_first_in(mm, 0, HOST_TASK_SIZE); v; v = vma_next_in(v, 0, HOST_TASK_SIZE)) {
+		unsigned int seen = 0, len = 0;
+
+		if (!v->file)
+			continue;
+		TAILQ_FOREACH(x, &v->file->i_mmap, i_mmap) {
+			len++;
+			seen += x == v;
+			if (x != v && x->mm == mm && vma_find(mm, x->start) != x)
+				seen = 2; /* a VMA of this mm the tree no longer has */
+		}
+		if (v->mm != mm || seen != 1 || len != v->file->nr_mappings) {
+			mn_sim_reportf(mm->sim, MN_VIOL_CHECK, "host.i_mmap",
+				       "VMA [%#llx, %#llx) of file %s: i_mmap list broken",
+				       (unsigned long long)v->start, (unsigned long long)v->end,
+				       v->file->name);
+			broken++;
+		}
+	}
+	return broken;
 }
 
 int mn_mm_check_invariants(struct mn_mm *mm)
@@ -127,5 +160,5 @@ int mn_mm_check_invariants(struct mn_mm *mm)
 		}
 	}
 	mn_free(mm->alloc, c.uses);
-	return c.broken;
+	return c.broken + check_i_mmap(mm);
 }

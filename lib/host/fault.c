@@ -119,14 +119,21 @@ void copy_frames(struct mn_mm *mm, struct mn_frame_ref src, struct mn_frame_ref 
 
 /* ---- not present ------------------------------------------------------------------------ */
 
-/* Map a newly allocated (or page-cache) folio at @addr unless someone beat us to it. */
-static unsigned int map_new(struct mn_mm *mm, mn_hva_t addr, const struct mn_pt_walk *seen,
-			    const struct mn_pte *pte, struct mn_frame_ref ref)
+/*
+ * Map a newly allocated folio, or with @f the page-cache page of @f at @pgoff, at @addr
+ * unless someone beat us to it, or truncation took the page out of the cache since the
+ * fault found it (the kernel's fault holds the folio lock, which truncation waits for,
+ * and checks folio->mapping).
+ */
+static unsigned int map_page(struct mn_mm *mm, mn_hva_t addr, const struct mn_pt_walk *seen,
+			     const struct mn_pte *pte, struct mn_frame_ref ref, struct mn_file *f,
+			     uint64_t pgoff)
 {
 	unsigned int ret = 0;
 
 	mn_spin_lock(mm->sim, &mm->ptl);
-	if (!entry_same(mm, addr, seen) || install_entry(mm, addr, pte, ref)) {
+	if ((f && !file_page_cached(f, pgoff, ref)) || !entry_same(mm, addr, seen) ||
+	    install_entry(mm, addr, pte, ref)) {
 		/* Lost the race (the entry is no longer none): release ours, fault again. */
 		if (!is_zero_pfn(mm, pte->pfn))
 			mn_phys_put(mm->phys, ref, "host.fault_race");
@@ -134,6 +141,12 @@ static unsigned int map_new(struct mn_mm *mm, mn_hva_t addr, const struct mn_pt_
 	}
 	mn_spin_unlock(mm->sim, &mm->ptl);
 	return ret;
+}
+
+static unsigned int map_new(struct mn_mm *mm, mn_hva_t addr, const struct mn_pt_walk *seen,
+			    const struct mn_pte *pte, struct mn_frame_ref ref)
+{
+	return map_page(mm, addr, seen, pte, ref, NULL, 0);
 }
 
 static unsigned int do_anonymous_page(struct mn_mm *mm, struct host_vma *v, mn_hva_t addr,
@@ -180,14 +193,22 @@ static unsigned int do_file_fault(struct mn_mm *mm, struct host_vma *v, mn_hva_t
 				  const struct mn_pt_walk *seen, bool write)
 {
 	uint64_t pgoff = v->pgoff + ((addr - v->start) >> MN_PAGE_SHIFT);
+	struct mn_file *f = v->file;
 	struct mn_frame_ref page, ref;
-	unsigned int order;
+	unsigned int order, vf;
 	struct mn_pte pte;
 	int err;
 
-	err = file_fault(v->file, pgoff, &page, &order);
-	if (err)
-		return err == -ENOMEM ? MN_VM_FAULT_OOM : MN_VM_FAULT_SIGBUS;
+	if (f->ops && f->ops->fault) {
+		/* __do_fault() -> vma->vm_ops->fault(): the file answers in VM_FAULT_* terms. */
+		vf = f->ops->fault(f, pgoff, write, &page, &order);
+		if (vf)
+			return vf;
+	} else {
+		err = file_fault(f, pgoff, &page, &order);
+		if (err)
+			return err == -ENOMEM ? MN_VM_FAULT_OOM : MN_VM_FAULT_SIGBUS;
+	}
 	if (write && !(v->flags & MN_VM_SHARED)) {
 		/* do_cow_fault(): a private copy of the page-cache page. */
 		if (mn_phys_alloc(mm->phys, 0, MN_OWNER_ANON, 0, &ref)) {
@@ -201,10 +222,11 @@ static unsigned int do_file_fault(struct mn_mm *mm, struct host_vma *v, mn_hva_t
 		pte = leaf_for_vma(v, ref.pfn, MN_PG_LEVEL_4K, true);
 		return map_new(mm, addr, seen, &pte, ref);
 	}
+	/* Always a PTE: no file folio is mapped by a PMD here (do_set_pmd() not modelled). */
 	pte = leaf_for_vma(v, page.pfn, MN_PG_LEVEL_4K, write);
 	if (!(v->flags & MN_VM_SHARED))
 		pte.perm &= ~MN_PTE_W;
-	return map_new(mm, addr, seen, &pte, page);
+	return map_page(mm, addr, seen, &pte, page, f, pgoff);
 }
 
 /* ---- present ------------------------------------------------------------------------------ */
@@ -363,7 +385,8 @@ static unsigned int hugetlb_fault(struct mn_mm *mm, struct host_vma *v, mn_hva_t
 {
 	unsigned int level = mn_order_to_level(v->huge_order);
 	mn_hva_t haddr = mn_align_down(addr, level_bytes(level));
-	struct mn_frame_ref ref, page;
+	uint64_t pgoff = v->pgoff + ((haddr - v->start) >> MN_PAGE_SHIFT);
+	struct mn_frame_ref ref, page = { MN_INVALID_PFN, 0 };
 	struct mn_pte pte;
 	unsigned int order;
 	int err;
@@ -375,8 +398,7 @@ static unsigned int hugetlb_fault(struct mn_mm *mm, struct host_vma *v, mn_hva_t
 		return 0;
 	}
 	if (v->file) {
-		err = file_fault(v->file, v->pgoff + ((haddr - v->start) >> MN_PAGE_SHIFT), &page,
-				 &order);
+		err = file_fault(v->file, pgoff, &page, &order);
 		if (err)
 			return err == -ENOMEM ? MN_VM_FAULT_OOM : MN_VM_FAULT_SIGBUS;
 		if (write && !(v->flags & MN_VM_SHARED)) {
@@ -397,7 +419,8 @@ static unsigned int hugetlb_fault(struct mn_mm *mm, struct host_vma *v, mn_hva_t
 	pte = leaf_for_vma(v, ref.pfn, level, write);
 	if (v->file && !(v->flags & MN_VM_SHARED) && ref.pfn == page.pfn)
 		pte.perm &= ~MN_PTE_W;
-	return map_new(mm, haddr, seen, &pte, ref);
+	/* The page-cache page itself must still be cached (hugetlb_no_page()'s folio lock). */
+	return map_page(mm, haddr, seen, &pte, ref, ref.pfn == page.pfn ? v->file : NULL, pgoff);
 }
 
 /* ---- the fault ------------------------------------------------------------------------------ */

@@ -60,6 +60,12 @@ int mn_mm_fork(struct mn_mm *mm, struct mn_mm **out)
 	ret = mn_mm_create(mm->sim, &mm->cfg, &child);
 	if (ret)
 		return ret;
+	/* copy_files() before copy_mm(), as copy_process() does. */
+	ret = fds_dup(mm, child);
+	if (ret) {
+		mn_mm_destroy(child);
+		return ret;
+	}
 	mn_write_lock(mm->sim, &mm->mmap_lock);
 	host_trace(mm, "host.fork", 0, HOST_TASK_SIZE);
 	for (v = vma_first_in(mm, 0, HOST_TASK_SIZE); v; v = vma_next_in(v, 0, HOST_TASK_SIZE)) {
@@ -76,7 +82,7 @@ int mn_mm_fork(struct mn_mm *mm, struct mn_mm **out)
 		memset(&n->node, 0, sizeof(n->node));
 		if (n->file)
 			file_get(n->file);
-		vma_insert(child, n);
+		vma_insert(child, n); /* links it onto the file's i_mmap list */
 		/* Shared mappings are not copied: the child faults them (vma_needs_copy()). */
 		if (v->flags & MN_VM_SHARED)
 			continue;

@@ -7,6 +7,21 @@
  */
 #include "host/host-internal.h"
 
+/*
+ * gup_fast_folio_allowed(): the lockless walk cannot tell whether a file folio may be
+ * pinned, so it refuses those of a file that forbids it (no direct map, like secretmem or
+ * guest_memfd); the slow path, which has the VMA, takes them. Private copies are anonymous.
+ */
+static bool fast_allowed(struct mn_mm *mm, mn_hva_t addr, mn_pfn_t pfn)
+{
+	struct host_vma *v = vma_find(mm, addr);
+	struct mn_frame_info fi;
+
+	if (!v || !v->file || !v->file->ops || !v->file->ops->no_gup_fast)
+		return true;
+	return !mn_phys_frame_info(mm->phys, pfn, &fi) && fi.owner == MN_OWNER_ANON;
+}
+
 /* follow_page_pte(): take the page if the entry already allows the access. */
 static int follow_page(struct mn_mm *mm, mn_hva_t addr, unsigned int gup_flags, bool fast,
 		       struct mn_gup_page *out)
@@ -20,6 +35,8 @@ static int follow_page(struct mn_mm *mm, mn_hva_t addr, unsigned int gup_flags, 
 		return -EFAULT;
 	if (fast && is_zero_pfn(mm, w.pfn))
 		return -EFAULT; /* gup_fast refuses special entries */
+	if (fast && !fast_allowed(mm, addr, w.pfn))
+		return -EFAULT;
 	ref = (struct mn_frame_ref){ w.pfn, w.gen };
 	if (is_zero_pfn(mm, w.pfn))
 		ref.gen = mm->zero_page.gen;

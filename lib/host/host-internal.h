@@ -8,18 +8,24 @@
 
 #include "mnsim-internal.h"
 
+#include <bsd/sys/queue.h>
+
 #include <mnsim/host.h>
 #include <mnsim/lock.h>
+
+#include "host/file-ops.h"
 
 #define HOST_DEFAULT_MMAP_BASE 0x7f0000000000ULL
 #define HOST_TASK_SIZE	       (1ULL << 47) /* TASK_SIZE_MAX with 4-level paging */
 #define HOST_MAX_MIGRATING     8
-
-struct mn_file_ops;
+#define HOST_NR_OPEN	       1024 /* RLIMIT_NOFILE's default soft limit: fds 0 .. 1023 */
+#define HOST_FD_FIRST	       3    /* 0, 1 and 2 are the stdio of a real process */
 
 /* A VMA: [start, end) with one protection, one backing. */
 struct host_vma {
-	struct mn_itree_node node; /* page numbers [start >> 12, (end >> 12) - 1] */
+	struct mn_itree_node node;    /* page numbers [start >> 12, (end >> 12) - 1] */
+	struct mn_mm *mm;	      /* vma->vm_mm */
+	TAILQ_ENTRY(host_vma) i_mmap; /* on file->i_mmap while @file is set and linked */
 	mn_hva_t start;
 	mn_hva_t end;
 	unsigned int prot;  /* MN_PROT_* */
@@ -29,25 +35,29 @@ struct host_vma {
 	unsigned int huge_order;
 };
 
-/* A page-cache folio of a file. */
-struct file_folio {
-	RB_ENTRY(file_folio) rb;
-	uint64_t index; /* first page offset, aligned to the order */
-	unsigned int order;
-	struct mn_frame_ref ref; /* head; the page cache holds one reference */
-};
-
 RB_HEAD(file_cache, file_folio);
+TAILQ_HEAD(file_vmas, host_vma);
 
 struct mn_file {
 	struct mn_sim *sim;
 	struct mn_alloc *alloc;
 	char *name;
 	uint64_t size;
-	unsigned int order; /* folio order of the page cache */
+	unsigned int order;	   /* folio order of the page cache */
+	enum mn_frame_owner owner; /* of the page-cache folios */
 	unsigned int refs;
 	uint64_t nr_pages;
 	struct file_cache cache;
+	const struct mn_file_ops *ops; /* NULL: a plain shmem / hugetlbfs file */
+	void *private;
+	/*
+	 * address_space->i_mmap and i_mmap_rwsem: every VMA mapping the file, in any mm.
+	 * Written (VMAs linked, unlinked, split) under the owning mm's mmap lock and this
+	 * lock for writing; truncation walks it holding this lock for reading only.
+	 */
+	struct file_vmas i_mmap;
+	unsigned int nr_mappings;
+	struct mn_rwlock i_mmap_rwsem;
 };
 
 struct pfn_node;
@@ -75,6 +85,8 @@ struct mn_mm {
 
 	struct mn_itree vmas;
 	unsigned int nr_vmas;
+	struct mn_file **fds; /* the fd table (files_struct); NULL slots are free */
+	unsigned int nr_fds;  /* slots allocated */
 	struct mn_pt *pt;
 	struct mn_tlb *tlb;
 	struct mn_notifier *subs; /* newest first */
@@ -120,6 +132,7 @@ struct host_vma *vma_next_in(struct host_vma *v, mn_hva_t start, mn_hva_t end);
 int vma_split(struct mn_mm *mm, struct host_vma *v, mn_hva_t at, struct host_vma **hi);
 void vma_remove(struct mn_mm *mm, struct host_vma *v);
 int vma_insert(struct mn_mm *mm, struct host_vma *v);
+void vma_free(struct mn_mm *mm, struct host_vma *v);
 struct host_vma *vma_new(struct mn_mm *mm);
 unsigned int vma_pte_perm(const struct host_vma *v);
 bool vma_thp_allowed(const struct mn_mm *mm, const struct host_vma *v);
@@ -131,9 +144,14 @@ int host_walk(struct mn_mm *mm, mn_hva_t addr, struct mn_pt_walk *w);
 
 /* file.c */
 int file_fault(struct mn_file *f, uint64_t pgoff, struct mn_frame_ref *page, unsigned int *order);
-void file_get(struct mn_file *f);
-struct file_folio *file_lookup(struct mn_file *f, uint64_t pgoff);
+bool file_page_cached(struct mn_file *f, uint64_t pgoff, struct mn_frame_ref page);
 void file_replace_folio(struct mn_file *f, struct file_folio *ff, struct mn_frame_ref ref);
+void file_link_vma(struct host_vma *v, struct host_vma *after, bool lock);
+void file_unlink_vma(struct host_vma *v, bool lock);
+
+/* fd.c */
+void fds_close_all(struct mn_mm *mm);
+int fds_dup(struct mn_mm *from, struct mn_mm *to);
 
 /* notifier.c */
 int notify_start(struct mn_mm *mm, const struct mn_notifier_range *r);

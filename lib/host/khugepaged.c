@@ -21,7 +21,10 @@ struct collapse {
 /*
  * The VMA MADV_COLLAPSE may collapse [@haddr, @haddr + 2 MiB) in: it covers the block and is
  * private anonymous. Unlike faults, MADV_COLLAPSE ignores the sysfs "enabled" setting (the
- * second test, which vma_thp_allowed() implies), but honours MADV_NOHUGEPAGE.
+ * second test, which vma_thp_allowed() implies), but honours MADV_NOHUGEPAGE. File VMAs,
+ * those of files with ops of their own (guest_memfd) included, never qualify: the collapse
+ * fails with -EINVAL, the errno madvise_collapse() gives for SCAN_VMA_CHECK (file THPs and
+ * collapse_file() are not modelled).
  */
 static struct host_vma *collapse_vma(struct mn_mm *mm, mn_hva_t haddr)
 {

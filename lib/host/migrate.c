@@ -317,7 +317,7 @@ static struct file_folio *cache_folio(struct mig *m, struct host_vma *v, mn_hva_
 {
 	struct file_folio *ff;
 
-	if (m->owner != MN_OWNER_FILE || !v->file)
+	if (m->owner == MN_OWNER_ANON || !v->file)
 		return NULL;
 	ff = file_lookup(v->file, v->pgoff + ((addr - v->start) >> MN_PAGE_SHIFT));
 	return ff && ff->ref.pfn == m->old.pfn ? ff : NULL;
@@ -360,6 +360,16 @@ int mn_mm_migrate(struct mn_mm *mm, mn_hva_t addr, unsigned int flags, mn_pfn_t 
 	}
 	if (r) {
 		ret = -EBUSY; /* a migration entry: someone is migrating it now */
+		goto out;
+	}
+	/*
+	 * The file's a_ops refuse (mapping_unmovable(): guest_memfd's migrate_folio answers
+	 * -EINVAL); checked before isolation, so nothing is unmapped or notified. Private
+	 * copies are anonymous and move.
+	 */
+	if (v->file && v->file->ops && v->file->ops->unmovable &&
+	    !mn_phys_frame_info(mm->phys, w.pfn, &fi) && fi.owner != MN_OWNER_ANON) {
+		ret = -EINVAL;
 		goto out;
 	}
 	ret = folio_isolate(mm, &m, &w);

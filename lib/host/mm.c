@@ -84,11 +84,13 @@ void mn_mm_destroy(struct mn_mm *mm)
 
 	if (!mm)
 		return;
+	/* The descriptors go first: a file's release may still look at the mm. */
+	fds_close_all(mm);
 	mn_pt_update(mm->pt, pn_range(0, HOST_TASK_SIZE), teardown_entry, mm, &res);
 	while ((node = mn_itree_first(&mm->vmas))) {
 		struct host_vma *v = container_of(node, struct host_vma, node);
 
-		vma_remove(mm, v);
+		vma_free(mm, v);
 	}
 	pfnset_clear(mm, &mm->pins);
 	pfnset_clear(mm, &mm->anon_shared);
@@ -154,24 +156,42 @@ struct host_vma *vma_new(struct mn_mm *mm)
 	return mn_zalloc(mm->alloc, sizeof(struct host_vma));
 }
 
+/* vma_link(): into the mm's tree, then onto its file's i_mmap list (the caller's reference). */
 int vma_insert(struct mn_mm *mm, struct host_vma *v)
 {
 	int ret;
 
+	v->mm = mm;
 	vma_set_node(v);
 	ret = mn_itree_insert(&mm->vmas, &v->node);
-	if (!ret)
-		mm->nr_vmas++;
-	return ret;
+	if (ret)
+		return ret;
+	mm->nr_vmas++;
+	if (v->file)
+		file_link_vma(v, NULL, true);
+	return 0;
 }
 
-/* Unlink and free @v, dropping its file reference. */
-void vma_remove(struct mn_mm *mm, struct host_vma *v)
+static void vma_unlink(struct mn_mm *mm, struct host_vma *v, bool lock)
 {
 	mn_itree_remove(&mm->vmas, &v->node);
 	mm->nr_vmas--;
+	if (v->file)
+		file_unlink_vma(v, lock);
 	mn_file_put(v->file);
 	mn_free(mm->alloc, v);
+}
+
+/* Unlink and free @v, dropping its file reference (remove_vma() after unlink_file_vma()). */
+void vma_remove(struct mn_mm *mm, struct host_vma *v)
+{
+	vma_unlink(mm, v, true);
+}
+
+/* The same at mn_mm_destroy(), outside a run: no lock is taken (none may be free then). */
+void vma_free(struct mn_mm *mm, struct host_vma *v)
+{
+	vma_unlink(mm, v, false);
 }
 
 struct host_vma *vma_find(struct mn_mm *mm, mn_hva_t addr)
@@ -209,6 +229,9 @@ int vma_split(struct mn_mm *mm, struct host_vma *v, mn_hva_t at, struct host_vma
 
 	if (!n)
 		return -ENOMEM;
+	/* vma_prepare(): the file's VMAs change under i_mmap_rwsem held for writing. */
+	if (v->file)
+		mn_write_lock(mm->sim, &v->file->i_mmap_rwsem);
 	*n = *v;
 	n->start = at;
 	n->pgoff = v->pgoff + ((at - v->start) >> MN_PAGE_SHIFT);
@@ -219,8 +242,11 @@ int vma_split(struct mn_mm *mm, struct host_vma *v, mn_hva_t at, struct host_vma
 	vma_set_node(n);
 	mn_itree_insert(&mm->vmas, &n->node);
 	mm->nr_vmas++;
-	if (n->file)
+	if (n->file) {
 		file_get(n->file);
+		file_link_vma(n, v, false);
+		mn_write_unlock(mm->sim, &v->file->i_mmap_rwsem);
+	}
 	if (hi)
 		*hi = n;
 	return 0;
@@ -466,7 +492,7 @@ int mn_mm_mmap(struct mn_mm *mm, mn_hva_t addr, uint64_t len, unsigned int prot,
 		return -EBADF;
 	if (anon)
 		file = NULL;
-	if (file && file->order) {
+	if (file && file->order && !file->ops) {
 		huge_order = file->order; /* a hugetlbfs file */
 	} else if (flags & MN_MAP_HUGETLB) {
 		if (!anon)
@@ -507,10 +533,17 @@ int mn_mm_mmap(struct mn_mm *mm, mn_hva_t addr, uint64_t len, unsigned int prot,
 	}
 
 	mn_write_lock(mm->sim, &mm->mmap_lock);
-	if (flags & MN_MAP_FIXED) {
+	/*
+	 * call_mmap(): the file may refuse, before anything has changed (the kernel unmaps
+	 * the old VMAs of a fixed range first but puts them back when the hook fails).
+	 */
+	ret = 0;
+	if (file && file->ops && file->ops->mmap)
+		ret = file->ops->mmap(file, type == MN_MAP_SHARED ? MN_VM_SHARED : 0, prot);
+	if (!ret && (flags & MN_MAP_FIXED)) {
 		start = addr;
 		ret = do_munmap(mm, start, start + len);
-	} else {
+	} else if (!ret) {
 		ret = get_unmapped_area(mm, mn_align_down(addr, MN_PAGE_SIZE), len, align, &start);
 	}
 	if (ret) {

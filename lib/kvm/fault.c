@@ -93,6 +93,9 @@ struct kvm_page_fault {
 	uint64_t mmu_seq;
 	struct mn_gup_page page;
 	bool have_page;
+	bool gmem_page;	 /* @page came from kvm_gmem_get_pfn(), not GUP */
+	bool is_private; /* the guest accessed the gfn as private memory */
+	unsigned int max_order; /* guest_memfd: the folio's order */
 	bool map_writable;
 	unsigned int goal_level;
 	struct mn_vcpu_exit *exit;
@@ -103,7 +106,10 @@ static enum pf_ret fault_exit(struct kvm_page_fault *f, enum mn_exit_reason reas
 	f->exit->reason = reason;
 	f->exit->gpa = f->addr;
 	f->exit->error = error;
-	f->exit->flags = 0;
+	/* kvm_prepare_memory_fault_exit() */
+	f->exit->flags = reason == MN_EXIT_MEMORY_FAULT && f->is_private
+				 ? MN_MEMORY_EXIT_FLAG_PRIVATE
+				 : 0;
 	mn_trace(f->vm->trace, "kvm.fault_exit", MN_KV_X("gpa", f->addr),
 		 MN_KV_S("reason", reason == MN_EXIT_MMIO ? "mmio" : "memory_fault"),
 		 MN_KV_I("error", error));
@@ -168,8 +174,55 @@ static void kvm_release_faultin_page(struct kvm_page_fault *f)
 {
 	if (!f->have_page)
 		return;
-	mn_mm_put_page(f->vm->mm, &f->page);
+	if (f->gmem_page)
+		mn_phys_put(f->vm->phys, f->page.ref, "kvm.release_gmem_page");
+	else
+		mn_mm_put_page(f->vm->mm, &f->page);
 	f->have_page = false;
+}
+
+/*
+ * kvm_mmu_faultin_pfn_gmem() / the page half of arm64 gmem_abort(): the page comes from
+ * the slot's guest_memfd with a reference (kvm_gmem_get_pfn()), writable unless the slot is
+ * read-only (it never is: guest_memfd slots cannot be), never from the VMM's mapping.
+ * A slot without guest_memfd, or a file that is gone, is a memory-fault exit.
+ */
+static int kvm_faultin_pfn_gmem(struct kvm_page_fault *f)
+{
+	int r;
+
+	if (!kvm_slot_has_gmem(f->slot))
+		return -EFAULT;
+	r = kvm_gmem_get_pfn(f->vm, f->slot, f->gfn, &f->page.ref, &f->max_order);
+	if (r)
+		return r;
+	f->have_page = true;
+	f->gmem_page = true;
+	f->map_writable = !(f->slot->flags & MN_MEM_READONLY);
+	mn_trace(f->vm->trace, "kvm.faultin_pfn", MN_KV_X("gfn", f->gfn),
+		 MN_KV_X("pfn", f->page.ref.pfn), MN_KV_U("writable", f->map_writable),
+		 MN_KV_S("from", "guest_memfd"));
+	return 0;
+}
+
+/*
+ * The largest level at which a guest_memfd page may be mapped: the folio decides, never
+ * the host page tables (seed 003: for guest_memfd KVM is the primary MMU). A block needs
+ * the gfn and the file index to agree within it, so that one folio backs it whole.
+ * MN_VARIANT_GMEM_HOST_LEVEL is the wrong idea of the thread: the host mapping of the hva.
+ */
+static unsigned int kvm_gmem_max_level(struct kvm_page_fault *f)
+{
+	uint64_t index = f->gfn - f->slot->base_gfn + f->slot->gmem.pgoff;
+	unsigned int level;
+
+	if (kvm_variant(f->vm, MN_VARIANT_GMEM_HOST_LEVEL))
+		return (unsigned int)mn_mm_host_mapping_level(f->vm->mm, f->hva);
+	for (level = MN_PG_LEVEL_1G; level > MN_PG_LEVEL_4K; level--)
+		if (mn_level_pages(level) <= (1ULL << f->max_order) &&
+		    !((f->gfn ^ index) & (mn_level_pages(level) - 1)))
+			break;
+	return level;
 }
 
 /* ---- shared pieces ----------------------------------------------------------------------- */
@@ -371,11 +424,15 @@ static void kvm_mmu_hugepage_adjust(struct kvm_page_fault *f)
 	if (kvm_slot_dirty_track_enabled(f->slot) || kvm_is_userfault_memslot(f->slot))
 		return;
 	for (level = vm->fmt.max_leaf_level; level > MN_PG_LEVEL_4K; level--)
-		if (kvm_mmu_slot_allows_level(f->slot, f->gfn, level))
+		if (kvm_mmu_slot_allows_level(f->vm, f->slot, f->gfn, level))
 			break;
 	if (level == MN_PG_LEVEL_4K)
 		return;
-	f->goal_level = MN_MIN(level, (unsigned int)mn_mm_host_mapping_level(vm->mm, f->hva));
+	if (f->gmem_page)
+		f->goal_level = MN_MIN(level, kvm_gmem_max_level(f));
+	else
+		f->goal_level =
+			MN_MIN(level, (unsigned int)mn_mm_host_mapping_level(vm->mm, f->hva));
 }
 
 /*
@@ -429,6 +486,13 @@ static enum pf_ret kvm_tdp_page_fault(struct kvm_page_fault *f)
 	snap = mn_step(sim, "fault.seq_snapshot");
 	if (snap)
 		snapshot_seq(f);
+	/*
+	 * The access's kind must match the gfn's attributes (checked before the slot, so a
+	 * private access to a gfn without a slot exits too): a conversion since the access
+	 * sends the VMM a memory-fault exit.
+	 */
+	if (f->is_private != kvm_mem_is_private(vm, f->gfn))
+		return fault_exit(f, MN_EXIT_MEMORY_FAULT, -EFAULT);
 	/* kvm_handle_noslot_fault(): emulated MMIO (no MMIO SPTE is cached). */
 	if (!f->slot)
 		return fault_exit(f, MN_EXIT_MMIO, 0);
@@ -441,6 +505,14 @@ static enum pf_ret kvm_tdp_page_fault(struct kvm_page_fault *f)
 	/* __kvm_mmu_faultin_pfn() starts with the userfault check. */
 	if (kvm_do_userfault(f))
 		return RET_PF_EXIT;
+	/* fault_from_gmem(): private, or a guest_memfd-only slot. */
+	if (f->is_private || kvm_memslot_is_gmem_only(f->slot)) {
+		int r = kvm_faultin_pfn_gmem(f);
+
+		if (r)
+			return fault_exit(f, MN_EXIT_MEMORY_FAULT, r);
+		goto faulted_in;
+	}
 	/*
 	 * A write to a read-only slot gets no page (KVM_PFN_ERR_RO_FAULT) and is emulated; the
 	 * emulator's write to read-only memory is an MMIO exit (uAPI: KVM_MEM_READONLY).
@@ -449,6 +521,7 @@ static enum pf_ret kvm_tdp_page_fault(struct kvm_page_fault *f)
 		return fault_exit(f, MN_EXIT_MMIO, 0);
 	if (kvm_faultin_pfn(f, f->hva))
 		return fault_exit(f, MN_EXIT_MEMORY_FAULT, -EFAULT); /* kvm_handle_error_pfn() */
+faulted_in:
 	if (!snap) {
 		mn_yield(sim, "fault.seq_snapshot_late");
 		snapshot_seq(f);
@@ -487,7 +560,7 @@ static unsigned int transparent_hugepage_adjust(struct kvm_page_fault *f)
 	struct mn_vm *vm = f->vm;
 
 	if (vm->fmt.max_leaf_level < MN_PG_LEVEL_2M ||
-	    !kvm_mmu_slot_allows_level(f->slot, f->gfn, MN_PG_LEVEL_2M))
+	    !kvm_mmu_slot_allows_level(f->vm, f->slot, f->gfn, MN_PG_LEVEL_2M))
 		return MN_PG_LEVEL_4K;
 	if (mn_mm_host_mapping_level(vm->mm, f->hva) < MN_PG_LEVEL_2M)
 		return MN_PG_LEVEL_4K;
@@ -525,7 +598,7 @@ static enum pf_ret user_mem_abort(struct kvm_page_fault *f)
 	force_pte = logging || kvm_is_userfault_memslot(f->slot);
 	if ((vma.flags & MN_VM_HUGETLB) && !force_pte)
 		level = MN_MIN(mn_order_to_level(vma.huge_order), vm->fmt.max_leaf_level);
-	while (level > MN_PG_LEVEL_4K && !kvm_mmu_slot_allows_level(f->slot, f->gfn, level))
+	while (level > MN_PG_LEVEL_4K && !kvm_mmu_slot_allows_level(f->vm, f->slot, f->gfn, level))
 		level--;
 	f->goal_level = level;
 	gfn = mn_align_down(f->gfn, mn_level_pages(level));
@@ -587,6 +660,66 @@ out_unlock:
 }
 
 /*
+ * gmem_abort(): a fault on a guest_memfd slot (arm64 has no private memory: every fault
+ * of such a slot takes its page from the file). Sequence first, then the page, then under
+ * mmu_lock(read) the non-range retry check and the install at the level the folio allows
+ * (the kernel maps PAGE_SIZE only until guest_memfd has huge folios, which is what order-0
+ * folios give here). No VMA, no logging (guest_memfd slots cannot log).
+ */
+static enum pf_ret gmem_abort(struct kvm_page_fault *f)
+{
+	struct mn_vm *vm = f->vm;
+	struct mn_sim *sim = vm->sim;
+	unsigned int perm, level;
+	bool snap, locked;
+	enum pf_ret ret;
+	int r;
+
+	mn_might_sleep(sim, "kvm_mmu_topup_memory_cache");
+	snap = mn_step(sim, "fault.seq_snapshot");
+	if (snap)
+		snapshot_seq(f);
+	if (kvm_do_userfault(f))
+		return RET_PF_EXIT;
+	r = kvm_faultin_pfn_gmem(f);
+	if (r)
+		return fault_exit(f, MN_EXIT_MEMORY_FAULT, r);
+	if (!snap) {
+		mn_yield(sim, "fault.seq_snapshot_late");
+		snapshot_seq(f);
+	}
+
+	ret = RET_PF_RETRY;
+	locked = mn_step(sim, "fault.mmu_lock");
+	if (locked)
+		mn_read_lock(sim, &vm->mmu_lock);
+	if (mn_step(sim, "fault.retry_check") && mmu_invalidate_retry(vm, f->mmu_seq))
+		goto out_unlock;
+	f->goal_level = MN_PG_LEVEL_4K;
+	if (!kvm_is_userfault_memslot(f->slot)) {
+		for (level = MN_MIN(kvm_gmem_max_level(f), vm->fmt.max_leaf_level);
+		     level > MN_PG_LEVEL_4K; level--)
+			if (kvm_mmu_slot_allows_level(f->vm, f->slot, f->gfn, level))
+				break;
+		f->goal_level = level;
+	}
+	perm = MN_PTE_R | (f->map_writable ? MN_PTE_W : 0) | (f->exec ? MN_PTE_X : 0);
+	if (f->present && !f->write && f->exec) {
+		ret = kvm_mmu_relax_perms(vm, f->as_id, f->gfn, f->page.ref.pfn, f->goal_level,
+					  perm)
+			      ? RET_PF_RETRY
+			      : RET_PF_FIXED;
+	} else {
+		ret = map_leaf(f, perm);
+	}
+out_unlock:
+	kvm_release_faultin_page(f);
+	if (locked)
+		mn_read_unlock(sim, &vm->mmu_lock);
+	return ret;
+}
+
+/*
  * kvm_handle_guest_abort(): no usable hva (no slot, or a slot being deleted or moved, for
  * which the hva lookup fails), or a write to a read-only slot, is emulated MMIO
  * (io_mem_abort()); an instruction fetch there would be a prefetch abort injected into the
@@ -597,6 +730,8 @@ static enum pf_ret kvm_handle_guest_abort(struct kvm_page_fault *f)
 	if (!f->slot || (f->slot->flags & KVM_MEMSLOT_INVALID) ||
 	    (f->write && (f->slot->flags & MN_MEM_READONLY)))
 		return fault_exit(f, MN_EXIT_MMIO, 0);
+	if (kvm_slot_has_gmem(f->slot))
+		return gmem_abort(f);
 	return user_mem_abort(f);
 }
 
@@ -621,6 +756,12 @@ static enum pf_ret kvm_vcpu_fault(struct mn_vcpu *vcpu, unsigned int as_id, mn_g
 		.exec = perm == MN_PTE_X,
 		.present = present,
 		.exit = exit,
+		/*
+		 * SW_PROTECTED (and, as modelled, SNP/TDX) VMs: the access is private when the
+		 * gfn's attributes say so when the vCPU faults (the synthetic
+		 * PFERR_PRIVATE_ACCESS); the fault path checks it again later.
+		 */
+		.is_private = kvm_mem_is_private(vm, gpa >> MN_PAGE_SHIFT),
 	};
 	enum pf_ret ret;
 	int idx;

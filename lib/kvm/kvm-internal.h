@@ -47,6 +47,17 @@ struct kvm_memory_slot {
 	 */
 	struct kvm_memory_slot *retired_next;
 	bool retired_owns_bitmap;
+	/*
+	 * guest_memfd (slot->gmem): the file (no reference held; NULL once the file is
+	 * released), the page offset the slot starts at, and the slot's node in the file's
+	 * bindings (@bound: linked; copies such as the INVALID slot are not).
+	 */
+	struct {
+		struct mn_file *file;
+		uint64_t pgoff;
+		struct mn_itree_node node;
+		bool bound;
+	} gmem;
 	uint32_t flags;
 	uint16_t id;
 	uint16_t as_id;
@@ -95,6 +106,11 @@ struct mn_gpc {
 	struct mn_frame_ref ref; /* pfn %MN_INVALID_PFN: KVM_PFN_ERR_FAULT */
 	uint64_t generation;
 	struct kvm_memory_slot *memslot;
+	/*
+	 * MN_VARIANT_GPC_OWN_SEQ only: the cache's own invalidation sequence, bumped under the
+	 * write lock by every invalidate_range_end() that meets @uhva, valid or not.
+	 */
+	uint64_t invalidate_seq;
 	bool active;
 	bool valid;
 };
@@ -139,7 +155,8 @@ struct mn_vm {
 	struct mn_pt *pt[KVM_MAX_NR_ADDRESS_SPACES];
 	struct mn_vcpu vcpus[MN_VM_MAX_VCPUS];
 	unsigned int nr_vcpus;
-	bool dead; /* mn_vm_destroy() began */
+	unsigned int users_count; /* the creator's reference and one per guest_memfd */
+	bool dead;		  /* mn_vm_destroy() began */
 
 	/*
 	 * For the oracle: a dirty-log operation of the slot (as_id, id) is between changing
@@ -153,8 +170,36 @@ struct mn_vm {
 		uint16_t id;
 	} dirty_log_unsettled;
 
+	/* Memory attributes (attributes.c) */
+	/*
+	 * mem_attr_array: the gfns with non-zero attributes, as disjoint half-open ranges
+	 * sorted by start, adjacent ranges with equal attributes merged (the kernel's xarray
+	 * of gfn -> attributes). Written under slots_lock, read locklessly (RCU in the kernel).
+	 * mem_attr_spare: nodes reserved before a change, so that its store cannot fail.
+	 */
+	RB_HEAD(kvm_mem_attr_tree, kvm_mem_attr_range) mem_attr_array;
+	struct kvm_mem_attr_range *mem_attr_spare[2];
+	unsigned int nr_mem_attr_spare;
+
 	struct mn_vm_stats st;
 };
+
+/* kvm_arch_has_private_mem() */
+static inline bool kvm_arch_has_private_mem(const struct mn_vm *vm)
+{
+	return vm->cfg.type != MN_VM_TYPE_DEFAULT;
+}
+
+/* kvm_arch_has_readonly_mem(): not for VMs with protected state (SNP, TDX). */
+static inline bool kvm_arch_has_readonly_mem(const struct mn_vm *vm)
+{
+	return vm->cfg.type != MN_VM_TYPE_SNP && vm->cfg.type != MN_VM_TYPE_TDX;
+}
+
+static inline bool kvm_variant(const struct mn_vm *vm, unsigned int v)
+{
+	return vm->cfg.variant & v;
+}
 
 /* ---- memslot.c ------------------------------------------------------------------------- */
 
@@ -200,6 +245,18 @@ static inline bool kvm_is_userfault_memslot(const struct kvm_memory_slot *slot)
 	return slot && (slot->flags & MN_MEM_USERFAULT);
 }
 
+/* kvm_slot_has_gmem() */
+static inline bool kvm_slot_has_gmem(const struct kvm_memory_slot *slot)
+{
+	return slot && (slot->flags & MN_MEM_GUEST_MEMFD);
+}
+
+/* kvm_memslot_is_gmem_only(): bound to a guest_memfd created with MMAP. */
+static inline bool kvm_memslot_is_gmem_only(const struct kvm_memory_slot *slot)
+{
+	return slot && (slot->flags & KVM_MEMSLOT_GMEM_ONLY);
+}
+
 /* kvm_dirty_log_manual_protect_and_init_set() */
 static inline bool kvm_dirty_log_manual_protect_and_init_set(const struct mn_vm *vm)
 {
@@ -225,6 +282,9 @@ void kvm_dirty_log_settle(struct mn_vm *vm);
 
 /* ---- vm.c ------------------------------------------------------------------------------ */
 
+void kvm_get_kvm(struct mn_vm *vm);
+void kvm_put_kvm(struct mn_vm *vm);
+
 void kvm_flush_remote_tlbs(struct mn_vm *vm);
 void kvm_flush_remote_tlbs_range(struct mn_vm *vm, unsigned int as_id, mn_gfn_t start,
 				 mn_gfn_t end);
@@ -245,6 +305,8 @@ struct kvm_gfn_range {
 
 #define KVM_FILTER_SHARED  (1U << 0)
 #define KVM_FILTER_PRIVATE (1U << 1)
+/* The seed-000 fix: an hva (userspace mapping) event; gmem-only slots keep their mappings. */
+#define KVM_FILTER_USERSPACE_MAPPINGS (1U << 2)
 
 bool kvm_unmap_gfn_range(struct mn_vm *vm, const struct kvm_gfn_range *range);
 bool kvm_age_gfn(struct mn_vm *vm, const struct kvm_gfn_range *range);
@@ -259,12 +321,47 @@ bool kvm_mmu_write_protect(struct mn_vm *vm, unsigned int as_id, struct mn_gfn_r
 			   unsigned int min_level, unsigned int max_level, bool mmu_writable);
 void kvm_mmu_split_huge_pages(struct mn_vm *vm, unsigned int as_id, struct mn_gfn_range r);
 void kvm_mmu_recover_huge_pages(struct mn_vm *vm, const struct kvm_memory_slot *slot);
-bool kvm_mmu_slot_allows_level(const struct kvm_memory_slot *slot, mn_gfn_t gfn,
-			       unsigned int level);
+bool kvm_mmu_slot_allows_level(const struct mn_vm *vm, const struct kvm_memory_slot *slot,
+			       mn_gfn_t gfn, unsigned int level);
+
+/* ---- attributes.c ---------------------------------------------------------------------- */
+
+/*
+ * Memory attributes (virt/kvm/kvm_main.c, CONFIG_KVM_GENERIC_MEMORY_ATTRIBUTES). Readers
+ * need no lock: the store of a change happens in one step.
+ */
+uint64_t kvm_get_memory_attributes(const struct mn_vm *vm, mn_gfn_t gfn);
+bool kvm_mem_is_private(const struct mn_vm *vm, mn_gfn_t gfn);
+bool kvm_range_has_memory_attributes(const struct mn_vm *vm, mn_gfn_t start, mn_gfn_t end,
+				     uint64_t mask, uint64_t attrs);
+void kvm_attributes_init(struct mn_vm *vm);
+void kvm_attributes_free(struct mn_vm *vm);
+int kvm_attributes_check(const struct mn_vm *vm);
+
+/* ---- gmem.c ------------------------------------------------------------------------------ */
+
+int kvm_gmem_bind(struct mn_vm *vm, struct kvm_memory_slot *slot, int fd, uint64_t offset);
+void kvm_gmem_unbind(struct mn_vm *vm, struct kvm_memory_slot *slot);
+void kvm_gmem_rebind(struct mn_vm *vm, struct kvm_memory_slot *old, struct kvm_memory_slot *new);
+int kvm_gmem_get_pfn(struct mn_vm *vm, struct kvm_memory_slot *slot, mn_gfn_t gfn,
+		     struct mn_frame_ref *page, unsigned int *max_order);
+int kvm_gmem_peek(const struct kvm_memory_slot *slot, mn_gfn_t gfn, struct mn_frame_ref *page,
+		  unsigned int *order);
+
+/*
+ * fault_from_gmem(): a fault on @gfn takes its page from guest_memfd when the gfn is
+ * private or the slot is guest_memfd-only; otherwise from the slot's userspace_addr.
+ */
+static inline bool kvm_fault_from_gmem(const struct mn_vm *vm, const struct kvm_memory_slot *slot,
+				       mn_gfn_t gfn)
+{
+	return kvm_memslot_is_gmem_only(slot) || (kvm_slot_has_gmem(slot) && kvm_mem_is_private(vm, gfn));
+}
 
 /* ---- pfncache.c ------------------------------------------------------------------------- */
 
 void gfn_to_pfn_cache_invalidate_start(struct mn_vm *vm, mn_hva_t start, mn_hva_t end);
+void gfn_to_pfn_cache_invalidate_end(struct mn_vm *vm, mn_hva_t start, mn_hva_t end);
 
 /* ---- mmu_notifier.c -------------------------------------------------------------------- */
 
@@ -272,5 +369,9 @@ extern const struct mn_notifier_ops kvm_mmu_notifier_ops;
 void kvm_mmu_invalidate_range_add(struct mn_vm *vm, mn_gfn_t start, mn_gfn_t end);
 bool mmu_invalidate_retry_gfn(const struct mn_vm *vm, uint64_t mmu_seq, mn_gfn_t gfn);
 bool mmu_invalidate_retry(const struct mn_vm *vm, uint64_t mmu_seq);
+void kvm_mmu_invalidate_begin(struct mn_vm *vm);
+bool kvm_mmu_unmap_gfn_range(struct mn_vm *vm, const struct kvm_gfn_range *range,
+			     const char *zap_step);
+void kvm_mmu_invalidate_end(struct mn_vm *vm);
 
 #endif /* MNSIM_KVM_INTERNAL_H */

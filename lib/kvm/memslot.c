@@ -120,11 +120,12 @@ static void kvm_retire_memslot(struct mn_vm *vm, struct kvm_memory_slot *slot, b
 
 /*
  * kvm_free_memslot(): the slot and what only it owns. It does not unlink the slot from any
- * set. (No guest_memfd binding to drop and no arch metadata yet; the userfault bitmap is
- * the VMM's. The oracle's snapshot of it goes with the slot.)
+ * set: the guest_memfd binding goes (kvm_gmem_unbind()); no arch metadata yet; the
+ * userfault bitmap is the VMM's. The oracle's snapshot of it goes with the slot.
  */
 static void kvm_free_memslot(struct mn_vm *vm, struct kvm_memory_slot *slot)
 {
+	kvm_gmem_unbind(vm, slot);
 	mn_free(vm->alloc, slot->userfault_armed);
 	slot->userfault_armed = NULL;
 	kvm_retire_memslot(vm, slot, true);
@@ -362,6 +363,9 @@ static void kvm_copy_memslot(struct kvm_memory_slot *dest, const struct kvm_memo
 	dest->flags = src->flags;
 	dest->id = src->id;
 	dest->as_id = src->as_id;
+	/* The binding stays @src's; the copy only reads through it. */
+	dest->gmem.file = src->gmem.file;
+	dest->gmem.pgoff = src->gmem.pgoff;
 }
 
 /*
@@ -658,6 +662,7 @@ static void kvm_commit_memory_region(struct mn_vm *vm, struct kvm_memory_slot *o
 		kvm_userfault_arm(vm, old, new, change);
 		mn_free(vm->alloc, old->userfault_armed);
 		old->userfault_armed = NULL;
+		kvm_gmem_rebind(vm, old, new);
 		/* @new inherited the bitmap unless logging went off; arch data is inherited. */
 		kvm_retire_memslot(vm, old, old->dirty_bitmap && !new->dirty_bitmap);
 		break;
@@ -754,24 +759,22 @@ static int kvm_set_memslot(struct mn_vm *vm, struct kvm_memory_slot *old,
 /* ---- validation ---------------------------------------------------------------------------- */
 
 /*
- * check_memory_region_flags() (V1). KVM_MEM_GUEST_MEMFD joins the valid set when the VM can
- * have guest_memfd (kvm_arch_has_private_mem() up to 6.17, CONFIG_KVM_GUEST_MEMFD after);
- * no guest_memfd is modelled yet, so it is an unknown bit here: the guest_memfd issue adds
- * it. kvm_arch_has_readonly_mem() holds for both modelled VM types (no TDX / SNP VMs).
+ * check_memory_region_flags() (V1). KVM_MEM_GUEST_MEMFD is valid on every VM
+ * (CONFIG_KVM_GUEST_MEMFD, 6.18; kvm_arch_has_private_mem() before). Read-only memory is
+ * not offered to VMs with protected state (SNP, TDX: kvm_arch_has_readonly_mem()).
  * KVM_MEM_USERFAULT (KVM Userfault series) is valid wherever kvm_has_userfault(), i.e. on
  * x86 and arm64; the series combines it with every other flag (guest_memfd included).
  */
 static int check_memory_region_flags(const struct mn_vm *vm,
 				     const struct mn_userspace_memory_region2 *mem)
 {
-	uint32_t valid_flags = MN_MEM_LOG_DIRTY_PAGES | MN_MEM_USERFAULT;
+	uint32_t valid_flags = MN_MEM_LOG_DIRTY_PAGES | MN_MEM_USERFAULT | MN_MEM_GUEST_MEMFD;
 
-	(void)vm;
 	/* Dirty logging of private memory is not supported. */
 	if (mem->flags & MN_MEM_GUEST_MEMFD)
 		valid_flags &= ~MN_MEM_LOG_DIRTY_PAGES;
 	/* guest_memfd slots cannot be read-only (writes to those are emulated MMIO). */
-	if (!(mem->flags & MN_MEM_GUEST_MEMFD))
+	if (!(mem->flags & MN_MEM_GUEST_MEMFD) && kvm_arch_has_readonly_mem(vm))
 		valid_flags |= MN_MEM_READONLY;
 	return mem->flags & ~valid_flags ? -EINVAL : 0;
 }
@@ -817,6 +820,7 @@ static int __kvm_set_memory_region(struct mn_vm *vm, const struct mn_userspace_m
 	struct kvm_memslots *slots;
 	enum kvm_mr_change change;
 	unsigned int as_id, id;
+	uint32_t old_user_flags;
 	uint64_t npages;
 	mn_gfn_t base_gfn;
 	int r;
@@ -869,6 +873,8 @@ static int __kvm_set_memory_region(struct mn_vm *vm, const struct mn_userspace_m
 	/* V10 */
 	slots = kvm_memslots(vm, as_id);
 	old = kvm_id_to_memslot(slots, id);
+	/* The flags userspace gave (internal ones such as KVM_MEMSLOT_GMEM_ONLY aside). */
+	old_user_flags = old ? old->flags & ~(KVM_MEMSLOT_INVALID | KVM_MEMSLOT_GMEM_ONLY) : 0;
 
 	/* V11: DELETE */
 	if (!mem->memory_size) {
@@ -893,8 +899,14 @@ static int __kvm_set_memory_region(struct mn_vm *vm, const struct mn_userspace_m
 		if (vm->nr_memslot_pages + npages < vm->nr_memslot_pages)
 			return -EINVAL;
 	} else {
-		/* V13: modify. guest_memfd slots are immutable, only deletable. */
-		if (mem->flags & MN_MEM_GUEST_MEMFD)
+		/*
+		 * V13: modify. guest_memfd slots are immutable, only deletable, except that the
+		 * KVM Userfault series lets KVM_MEM_USERFAULT be set or cleared late on them
+		 * ("Allow late setting of KVM_MEM_USERFAULT on guest_memfd memslot").
+		 */
+		if ((mem->flags & MN_MEM_GUEST_MEMFD) &&
+		    (base_gfn != old->base_gfn ||
+		     ((mem->flags ^ old_user_flags) & ~MN_MEM_USERFAULT)))
 			return -EINVAL;
 		if (mem->userspace_addr != old->userspace_addr || npages != old->npages ||
 		    ((mem->flags ^ old->flags) & MN_MEM_READONLY))
@@ -911,7 +923,7 @@ static int __kvm_set_memory_region(struct mn_vm *vm, const struct mn_userspace_m
 			return -EINVAL;
 		if (base_gfn != old->base_gfn)
 			change = KVM_MR_MOVE;
-		else if (mem->flags != old->flags)
+		else if (mem->flags != old_user_flags)
 			change = KVM_MR_FLAGS_ONLY;
 		else
 			return 0; /* nothing to change: no swap, same generation */
@@ -932,7 +944,21 @@ static int __kvm_set_memory_region(struct mn_vm *vm, const struct mn_userspace_m
 	new->npages = npages;
 	new->flags = mem->flags;
 	new->userspace_addr = mem->userspace_addr;
-	/* V16: kvm_gmem_bind() arrives with guest_memfd. */
+	/*
+	 * V16: bound before the slot is visible. A late USERFAULT change keeps the binding,
+	 * which moves to @new at the commit (kvm_gmem_rebind()).
+	 */
+	if (change == KVM_MR_FLAGS_ONLY && (mem->flags & MN_MEM_GUEST_MEMFD)) {
+		new->gmem.file = old->gmem.file;
+		new->gmem.pgoff = old->gmem.pgoff;
+		new->flags |= old->flags & KVM_MEMSLOT_GMEM_ONLY;
+	} else if (mem->flags & MN_MEM_GUEST_MEMFD) {
+		r = kvm_gmem_bind(vm, new, (int)mem->guest_memfd, mem->guest_memfd_offset);
+		if (r) {
+			mn_free(vm->alloc, new);
+			return r;
+		}
+	}
 	if (mem->flags & MN_MEM_USERFAULT)
 		new->userfault_bitmap = mem->userfault_bitmap;
 	/* The oracle keeps watching a slot that keeps the flag (see kvm_userfault_arm()). */
@@ -941,8 +967,10 @@ static int __kvm_set_memory_region(struct mn_vm *vm, const struct mn_userspace_m
 
 	/* V17 */
 	r = kvm_set_memslot(vm, old, new, change);
-	if (r)
+	if (r) {
+		kvm_gmem_unbind(vm, new);
 		mn_free(vm->alloc, new);
+	}
 	return r;
 }
 

@@ -58,7 +58,9 @@ static struct mn_pt_ctx pt_ctx(struct mn_vm *vm, struct flush_arg *f, unsigned i
 /*
  * kvm_unmap_gfn_range() under mmu_lock(W): x86 tdp_mmu_zap_leafs() returns whether a flush
  * is owed (the walker flushes before yielding); arm64 kvm_pgtable_stage2_unmap() flushes
- * each leaf itself and returns false.
+ * each leaf itself and returns false. The attribute filter selects root types only where
+ * private memory has mirror roots (TDX's S-EPT, kvm_gfn_range_filter_to_root_types()); no
+ * VM modelled has them, so shared and private mappings in the range are zapped alike.
  */
 bool kvm_unmap_gfn_range(struct mn_vm *vm, const struct kvm_gfn_range *range)
 {
@@ -67,8 +69,6 @@ bool kvm_unmap_gfn_range(struct mn_vm *vm, const struct kvm_gfn_range *range)
 	struct flush_arg f;
 	struct mn_pt_ctx ctx = pt_ctx(vm, &f, as, range->may_block);
 
-	if (!(range->attr_filter & KVM_FILTER_SHARED))
-		return false; /* no private memory modelled yet */
 	mn_pt_zap(vm->pt[as], &ctx, (struct mn_gfn_range){ range->start, range->end }, 0, &res);
 	vm->st.zapped += res.zapped;
 	if (vm->cfg.arch == MN_VM_ARM64)
@@ -189,15 +189,32 @@ int kvm_mmu_map(struct mn_vm *vm, unsigned int as_id, mn_gfn_t gfn, struct mn_fr
  * the slot, and the slot's gfns and hvas are equally aligned at that size. x86 keeps this as
  * the lpage_info disallow counters that kvm_alloc_memslot_metadata() sets for a misaligned
  * head, tail or slot; arm64 asks fault_supports_stage2_huge_mapping().
+ *
+ * On a VM with private memory, x86 also refuses a block whose gfns do not all have the same
+ * memory attributes (KVM_LPAGE_MIXED_FLAG, set by hugepage_has_attrs() in
+ * kvm_arch_post_set_memory_attributes() and kvm_mmu_init_memslot_memory_attributes()). The
+ * kernel caches that per block; here it is computed from the attribute ranges on demand.
+ * Faults read the flag under mmu_lock after their retry check and the post step rewrites it
+ * under mmu_lock(write), so both agree outside a change. Within one, between its store and
+ * its post step, a block that turns mixed lies in the change's invalidation range (its
+ * gfns, or its head or tail block added by kvm_arch_pre_set_memory_attributes()), so faults
+ * there retry either way; only a block that turns uniform may be mapped huge a little
+ * earlier than the kernel's stale flag would allow, with attributes already stored.
  */
-bool kvm_mmu_slot_allows_level(const struct kvm_memory_slot *slot, mn_gfn_t gfn, unsigned int level)
+bool kvm_mmu_slot_allows_level(const struct mn_vm *vm, const struct kvm_memory_slot *slot,
+			       mn_gfn_t gfn, unsigned int level)
 {
 	uint64_t pages = mn_level_pages(level);
 	mn_gfn_t base = mn_align_down(gfn, pages);
 
 	if ((slot->base_gfn ^ (slot->userspace_addr >> MN_PAGE_SHIFT)) & (pages - 1))
 		return false;
-	return base >= slot->base_gfn && base + pages <= slot->base_gfn + slot->npages;
+	if (base < slot->base_gfn || base + pages > slot->base_gfn + slot->npages)
+		return false;
+	if (pages == 1 || !kvm_arch_has_private_mem(vm))
+		return true;
+	return kvm_range_has_memory_attributes(vm, base, base + pages, ~0ULL,
+					       kvm_get_memory_attributes(vm, base));
 }
 
 struct relax_arg {
@@ -354,7 +371,7 @@ void kvm_mmu_recover_huge_pages(struct mn_vm *vm, const struct kvm_memory_slot *
 	for (base = mn_align_up(slot->base_gfn, pages); base + pages <= end; base += pages) {
 		struct mn_pt_walk w;
 
-		if (!kvm_mmu_slot_allows_level(slot, base, MN_PG_LEVEL_2M) ||
+		if (!kvm_mmu_slot_allows_level(vm, slot, base, MN_PG_LEVEL_2M) ||
 		    mn_mm_host_mapping_level(vm->mm, gfn_to_hva_memslot(slot, base)) <
 			    MN_PG_LEVEL_2M)
 			continue;

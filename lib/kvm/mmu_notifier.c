@@ -32,6 +32,34 @@ static struct mn_vm *to_vm(struct mn_notifier *sub)
 }
 
 /*
+ * hva events never concern private memory (it has no userspace mapping); the fix of seed
+ * 000 also tags them as userspace-mapping events.
+ */
+static unsigned int hva_attr_filter(const struct mn_vm *vm)
+{
+	if (kvm_variant(vm, MN_VARIANT_FILTER_USERSPACE_MAPPINGS))
+		return KVM_FILTER_SHARED | KVM_FILTER_USERSPACE_MAPPINGS;
+	return KVM_FILTER_SHARED;
+}
+
+/* The gfns of @slot whose pages meet [r->start, r->end). */
+static struct kvm_gfn_range hva_to_gfn_range(const struct mn_vm *vm, struct kvm_memory_slot *slot,
+					     const struct kvm_mmu_notifier_range *r)
+{
+	mn_hva_t uaddr = slot->userspace_addr;
+	mn_hva_t hs = MN_MAX(r->start, uaddr);
+	mn_hva_t he = MN_MIN(r->end, uaddr + (slot->npages << MN_PAGE_SHIFT));
+
+	return (struct kvm_gfn_range){
+		.slot = slot,
+		.start = slot->base_gfn + ((hs - uaddr) >> MN_PAGE_SHIFT),
+		.end = slot->base_gfn + ((he + MN_PAGE_SIZE - 1 - uaddr) >> MN_PAGE_SHIFT),
+		.attr_filter = hva_attr_filter(vm),
+		.may_block = r->may_block,
+	};
+}
+
+/*
  * kvm_handle_hva_range(): under SRCU, for each address space and each slot of its active
  * set whose hva range meets [start, end): on the first such slot take mmu_lock (unless
  * lockless) and run on_lock once, then the handler per slot; flush while still holding
@@ -53,19 +81,17 @@ static struct kvm_mn_ret kvm_handle_hva_range(struct mn_vm *vm,
 
 		mn_itree_for_each(n, &slots->hva_tree, r->start, r->end - 1) {
 			struct kvm_memory_slot *slot = slot_of_hva_node(n, slots->node_idx);
-			mn_hva_t uaddr = slot->userspace_addr;
-			mn_hva_t hs = MN_MAX(r->start, uaddr);
-			mn_hva_t he = MN_MIN(r->end, uaddr + (slot->npages << MN_PAGE_SHIFT));
-			struct kvm_gfn_range range = {
-				.slot = slot,
-				.start = slot->base_gfn + ((hs - uaddr) >> MN_PAGE_SHIFT),
-				.end = slot->base_gfn +
-				       ((he + MN_PAGE_SIZE - 1 - uaddr) >> MN_PAGE_SHIFT),
-				.attr_filter = KVM_FILTER_SHARED, /* hva events never concern
-								     private memory */
-				.may_block = r->may_block,
-			};
+			struct kvm_gfn_range range;
 
+			/*
+			 * The RFC of seed 000 (and the pfn-cache-sequence variant built on it):
+			 * a guest_memfd-only slot is none of the mm's business, so the walker
+			 * passes it by: no begin, no end, no sequence bump.
+			 */
+			if (kvm_memslot_is_gmem_only(slot) &&
+			    kvm_variant(vm, MN_VARIANT_RFC_SKIP_GMEM_ONLY | MN_VARIANT_GPC_OWN_SEQ))
+				continue;
+			range = hva_to_gfn_range(vm, slot, r);
 			if (!out.found_memslot) {
 				out.found_memslot = true;
 				if (!r->lockless) {
@@ -90,7 +116,7 @@ unlock:
 
 /* ---- invalidation bookkeeping ----------------------------------------------------------- */
 
-static void kvm_mmu_invalidate_begin(struct mn_vm *vm)
+void kvm_mmu_invalidate_begin(struct mn_vm *vm)
 {
 	if (!mn_step(vm->sim, "invalidate_start.begin"))
 		return;
@@ -119,7 +145,7 @@ void kvm_mmu_invalidate_range_add(struct mn_vm *vm, mn_gfn_t start, mn_gfn_t end
 	}
 }
 
-static void kvm_mmu_invalidate_end(struct mn_vm *vm)
+void kvm_mmu_invalidate_end(struct mn_vm *vm)
 {
 	/* seq first, then in_progress: a reader sees the old in_progress or the new seq. */
 	if (mn_step(vm->sim, "invalidate_end.seq_bump"))
@@ -168,12 +194,27 @@ bool mmu_invalidate_retry(const struct mn_vm *vm, uint64_t mmu_seq)
 
 /* ---- the callbacks ------------------------------------------------------------------------ */
 
-static bool kvm_mmu_unmap_gfn_range(struct mn_vm *vm, const struct kvm_gfn_range *range)
+/*
+ * kvm_mmu_unmap_gfn_range(): record the range, then unmap it (the step @zap_step guards
+ * the unmap). Under the seed-000 fix a userspace-mapping event leaves a guest_memfd-only
+ * slot mapped: its pages never came from that mapping. The range is still added, so begin
+ * and end run and the sequence moves, which the pfn caches rely on.
+ */
+bool kvm_mmu_unmap_gfn_range(struct mn_vm *vm, const struct kvm_gfn_range *range,
+			     const char *zap_step)
 {
 	kvm_mmu_invalidate_range_add(vm, range->start, range->end);
-	if (!mn_step(vm->sim, "invalidate_start.zap"))
+	if ((range->attr_filter & KVM_FILTER_USERSPACE_MAPPINGS) &&
+	    kvm_memslot_is_gmem_only(range->slot))
+		return false;
+	if (!mn_step(vm->sim, zap_step))
 		return false;
 	return kvm_unmap_gfn_range(vm, range);
+}
+
+static bool kvm_mmu_unmap_hva_range(struct mn_vm *vm, const struct kvm_gfn_range *range)
+{
+	return kvm_mmu_unmap_gfn_range(vm, range, "invalidate_start.zap");
 }
 
 static int kvm_mmu_notifier_invalidate_range_start(struct mn_notifier *sub,
@@ -183,7 +224,7 @@ static int kvm_mmu_notifier_invalidate_range_start(struct mn_notifier *sub,
 	const struct kvm_mmu_notifier_range hva_range = {
 		.start = r->start,
 		.end = r->end,
-		.handler = kvm_mmu_unmap_gfn_range,
+		.handler = kvm_mmu_unmap_hva_range,
 		.on_lock = kvm_mmu_invalidate_begin,
 		.flush_on_ret = true,
 		.may_block = r->flags & MN_NOTIFIER_RANGE_BLOCKABLE,
@@ -221,6 +262,10 @@ static void kvm_mmu_notifier_invalidate_range_end(struct mn_notifier *sub,
 	bool wake;
 
 	kvm_handle_hva_range(vm, &hva_range);
+	/* The seed-000 reply: the pfn caches' own sequence, memslot or not. */
+	if (kvm_variant(vm, MN_VARIANT_GPC_OWN_SEQ) && vm->gpc_list &&
+	    mn_step(vm->sim, "invalidate_end.gpc_seq_bump"))
+		gfn_to_pfn_cache_invalidate_end(vm, r->start, r->end);
 	mn_spin_lock(vm->sim, &vm->mn_invalidate_lock);
 	if (!vm->mn_active_invalidate_count) {
 		mn_sim_reportf(vm->sim, MN_VIOL_CHECK, "kvm.mn_count_underflow",

@@ -70,14 +70,40 @@ void gfn_to_pfn_cache_invalidate_start(struct mn_vm *vm, mn_hva_t start, mn_hva_
 }
 
 /*
+ * MN_VARIANT_GPC_OWN_SEQ, at invalidate_range_end(): every active cache whose uhva lies in
+ * [start, end), valid or not, has its own sequence bumped under its write lock, whether or
+ * not a memslot matched. At the end, like mmu_invalidate_seq, not at the start: a refresh
+ * whose snapshot falls between the two still sees the change (mn_active_invalidate_count
+ * covers only an invalidation still in flight when the refresh checks).
+ */
+void gfn_to_pfn_cache_invalidate_end(struct mn_vm *vm, mn_hva_t start, mn_hva_t end)
+{
+	struct mn_gpc *gpc;
+
+	mn_spin_lock(vm->sim, &vm->gpc_lock);
+	for (gpc = vm->gpc_list; gpc; gpc = gpc->next) {
+		mn_write_lock(vm->sim, &gpc->lock);
+		if (gpc->active && !is_error_hva(gpc->uhva) && gpc->uhva >= start &&
+		    gpc->uhva < end)
+			gpc->invalidate_seq++;
+		mn_write_unlock(vm->sim, &gpc->lock);
+	}
+	mn_spin_unlock(vm->sim, &vm->gpc_lock);
+}
+
+/*
  * mmu_notifier_retry_cache(): a page taken after snapshotting @mmu_seq may be stale if an
  * invalidation is in flight (mn_active_invalidate_count, raised before the caches were
  * invalidated and whether or not a memslot was hit) or one completed meanwhile (the seq).
  * Read without mmu_lock, as the kernel does.
  */
-static bool mmu_notifier_retry_cache(const struct mn_vm *vm, uint64_t mmu_seq)
+static bool mmu_notifier_retry_cache(const struct mn_gpc *gpc, uint64_t mmu_seq, uint64_t own_seq)
 {
+	const struct mn_vm *vm = gpc->vm;
+
 	if (vm->mn_active_invalidate_count)
+		return true;
+	if (kvm_variant(vm, MN_VARIANT_GPC_OWN_SEQ) && gpc->invalidate_seq != own_seq)
 		return true;
 	return vm->mmu_invalidate_seq != mmu_seq;
 }
@@ -98,13 +124,14 @@ static int hva_to_pfn_retry(struct mn_gpc *gpc)
 	struct mn_gup_page page;
 	unsigned int rounds = 0;
 	bool have_page = false;
-	uint64_t mmu_seq;
+	uint64_t mmu_seq, own_seq;
 	int ret;
 
 	gpc->valid = false;
 	do {
 		mn_step(sim, "gpc_refresh.seq_snapshot");
 		mmu_seq = vm->mmu_invalidate_seq;
+		own_seq = gpc->invalidate_seq;
 		mn_write_unlock(sim, &gpc->lock);
 
 		/* The previous round's page raced with an invalidation: release it. */
@@ -135,7 +162,8 @@ static int hva_to_pfn_retry(struct mn_gpc *gpc)
 			mn_sim_reportf(sim, MN_VIOL_CHECK, "kvm.gpc_refresh_not_serialised",
 				       "a gfn_to_pfn cache became valid while its refresh had the "
 				       "lock dropped");
-	} while (mn_step(sim, "gpc_refresh.retry_check") && mmu_notifier_retry_cache(vm, mmu_seq));
+	} while (mn_step(sim, "gpc_refresh.retry_check") &&
+		 mmu_notifier_retry_cache(gpc, mmu_seq, own_seq));
 
 	gpc->valid = true;
 	gpc->ref = page.ref;
@@ -393,9 +421,12 @@ static int gpc_access(struct mn_gpc *gpc, unsigned long offset, uint64_t *val, b
 			goto out_srcu;
 		mn_gpc_read_lock(gpc);
 	}
-	if (write)
+	if (write) {
 		ret = mn_phys_write(vm->phys, gpc->ref, *val, "gpc.write");
-	else
+		/* kvm_gpc_mark_dirty_in_slot(): a write through a GPA cache is logged. */
+		if (!ret && gpa_cache && gpc->memslot)
+			mark_page_dirty_in_slot(vm, gpc->memslot, gpc->gpa >> MN_PAGE_SHIFT);
+	} else
 		ret = mn_phys_read(vm->phys, gpc->ref, val, "gpc.read");
 	mn_gpc_read_unlock(gpc);
 out_srcu:

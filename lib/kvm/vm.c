@@ -22,6 +22,7 @@ static void vm_free(struct mn_vm *vm)
 	for (as = 0; as < vm->nr_as; as++)
 		mn_pt_destroy(vm->pt[as]);
 	kvm_memslots_free(vm);
+	kvm_attributes_free(vm);
 	mn_free(vm->alloc, vm);
 }
 
@@ -40,7 +41,15 @@ int mn_vm_create(struct mn_mm *mm, const struct mn_vm_config *cfg, struct mn_vm 
 	if (!c.ipa_bits)
 		c.ipa_bits = 40;
 	if ((c.arch != MN_VM_X86 && c.arch != MN_VM_ARM64) || c.nr_vcpus > MN_VM_MAX_VCPUS ||
-	    (c.variant & ~MN_VARIANT_USERFAULT_CREATE_ONLY))
+	    (c.variant & ~MN_VARIANT_ALL))
+		return -EINVAL;
+	/* The three walker variants exclude each other. */
+	i = c.variant & (MN_VARIANT_RFC_SKIP_GMEM_ONLY | MN_VARIANT_FILTER_USERSPACE_MAPPINGS |
+			 MN_VARIANT_GPC_OWN_SEQ);
+	if (i & (i - 1))
+		return -EINVAL;
+	/* kvm_is_vm_type_supported(): private-memory types exist on x86 only. */
+	if (c.type > MN_VM_TYPE_TDX || (c.type != MN_VM_TYPE_DEFAULT && c.arch != MN_VM_X86))
 		return -EINVAL;
 	/*
 	 * KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 (kvm_vm_ioctl_enable_cap_generic()): only the known
@@ -59,7 +68,9 @@ int mn_vm_create(struct mn_mm *mm, const struct mn_vm_config *cfg, struct mn_vm 
 	vm->trace = mn_sim_get_trace(sim);
 	vm->mm = mm;
 	vm->cfg = c;
-	vm->nr_as = c.arch == MN_VM_X86 ? 2 : 1;
+	vm->users_count = 1;
+	/* kvm_arch_nr_memslot_as_ids(): no SMM address space for VMs with private memory. */
+	vm->nr_as = c.arch == MN_VM_X86 && c.type == MN_VM_TYPE_DEFAULT ? 2 : 1;
 	vm->nr_vcpus = c.nr_vcpus;
 	ret = vm_format(&c, &vm->fmt);
 	if (ret) {
@@ -78,6 +89,7 @@ int mn_vm_create(struct mn_mm *mm, const struct mn_vm_config *cfg, struct mn_vm 
 	vm->mmu_invalidate_range_start = MN_INVALID_GFN;
 	vm->mmu_invalidate_range_end = MN_INVALID_GFN;
 	kvm_memslots_init(vm);
+	kvm_attributes_init(vm);
 	for (as = 0; as < vm->nr_as && !ret; as++)
 		ret = mn_pt_create(vm->alloc, vm->phys, &vm->fmt, &vm->pt[as]);
 	for (i = 0; i < vm->nr_vcpus && !ret; i++) {
@@ -100,12 +112,11 @@ int mn_vm_create(struct mn_mm *mm, const struct mn_vm_config *cfg, struct mn_vm 
 	return 0;
 }
 
-void mn_vm_destroy(struct mn_vm *vm)
+/* kvm_destroy_vm(): the last reference went. */
+static void kvm_destroy_vm(struct mn_vm *vm)
 {
 	struct mn_gpc *gpc;
 
-	if (!vm)
-		return;
 	/* Owners deactivate their caches first; one left would outlive its VM (§3.15 step 6). */
 	for (gpc = vm->gpc_list; gpc; gpc = gpc->next)
 		mn_sim_reportf(vm->sim, MN_VIOL_CHECK, "kvm.gpc_left_active",
@@ -125,6 +136,27 @@ void mn_vm_destroy(struct mn_vm *vm)
 			       "VM destroyed with mmu_invalidate_in_progress %lld",
 			       (long long)vm->mmu_invalidate_in_progress);
 	vm_free(vm);
+}
+
+void kvm_get_kvm(struct mn_vm *vm)
+{
+	vm->users_count++;
+}
+
+void kvm_put_kvm(struct mn_vm *vm)
+{
+	if (!--vm->users_count)
+		kvm_destroy_vm(vm);
+}
+
+/*
+ * The VMM closes its VM fd: the VM goes when the last guest_memfd pinning it is released
+ * too (those hold their own reference, so a live file keeps its slots and mappings).
+ */
+void mn_vm_destroy(struct mn_vm *vm)
+{
+	if (vm)
+		kvm_put_kvm(vm);
 }
 
 void mn_vm_get_invalidate_state(const struct mn_vm *vm, struct mn_vm_invalidate_state *st)

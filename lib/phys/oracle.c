@@ -135,7 +135,7 @@ int mn_phys_put(struct mn_phys *p, struct mn_frame_ref ref, const char *what)
 	if (v.head->mapcount)
 		report_refcount(p, ref, "frame.freed_while_mapped", what,
 				"last reference dropped while the folio is still mapped");
-	phys_free_folio(p, &v);
+	phys_free_folio(p, &v, what);
 	return 1;
 }
 
@@ -180,7 +180,36 @@ int mn_phys_update_flags(struct mn_phys *p, struct mn_frame_ref ref, unsigned in
 		return ret;
 	old = v.head->flags;
 	v.head->flags = (uint8_t)((old | set) & ~clear);
+	if (set & ~clear & MN_FRAME_KMAP_TLB)
+		v.head->kmap_actor = (uint16_t)mn_trace_get_actor(p->trace);
 	return (int)old;
+}
+
+int mn_phys_kmap_temp(struct mn_phys *p, struct mn_frame_ref ref, const char *what)
+{
+	struct frame_view v;
+	int ret = check(p, ref, MN_USE_MAP, what, &v);
+
+	if (ret)
+		return ret;
+	/* The entry is live from the fill on; tearing the mapping down does not drop it. */
+	v.head->flags |= MN_FRAME_KMAP_TLB;
+	v.head->kmap_actor = (uint16_t)mn_trace_get_actor(p->trace);
+	mn_trace(p->trace, "phys.kmap_temp", MN_KV_X("pfn", ref.pfn), MN_KV_S("what", what));
+	return 0;
+}
+
+int mn_phys_kmap_flush(struct mn_phys *p, struct mn_frame_ref ref, const char *what)
+{
+	struct frame_view v;
+	int ret = check(p, ref, MN_USE_MAP, what, &v);
+
+	if (ret)
+		return ret;
+	v.head->flags &= (uint8_t)~MN_FRAME_KMAP_TLB;
+	v.head->kmap_actor = 0;
+	mn_trace(p->trace, "phys.kmap_flush", MN_KV_X("pfn", ref.pfn), MN_KV_S("what", what));
+	return 0;
 }
 
 int mn_phys_read(struct mn_phys *p, struct mn_frame_ref ref, uint64_t *val, const char *what)

@@ -26,12 +26,16 @@ struct frame {
 	uint32_t head_delta; /* tails: pfn - head pfn */
 	uint16_t alloc_actor;
 	uint16_t free_actor;
-	uint8_t state; /* enum mn_frame_state */
+	uint16_t kmap_actor; /* heads: who set MN_FRAME_KMAP_TLB last (fills padding) */
+	uint8_t state;	     /* enum mn_frame_state */
 	uint8_t order;
 	uint8_t owner;
 	uint8_t flags;
 	bool tail_poison; /* heads: tails never materialised hold the poison word, not 0 */
 };
+
+/* The frame table's cost per frame: the kmap cause actor must not grow it. */
+_Static_assert(sizeof(struct frame) <= 56, "struct frame grew");
 
 struct chunk {
 	struct frame f[CHUNK_FRAMES];
@@ -109,6 +113,6 @@ static inline bool view_live(const struct frame_view *v, uint64_t gen)
 }
 
 int phys_materialize(struct mn_phys *p, uint64_t ci);
-void phys_free_folio(struct mn_phys *p, struct frame_view *v);
+void phys_free_folio(struct mn_phys *p, struct frame_view *v, const char *what);
 
 #endif /* MN_PHYS_INTERNAL_H */

@@ -7,6 +7,7 @@
  */
 #include "phys/phys-internal.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 
 /* The directory slot of chunk @ci, or NULL outside the directory. */
@@ -299,6 +300,7 @@ int mn_phys_alloc(struct mn_phys *p, unsigned int order, enum mn_frame_owner own
 	h->mapcount = 0;
 	h->owner = (uint8_t)owner;
 	h->flags = MN_FRAME_DIRECT_MAP;
+	h->kmap_actor = 0;
 	h->alloc_actor = (uint16_t)mn_trace_get_actor(p->trace);
 	h->alloc_event = 0;
 	if (flags & MN_PHYS_ZERO) {
@@ -325,17 +327,47 @@ int mn_phys_alloc(struct mn_phys *p, unsigned int order, enum mn_frame_owner own
 	return 0;
 }
 
-void phys_free_folio(struct mn_phys *p, struct frame_view *v)
+/* A folio about to be freed that the page allocator must not take back as it is. */
+static void report_kernel_mapping_at_free(struct mn_phys *p, const struct frame_view *v,
+					  const char *invariant, uint32_t cause_actor,
+					  const char *what, const char *why)
+{
+	const struct frame *h = v->head;
+	struct mn_violation r = {
+		.kind = MN_VIOL_DIRECT_MAP,
+		.invariant = invariant,
+		.what = what,
+		.pfn = v->head_pfn,
+		.ref_gen = h->gen,
+		.frame_gen = h->gen,
+		.cause_actor = cause_actor,
+	};
+
+	snprintf(r.detail, sizeof(r.detail), "%s folio at pfn 0x%" PRIx64 " (order %u) freed %s",
+		 mn_phys_owner_name((enum mn_frame_owner)h->owner), v->head_pfn, h->order, why);
+	mn_trace_report(p->trace, &r);
+}
+
+void phys_free_folio(struct mn_phys *p, struct frame_view *v, const char *what)
 {
 	struct frame *h = v->head;
 	unsigned int order = h->order;
 	uint64_t n = 1ULL << order;
+
+	if (h->flags & MN_FRAME_KMAP_TLB)
+		report_kernel_mapping_at_free(
+			p, v, "frame.kmap_tlb_stale_at_free", h->kmap_actor, what,
+			"while a temporary kernel mapping's TLB entry may still translate to it");
+	if (!(h->flags & MN_FRAME_DIRECT_MAP))
+		report_kernel_mapping_at_free(p, v, "frame.freed_without_direct_map", 0, what,
+					      "while absent from the kernel direct map");
 
 	h->state = MN_FRAME_FREE;
 	h->gen = ++p->gen;
 	h->refcount = 0;
 	h->mapcount = 0;
 	h->flags = 0;
+	h->kmap_actor = 0;
 	h->free_actor = (uint16_t)mn_trace_get_actor(p->trace);
 	h->free_event = 0;
 	for_each_materialized(p, v->head_pfn, v->head_pfn + n, set_data, MN_PHYS_POISON);
@@ -403,6 +435,7 @@ int mn_phys_split(struct mn_phys *p, struct mn_frame_ref ref, unsigned int new_o
 		h->mapcount = 0;
 		h->owner = old.owner;
 		h->flags = old.flags;
+		h->kmap_actor = old.kmap_actor;
 		h->alloc_actor = old.alloc_actor;
 		h->alloc_event = old.alloc_event;
 		h->free_actor = old.free_actor;

@@ -1,0 +1,424 @@
+// SPDX-License-Identifier: MIT
+/*
+ * test-stories.c - the guest_memfd seed stories under the explorer (../shared/seeds/):
+ *
+ * 000: a pfn cache on a guest_memfd-only slot refreshing while the VMM unmaps the slot's
+ *      userspace_addr (an anonymous mapping): under the RFC that skips gmem-only slots in
+ *      the hva walker, nothing bumps mmu_invalidate_seq, and the cache keeps a freed page;
+ *      upstream, the USERSPACE_MAPPINGS filter fix and a pfn-cache-own sequence are clean,
+ *      and under the filter fix the slot's secondary mapping survives the munmap. Second
+ *      interleaving: a punch hole of a file page that the slot's hva maps but the slot is
+ *      not bound to. Third: an HVA cache outside every memslot (the reply's argument for a
+ *      sequence of the cache's own), which only gpc-own-seq closes.
+ * 001: KVM_MEM_USERFAULT toggled on a guest_memfd-only slot racing a fault.
+ *
+ * Each story runs on x86 and arm64.
+ */
+#include "mn-test-host.h"
+#include "kvm/kvm-internal.h"
+
+#include <stdio.h>
+
+#define RW (MN_PROT_READ | MN_PROT_WRITE)
+
+enum story_kind {
+	STORY_MUNMAP,	   /* 000: munmap of the gmem-only slot's anonymous userspace_addr */
+	STORY_PUNCH,	   /* 000: punch hole of a mapped, unbound page of the file */
+	STORY_HVA_OUTSIDE, /* 000 (reply): an HVA cache outside every memslot */
+	STORY_USERFAULT,   /* 001 on guest_memfd */
+};
+
+struct story {
+	enum story_kind kind;
+	enum mn_vm_arch arch;
+	unsigned int variant;
+	bool checked;
+	/* per run */
+	struct world w;
+	struct mn_vm *vm;
+	struct mn_gpc *gpc;
+	mn_hva_t uaddr;
+	int fd;
+	uint64_t val;
+	uint64_t bitmap[1];
+	struct mn_vcpu_exit exit;
+	int ret[2];
+};
+
+static const char *const kind_name[] = { "gpc-vs-munmap", "gpc-vs-punch-hole",
+					 "hva-gpc-outside-slots", "userfault-toggle-vs-fault" };
+
+static const char *variant_name(unsigned int v)
+{
+	switch (v) {
+	case MN_VARIANT_RFC_SKIP_GMEM_ONLY:
+		return "rfc-skip-gmem-only";
+	case MN_VARIANT_FILTER_USERSPACE_MAPPINGS:
+		return "filter-userspace-mappings";
+	case MN_VARIANT_GPC_OWN_SEQ:
+		return "gpc-own-seq";
+	default:
+		return "upstream";
+	}
+}
+
+static void gpc_thread(struct mn_sim *sim, void *arg)
+{
+	struct story *s = arg;
+
+	(void)sim;
+	if (s->kind == STORY_HVA_OUTSIDE)
+		s->ret[0] = mn_gpc_activate_hva(s->gpc, s->uaddr, 8);
+	else
+		s->ret[0] = mn_gpc_activate(s->gpc, 0, 8);
+	if (!s->ret[0] || s->ret[0] == -EFAULT)
+		s->ret[0] = mn_gpc_read(s->gpc, 0, &s->val);
+}
+
+static void vmm_thread(struct mn_sim *sim, void *arg)
+{
+	struct story *s = arg;
+
+	(void)sim;
+	if (s->kind == STORY_PUNCH)
+		s->ret[1] = mn_mm_fallocate(s->w.mm, s->fd,
+					    MN_FALLOC_FL_PUNCH_HOLE | MN_FALLOC_FL_KEEP_SIZE, PG,
+					    PG);
+	else
+		s->ret[1] = mn_mm_munmap(s->w.mm, s->uaddr, 4 * PG);
+}
+
+static void vcpu_thread(struct mn_sim *sim, void *arg)
+{
+	struct story *s = arg;
+
+	(void)sim;
+	s->ret[0] = mn_vcpu_access(mn_vm_get_vcpu(s->vm, 0), 0, 0, MN_PTE_R, &s->val, &s->exit);
+}
+
+static void toggle_thread(struct mn_sim *sim, void *arg)
+{
+	struct story *s = arg;
+	struct mn_userspace_memory_region2 r = {
+		.slot = 0,
+		.flags = MN_MEM_GUEST_MEMFD | MN_MEM_USERFAULT,
+		.memory_size = 4 * PG,
+		.userspace_addr = s->uaddr,
+		.guest_memfd = (uint32_t)s->fd,
+		.userfault_bitmap = s->bitmap,
+	};
+
+	(void)sim;
+	/* The one change a guest_memfd slot allows: USERFAULT set late. */
+	s->bitmap[0] = 1;
+	s->ret[1] = mn_vm_set_user_memory_region2(s->vm, &r);
+}
+
+static int story_setup(struct mn_sim *sim, void *arg)
+{
+	struct story *s = arg;
+	struct mn_vm_config cfg = { .arch = s->arch, .variant = s->variant };
+	struct mn_create_guest_memfd g = {
+		.size = 4 * PG,
+		.flags = MN_GUEST_MEMFD_FLAG_MMAP | MN_GUEST_MEMFD_FLAG_INIT_SHARED,
+	};
+	struct mn_userspace_memory_region2 r = {
+		.slot = 0,
+		.flags = MN_MEM_GUEST_MEMFD,
+		.memory_size = 4 * PG,
+	};
+	struct mn_file *f;
+	uint64_t v = 0x1111;
+	int ret;
+
+	memset(&s->w, 0, sizeof(*s) - offsetof(struct story, w));
+	ret = world_attach(&s->w, sim, MN_THP_NEVER);
+	if (!ret)
+		ret = mn_vm_create(s->w.mm, &cfg, &s->vm);
+	if (ret)
+		return ret;
+	s->fd = mn_vm_create_guest_memfd(s->vm, &g);
+	if (s->fd < 0)
+		return s->fd;
+	if (s->kind == STORY_PUNCH) {
+		/* The slot is bound at file page 0 but its hva maps file page 1. */
+		f = mn_mm_fget(s->w.mm, s->fd);
+		ret = mn_mm_mmap(s->w.mm, 0, PG, RW, MN_MAP_SHARED, f, PG, &s->uaddr);
+		mn_file_put(f);
+		r.memory_size = PG;
+	} else {
+		ret = mn_mm_mmap(s->w.mm, 0, 4 * PG, RW, MN_MAP_PRIVATE | MN_MAP_ANONYMOUS, NULL,
+				 0, &s->uaddr);
+	}
+	if (!ret)
+		ret = mn_mm_access(s->w.mm, s->uaddr, MN_PTE_W, &v, NULL);
+	r.userspace_addr = s->uaddr;
+	r.guest_memfd = (uint32_t)s->fd;
+	/* The HVA cache's page is in no memslot: the slot sits at another hva. */
+	if (!ret && s->kind != STORY_HVA_OUTSIDE)
+		ret = mn_vm_set_user_memory_region2(s->vm, &r);
+	if (ret)
+		return ret;
+	if (s->kind == STORY_USERFAULT) {
+		if (s->checked)
+			mn_check_enable(s->vm);
+		mn_sim_spawn(sim, "vcpu", vcpu_thread, s, NULL);
+		mn_sim_spawn(sim, "vmm", toggle_thread, s, NULL);
+		return 0;
+	}
+	/* The guest has touched gfn 0: the slot has a secondary mapping from guest_memfd. */
+	if (s->kind != STORY_HVA_OUTSIDE &&
+	    mn_vcpu_access(mn_vm_get_vcpu(s->vm, 0), 0, 0, MN_PTE_W, &v, NULL))
+		return -EIO;
+	ret = mn_gpc_create(s->vm, &s->gpc);
+	if (ret)
+		return ret;
+	if (s->checked)
+		mn_check_enable(s->vm);
+	mn_sim_spawn(sim, "gpc", gpc_thread, s, NULL);
+	mn_sim_spawn(sim, "vmm", vmm_thread, s, NULL);
+	return 0;
+}
+
+static void story_check(struct mn_sim *sim, void *arg)
+{
+	struct story *s = arg;
+	struct mn_pt_walk w;
+	bool mapped;
+
+	if (s->ret[1])
+		mn_sim_reportf(sim, MN_VIOL_CHECK, "test.vmm", "the VMM's operation failed: %d",
+			       s->ret[1]);
+	if (s->kind == STORY_USERFAULT) {
+		/* Mapped before the toggle (the zap took it), or the userfault exit. */
+		if (s->ret[0] < 0 ||
+		    (s->ret[0] == 1 && !(s->exit.flags & MN_MEMORY_EXIT_FLAG_USERFAULT) &&
+		     s->exit.reason != MN_EXIT_MMIO && s->exit.error != -EAGAIN))
+			mn_sim_reportf(sim, MN_VIOL_CHECK, "test.vcpu", "access %d, exit %d/%d",
+				       s->ret[0], s->exit.reason, s->exit.error);
+	} else {
+		/* The page before the VMM acted, zero after it, or the hole (-EFAULT). */
+		if ((s->ret[0] && s->ret[0] != -EFAULT && s->ret[0] != -EAGAIN) ||
+		    (!s->ret[0] && s->val != 0x1111 && s->val != 0))
+			mn_sim_reportf(sim, MN_VIOL_CHECK, "test.gpc_read", "read %d (%#llx)",
+				       s->ret[0], (unsigned long long)s->val);
+	}
+	if (s->kind == STORY_MUNMAP) {
+		/*
+		 * The RFC's goal, kept by the filter fix: the gmem-only slot's mapping does not
+		 * depend on the userspace mapping, so the munmap leaves it. Upstream zaps it.
+		 */
+		mapped = !mn_pt_walk(mn_vm_get_pt(s->vm, 0), 0, &w) && w.leaf.kind == MN_PTE_LEAF;
+		if (mapped != (s->variant != 0))
+			mn_sim_reportf(sim, MN_VIOL_CHECK, "test.gmem_only_mapping",
+				       "gfn 0 is %smapped after the munmap under %s",
+				       mapped ? "" : "not ", variant_name(s->variant));
+	}
+	if (s->checked)
+		mn_check_vm_quiescent(s->vm);
+	mn_gpc_destroy(s->gpc);
+	mn_vm_destroy(s->vm);
+	mn_mm_destroy(s->w.mm);
+}
+
+static struct story story;
+
+static struct mn_scenario story_scenario(enum story_kind kind, enum mn_vm_arch arch,
+					 unsigned int variant, bool checked)
+{
+	static char name[96];
+
+	story.kind = kind;
+	story.arch = arch;
+	story.variant = variant;
+	story.checked = checked;
+	snprintf(name, sizeof(name), "%s %s (%s%s)", kind_name[kind], variant_name(variant),
+		 arch == MN_VM_X86 ? "x86" : "arm64", checked ? ", checked" : "");
+	return (struct mn_scenario){ name, story_setup, story_check, NULL, &story };
+}
+
+/* Explore exhaustively at @bound and return the number of failing runs. */
+static uint64_t explore_story(const struct mn_scenario *sc, unsigned int bound,
+			      const char *expect_first, bool print_trace)
+{
+	struct mn_explore_config cfg = {
+		.strategy = MN_EXPLORE_DFS,
+		.preemption_bound = bound,
+		.max_schedules = 200000,
+	};
+	struct mn_explore_result res;
+	uint64_t failing;
+
+	assert_int_equal(mn_explore(sc, &cfg, &res), 0);
+	print_message("%s, bound %u: %llu schedules, %llu failing%s%s\n", sc->name, bound,
+		      (unsigned long long)res.schedules, (unsigned long long)res.failing_runs,
+		      res.nr_failures ? ", first " : "",
+		      res.nr_failures ? res.failures[0].violation.invariant : "");
+	failing = res.failing_runs;
+	if (expect_first) {
+		assert_true(failing > 0);
+		assert_string_equal(res.failures[0].violation.invariant, expect_first);
+		if (print_trace) {
+			struct mn_sim *sim;
+
+			print_message("  schedule %s:\n", res.failures[0].schedule);
+			assert_true(mn_explore_replay(sc, NULL, NULL, 0, res.failures[0].schedule,
+						      &sim) >= 0);
+			assert_true(mn_trace_nr_violations(mn_sim_get_trace(sim)) > 0);
+			assert_string_equal(mn_trace_violation(mn_sim_get_trace(sim), 0)->invariant,
+					    expect_first);
+			if (getenv("MN_STORY_TRACE"))
+				mn_trace_print(mn_sim_get_trace(sim), stdout);
+			mn_sim_destroy(sim);
+		}
+	} else {
+		assert_int_equal(failing, 0);
+		assert_true(res.exhausted);
+	}
+	mn_explore_result_free(&res);
+	return failing;
+}
+
+static void story_000_munmap(enum mn_vm_arch arch)
+{
+	struct mn_scenario sc;
+
+	/*
+	 * The RFC: the minimal interleaving needs one preemption (the refresher is preempted
+	 * after GUP; the whole munmap runs; the refresher publishes the page it holds and
+	 * drops the reference that kept it alive), and the read uses the freed frame.
+	 */
+	sc = story_scenario(STORY_MUNMAP, arch, MN_VARIANT_RFC_SKIP_GMEM_ONLY, false);
+	explore_story(&sc, 1, "frame.use_after_free", true);
+	/* Checked mode changes nothing: the read follows the publish in the same step. */
+	sc = story_scenario(STORY_MUNMAP, arch, MN_VARIANT_RFC_SKIP_GMEM_ONLY, true);
+	explore_story(&sc, 1, "frame.use_after_free", false);
+	/* Upstream, the fix and the cache's own sequence: clean, exhaustively at bound 2. */
+	sc = story_scenario(STORY_MUNMAP, arch, 0, true);
+	explore_story(&sc, 2, NULL, false);
+	sc = story_scenario(STORY_MUNMAP, arch, MN_VARIANT_FILTER_USERSPACE_MAPPINGS, true);
+	explore_story(&sc, 2, NULL, false);
+	sc = story_scenario(STORY_MUNMAP, arch, MN_VARIANT_GPC_OWN_SEQ, true);
+	explore_story(&sc, 2, NULL, false);
+}
+
+static void test_story_000_munmap_x86(void **state)
+{
+	(void)state;
+	story_000_munmap(MN_VM_X86);
+}
+
+static void test_story_000_munmap_arm64(void **state)
+{
+	(void)state;
+	story_000_munmap(MN_VM_ARM64);
+}
+
+static void story_000_punch(enum mn_vm_arch arch)
+{
+	struct mn_scenario sc;
+
+	sc = story_scenario(STORY_PUNCH, arch, MN_VARIANT_RFC_SKIP_GMEM_ONLY, false);
+	explore_story(&sc, 1, "frame.use_after_free", true);
+	sc = story_scenario(STORY_PUNCH, arch, 0, true);
+	explore_story(&sc, 2, NULL, false);
+	sc = story_scenario(STORY_PUNCH, arch, MN_VARIANT_FILTER_USERSPACE_MAPPINGS, true);
+	explore_story(&sc, 2, NULL, false);
+	sc = story_scenario(STORY_PUNCH, arch, MN_VARIANT_GPC_OWN_SEQ, true);
+	explore_story(&sc, 2, NULL, false);
+}
+
+static void test_story_000_punch_hole_x86(void **state)
+{
+	(void)state;
+	story_000_punch(MN_VM_X86);
+}
+
+static void test_story_000_punch_hole_arm64(void **state)
+{
+	(void)state;
+	story_000_punch(MN_VM_ARM64);
+}
+
+/*
+ * A cache outside every memslot: no walker ever bumps mmu_invalidate_seq for it, so a
+ * refresh that sleeps through a whole start..end publishes the page it took, upstream and
+ * under the filter fix alike. Only a sequence of the cache's own closes it.
+ */
+static void story_000_hva_outside(enum mn_vm_arch arch)
+{
+	struct mn_scenario sc;
+
+	sc = story_scenario(STORY_HVA_OUTSIDE, arch, 0, false);
+	explore_story(&sc, 1, "frame.use_after_free", false);
+	sc = story_scenario(STORY_HVA_OUTSIDE, arch, MN_VARIANT_FILTER_USERSPACE_MAPPINGS, false);
+	explore_story(&sc, 1, "frame.use_after_free", false);
+	sc = story_scenario(STORY_HVA_OUTSIDE, arch, MN_VARIANT_GPC_OWN_SEQ, true);
+	explore_story(&sc, 2, NULL, false);
+}
+
+static void test_story_000_hva_cache_outside_slots_x86(void **state)
+{
+	(void)state;
+	story_000_hva_outside(MN_VM_X86);
+}
+
+static void test_story_000_hva_cache_outside_slots_arm64(void **state)
+{
+	(void)state;
+	story_000_hva_outside(MN_VM_ARM64);
+}
+
+/*
+ * 001 on guest_memfd: USERFAULT set late on a guest_memfd-only slot racing a fault of gfn
+ * 0, whose bit is set: mapped before the change and zapped by it, or a userfault exit.
+ * Without the mandatory zap, kvm.userfault_mapped.
+ */
+static void story_001(enum mn_vm_arch arch)
+{
+	struct mn_scenario sc = story_scenario(STORY_USERFAULT, arch, 0, true);
+	const char *skip[] = { "userfault.zap" };
+	struct mn_explore_config cfg = {
+		.strategy = MN_EXPLORE_DFS,
+		.preemption_bound = 2,
+		.skip_steps = skip,
+		.nr_skip_steps = 1,
+	};
+	struct mn_explore_result res;
+
+	explore_story(&sc, 2, NULL, false);
+	assert_int_equal(mn_explore(&sc, &cfg, &res), 0);
+	print_message("%s without userfault.zap: %llu schedules, %llu failing\n", sc.name,
+		      (unsigned long long)res.schedules, (unsigned long long)res.failing_runs);
+	assert_true(res.failing_runs > 0);
+	assert_string_equal(res.failures[0].violation.invariant, "kvm.userfault_mapped");
+	mn_explore_result_free(&res);
+}
+
+static void test_story_001_userfault_on_gmem_x86(void **state)
+{
+	(void)state;
+	story_001(MN_VM_X86);
+}
+
+static void test_story_001_userfault_on_gmem_arm64(void **state)
+{
+	(void)state;
+	story_001(MN_VM_ARM64);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_story_000_munmap_x86),
+		cmocka_unit_test(test_story_000_munmap_arm64),
+		cmocka_unit_test(test_story_000_punch_hole_x86),
+		cmocka_unit_test(test_story_000_punch_hole_arm64),
+		cmocka_unit_test(test_story_000_hva_cache_outside_slots_x86),
+		cmocka_unit_test(test_story_000_hva_cache_outside_slots_arm64),
+		cmocka_unit_test(test_story_001_userfault_on_gmem_x86),
+		cmocka_unit_test(test_story_001_userfault_on_gmem_arm64),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
