@@ -132,7 +132,10 @@ static int story_setup(struct mn_sim *sim, void *arg)
 	int ret;
 
 	memset(&s->w, 0, sizeof(*s) - offsetof(struct story, w));
-	ret = world_attach(&s->w, sim, MN_THP_NEVER);
+	/* No recorder subscribed: KVM is the mm's only subscriber, as in a VMM. */
+	s->w.sim = sim;
+	s->w.phys = mn_sim_get_phys(sim);
+	ret = mn_mm_create(sim, &(struct mn_mm_config){ .thp = MN_THP_NEVER }, &s->w.mm);
 	if (!ret)
 		ret = mn_vm_create(s->w.mm, &cfg, &s->vm);
 	if (ret)

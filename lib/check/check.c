@@ -262,13 +262,18 @@ static void check_tlb(struct backing_arg *b, unsigned int vcpu)
 	unsigned int i;
 	int r;
 
+	unsigned int left = mn_tlb_nr_entries(tlb);
+
+	if (!left)
+		return;
 	snprintf(what, sizeof(what), "the TLB entry of vcpu %u", vcpu);
-	for (i = 0; (r = mn_tlb_get_entry(tlb, i, &e)) != -ERANGE; i++) {
+	for (i = 0; left && (r = mn_tlb_get_entry(tlb, i, &e)) != -ERANGE; i++) {
 		mn_gfn_t end;
 		struct mn_itree_node *n;
 
 		if (r)
 			continue;
+		left--;
 		/*
 		 * Flushed before start() returns and before a harvest returns: at every step a
 		 * cached translation agrees with the host as the entry it came from must.

@@ -153,6 +153,8 @@ static int hva_to_pfn_retry(struct mn_gpc *gpc)
 			return -EFAULT;
 		}
 		have_page = true;
+		mn_trace(vm->trace, "kvm.gpc_gup", MN_KV_X("uhva", gpc->uhva),
+			 MN_KV_X("pfn", page.ref.pfn));
 		/* gpc_map(): kmap/memremap of the new pfn; the sim keeps only the reference. */
 		mn_yield(sim, "gpc_refresh.map");
 

@@ -207,13 +207,17 @@ unsigned int mn_tlb_nr_entries(const struct mn_tlb *tlb)
 
 int mn_tlb_check_frames(const struct mn_tlb *tlb, struct mn_phys *phys, const char *what)
 {
-	unsigned int i;
+	unsigned int i, left = tlb->n;
 	int n = 0;
 
-	for (i = 0; i < tlb->cap; i++) {
+	/* Stop once every valid entry was seen: most TLBs hold a few entries at most. */
+	for (i = 0; left && i < tlb->cap; i++) {
 		const struct tlb_entry *e = &tlb->e[i];
 
-		if (!e->valid || !e->ref.gen || mn_phys_ref_valid(phys, e->ref))
+		if (!e->valid)
+			continue;
+		left--;
+		if (!e->ref.gen || mn_phys_ref_valid(phys, e->ref))
 			continue;
 		mn_phys_use(phys, e->ref, MN_USE_MAP, what); /* reports who freed it */
 		n++;
