@@ -26,6 +26,7 @@ enum story_kind {
 	STORY_PUNCH,	   /* 000: punch hole of a mapped, unbound page of the file */
 	STORY_HVA_OUTSIDE, /* 000 (reply): an HVA cache outside every memslot */
 	STORY_USERFAULT,   /* 001 on guest_memfd */
+	STORY_PUNCH_FAULT, /* a guest fault of a page racing its punch hole */
 };
 
 struct story {
@@ -46,7 +47,8 @@ struct story {
 };
 
 static const char *const kind_name[] = { "gpc-vs-munmap", "gpc-vs-punch-hole",
-					 "hva-gpc-outside-slots", "userfault-toggle-vs-fault" };
+					 "hva-gpc-outside-slots", "userfault-toggle-vs-fault",
+					 "gmem-fault-vs-punch-hole" };
 
 static const char *variant_name(unsigned int v)
 {
@@ -80,7 +82,7 @@ static void vmm_thread(struct mn_sim *sim, void *arg)
 	struct story *s = arg;
 
 	(void)sim;
-	if (s->kind == STORY_PUNCH)
+	if (s->kind == STORY_PUNCH || s->kind == STORY_PUNCH_FAULT)
 		s->ret[1] = mn_mm_fallocate(s->w.mm, s->fd,
 					    MN_FALLOC_FL_PUNCH_HOLE | MN_FALLOC_FL_KEEP_SIZE, PG,
 					    PG);
@@ -93,7 +95,13 @@ static void vcpu_thread(struct mn_sim *sim, void *arg)
 	struct story *s = arg;
 
 	(void)sim;
-	s->ret[0] = mn_vcpu_access(mn_vm_get_vcpu(s->vm, 0), 0, 0, MN_PTE_R, &s->val, &s->exit);
+	s->ret[0] = mn_vcpu_access(mn_vm_get_vcpu(s->vm, 0), 0,
+				   s->kind == STORY_PUNCH_FAULT ? PG : 0, MN_PTE_R, &s->val,
+				   &s->exit);
+	/* Whatever the fault mapped, the guest reads through it again after the punch. */
+	if (s->kind == STORY_PUNCH_FAULT && !s->ret[0])
+		s->ret[0] = mn_vcpu_access(mn_vm_get_vcpu(s->vm, 0), 0, PG, MN_PTE_R, &s->val,
+					   &s->exit);
 }
 
 static void toggle_thread(struct mn_sim *sim, void *arg)
@@ -143,7 +151,24 @@ static int story_setup(struct mn_sim *sim, void *arg)
 	s->fd = mn_vm_create_guest_memfd(s->vm, &g);
 	if (s->fd < 0)
 		return s->fd;
-	if (s->kind == STORY_PUNCH) {
+	if (s->kind == STORY_PUNCH_FAULT) {
+		mn_hva_t fmap;
+
+		/*
+		 * The VMM fills file page 1 through a mapping of the file that is no slot's
+		 * userspace_addr (that one is anonymous), so that only guest_memfd's own
+		 * invalidation covers the slot: were userspace_addr the file's mapping, the
+		 * truncation's mm notification would zap the slot again and hide a missing one.
+		 */
+		f = mn_mm_fget(s->w.mm, s->fd);
+		ret = mn_mm_mmap(s->w.mm, 0, 4 * PG, RW, MN_MAP_SHARED, f, 0, &fmap);
+		mn_file_put(f);
+		if (!ret)
+			ret = mn_mm_access(s->w.mm, fmap + PG, MN_PTE_W, &v, NULL);
+		if (!ret)
+			ret = mn_mm_mmap(s->w.mm, 0, 4 * PG, RW, MN_MAP_PRIVATE | MN_MAP_ANONYMOUS,
+					 NULL, 0, &s->uaddr);
+	} else if (s->kind == STORY_PUNCH) {
 		/* The slot is bound at file page 0 but its hva maps file page 1. */
 		f = mn_mm_fget(s->w.mm, s->fd);
 		ret = mn_mm_mmap(s->w.mm, 0, PG, RW, MN_MAP_SHARED, f, PG, &s->uaddr);
@@ -162,11 +187,12 @@ static int story_setup(struct mn_sim *sim, void *arg)
 		ret = mn_vm_set_user_memory_region2(s->vm, &r);
 	if (ret)
 		return ret;
-	if (s->kind == STORY_USERFAULT) {
+	if (s->kind == STORY_USERFAULT || s->kind == STORY_PUNCH_FAULT) {
 		if (s->checked)
 			mn_check_enable(s->vm);
 		mn_sim_spawn(sim, "vcpu", vcpu_thread, s, NULL);
-		mn_sim_spawn(sim, "vmm", toggle_thread, s, NULL);
+		mn_sim_spawn(sim, "vmm", s->kind == STORY_USERFAULT ? toggle_thread : vmm_thread,
+			     s, NULL);
 		return 0;
 	}
 	/* The guest has touched gfn 0: the slot has a secondary mapping from guest_memfd. */
@@ -192,7 +218,16 @@ static void story_check(struct mn_sim *sim, void *arg)
 	if (s->ret[1])
 		mn_sim_reportf(sim, MN_VIOL_CHECK, "test.vmm", "the VMM's operation failed: %d",
 			       s->ret[1]);
-	if (s->kind == STORY_USERFAULT) {
+	if (s->kind == STORY_PUNCH_FAULT) {
+		/*
+		 * The old page or, after the punch, a new zeroed one; or the guest gave up
+		 * faulting while the schedule kept the punch's invalidation from ending.
+		 */
+		if ((s->ret[0] && !(s->ret[0] == 1 && s->exit.error == -EAGAIN)) ||
+		    (s->val != 0x1111 && s->val != 0))
+			mn_sim_reportf(sim, MN_VIOL_CHECK, "test.vcpu", "access %d (%#llx)",
+				       s->ret[0], (unsigned long long)s->val);
+	} else if (s->kind == STORY_USERFAULT) {
 		/* Mapped before the toggle (the zap took it), or the userfault exit. */
 		if (s->ret[0] < 0 ||
 		    (s->ret[0] == 1 && !(s->exit.flags & MN_MEMORY_EXIT_FLAG_USERFAULT) &&
@@ -253,6 +288,8 @@ static uint64_t explore_story(const struct mn_scenario *sc, unsigned int bound,
 	uint64_t failing;
 
 	assert_int_equal(mn_explore(sc, &cfg, &res), 0);
+	if (res.nr_failures)
+		print_message("  %s\n", res.failures[0].violation.detail);
 	print_message("%s, bound %u: %llu schedules, %llu failing%s%s\n", sc->name, bound,
 		      (unsigned long long)res.schedules, (unsigned long long)res.failing_runs,
 		      res.nr_failures ? ", first " : "",
@@ -398,6 +435,57 @@ static void story_001(enum mn_vm_arch arch)
 	mn_explore_result_free(&res);
 }
 
+/*
+ * guest_memfd's own invalidation: a guest fault of file page 1 racing its punch hole. Clean
+ * exhaustively; without the zap the old page stays mapped; without the fault's retry check
+ * a page taken before the punch is installed after the zap.
+ */
+static void story_punch_fault(enum mn_vm_arch arch)
+{
+	static const struct {
+		const char *skip, *caught;
+	} mutants[] = {
+		{ "gmem.invalidate.zap", "frame.use_after_free" },
+		{ "fault.retry_check", "kvm.install_during_invalidation" },
+		{ "invalidate_end.seq_bump", "frame.use_after_free" },
+	};
+	struct mn_scenario sc = story_scenario(STORY_PUNCH_FAULT, arch, 0, true);
+	size_t i;
+
+	explore_story(&sc, 2, NULL, false);
+	for (i = 0; i < sizeof(mutants) / sizeof(mutants[0]); i++) {
+		const char *skip[] = { mutants[i].skip };
+		struct mn_explore_config cfg = {
+			.strategy = MN_EXPLORE_DFS,
+			.preemption_bound = 2,
+			.skip_steps = skip,
+			.nr_skip_steps = 1,
+		};
+		struct mn_explore_result res;
+
+		assert_int_equal(mn_explore(&sc, &cfg, &res), 0);
+		print_message("%s without %s: %llu schedules, %llu failing, first %s\n", sc.name,
+			      skip[0], (unsigned long long)res.schedules,
+			      (unsigned long long)res.failing_runs,
+			      res.nr_failures ? res.failures[0].violation.invariant : "-");
+		assert_true(res.failing_runs > 0);
+		assert_string_equal(res.failures[0].violation.invariant, mutants[i].caught);
+		mn_explore_result_free(&res);
+	}
+}
+
+static void test_gmem_fault_vs_punch_hole_x86(void **state)
+{
+	(void)state;
+	story_punch_fault(MN_VM_X86);
+}
+
+static void test_gmem_fault_vs_punch_hole_arm64(void **state)
+{
+	(void)state;
+	story_punch_fault(MN_VM_ARM64);
+}
+
 static void test_story_001_userfault_on_gmem_x86(void **state)
 {
 	(void)state;
@@ -421,6 +509,8 @@ int main(void)
 		cmocka_unit_test(test_story_000_hva_cache_outside_slots_arm64),
 		cmocka_unit_test(test_story_001_userfault_on_gmem_x86),
 		cmocka_unit_test(test_story_001_userfault_on_gmem_arm64),
+		cmocka_unit_test(test_gmem_fault_vs_punch_hole_x86),
+		cmocka_unit_test(test_gmem_fault_vs_punch_hole_arm64),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
