@@ -282,14 +282,77 @@ static void test_gmem_guest_fault_takes_the_file_page(void **state)
 	}
 }
 
+/*
+ * Punch a hole under a mapped page. The slot's userspace_addr is anonymous memory, so only
+ * guest_memfd's own invalidation covers the slot (a userspace_addr mapping the file would
+ * have the truncation's mm notification zap it again). With @skip, that zap is skipped and
+ * the oracle must see the leaf outlive its page.
+ */
+static void punch_hole_run(enum mn_vm_arch arch, const char *skip)
+{
+	struct gw g;
+	struct mn_frame_ref old;
+	uint64_t v = 0x55, s0;
+	mn_hva_t gmap;
+	int r;
+
+	gw_init(&g, arch, MN_VM_TYPE_DEFAULT, 0, MN_THP_NEVER);
+	if (skip)
+		assert_int_equal(mn_sim_skip_step(g.w.sim, skip), 0);
+	g.fd = gmem(&g, 16 * PG, G_MMAP | G_SHARED, 0);
+	gmap = map_fd(&g, g.fd, 16 * PG, 0, MN_MAP_SHARED, &r);
+	assert_int_equal(r, 0);
+	assert_int_equal(bind(&g, 0, 0, 16 * PG, g.anon, g.fd, 0), 0);
+	assert_int_equal(guest(&g, 2 * PG, MN_PTE_W, &v, NULL), 0);
+	assert_int_equal(guest(&g, 3 * PG, MN_PTE_W, &v, NULL), 0);
+	old = (struct mn_frame_ref){ sleaf(&g, 2 * PG).pfn, sleaf(&g, 2 * PG).gen };
+	assert_int_equal(read_word(&g.w, gmap + 2 * PG), 0x55);
+	s0 = seq(&g);
+	g.w.rec.nr = 0;
+	assert_int_equal(mn_mm_fallocate(g.w.mm, g.fd, PUNCH, 2 * PG, PG), 0);
+	assert_false(mn_phys_ref_valid(g.w.phys, old));
+	if (skip) {
+		/* The leaf outlived its folio: the oracle says so. */
+		assert_int_equal(sleaf(&g, 2 * PG).leaf.kind, MN_PTE_LEAF);
+		assert_true(mn_check_vm(g.vm) > 0);
+		mn_vm_destroy(g.vm);
+		world_destroy(&g.w);
+		return;
+	}
+	/* Zapped in the secondary MMU, the host mapping unmapped (one CLEAR pair). */
+	assert_int_equal(sleaf(&g, 2 * PG).leaf.kind, MN_PTE_NONE);
+	assert_int_equal(sleaf(&g, 3 * PG).leaf.kind, MN_PTE_LEAF);
+	assert_int_equal(walk(&g.w, gmap + 2 * PG).leaf.kind, MN_PTE_NONE);
+	assert_int_equal(rec_count(&g.w.rec, 's'), 1);
+	/* Only guest_memfd's own end: the hva of the file mapping is in no slot. */
+	assert_int_equal(seq(&g), s0 + 1);
+	assert_int_equal(cached_pages(&g, g.fd), 1);
+	/* A new, zeroed page on the next access. */
+	v = 1;
+	assert_int_equal(guest(&g, 2 * PG, MN_PTE_R, &v, NULL), 0);
+	assert_int_equal(v, 0);
+	assert_int_equal(mn_check_vm(g.vm), 0);
+	gw_fini(&g);
+}
+
 static void test_gmem_punch_hole_invalidates_before_free(void **state)
 {
 	enum mn_vm_arch arch;
 
 	(void)state;
 	for (arch = MN_VM_X86; arch <= MN_VM_ARM64; arch++) {
+		punch_hole_run(arch, NULL);
+		punch_hole_run(arch, "gmem.invalidate.zap");
+	}
+}
+
+static void test_gmem_punch_hole_under_the_file_mapping_zaps_twice(void **state)
+{
+	enum mn_vm_arch arch;
+
+	(void)state;
+	for (arch = MN_VM_X86; arch <= MN_VM_ARM64; arch++) {
 		struct gw g;
-		struct mn_frame_ref old;
 		uint64_t v = 0x55, s0;
 		mn_hva_t gmap;
 		int r;
@@ -300,25 +363,11 @@ static void test_gmem_punch_hole_invalidates_before_free(void **state)
 		assert_int_equal(r, 0);
 		assert_int_equal(bind(&g, 0, 0, 16 * PG, gmap, g.fd, 0), 0);
 		assert_int_equal(guest(&g, 2 * PG, MN_PTE_W, &v, NULL), 0);
-		assert_int_equal(guest(&g, 3 * PG, MN_PTE_W, &v, NULL), 0);
-		old = (struct mn_frame_ref){ sleaf(&g, 2 * PG).pfn, sleaf(&g, 2 * PG).gen };
-		assert_int_equal(read_word(&g.w, gmap + 2 * PG), 0x55);
 		s0 = seq(&g);
-		g.w.rec.nr = 0;
 		assert_int_equal(mn_mm_fallocate(g.w.mm, g.fd, PUNCH, 2 * PG, PG), 0);
-		/* Zapped in the secondary MMU, the host mapping unmapped (one CLEAR pair). */
 		assert_int_equal(sleaf(&g, 2 * PG).leaf.kind, MN_PTE_NONE);
-		assert_int_equal(sleaf(&g, 3 * PG).leaf.kind, MN_PTE_LEAF);
-		assert_int_equal(walk(&g.w, gmap + 2 * PG).leaf.kind, MN_PTE_NONE);
-		assert_int_equal(rec_count(&g.w.rec, 's'), 1);
-		/* gmem's own end and the nested hva walker's end. */
+		/* guest_memfd's own end and the nested hva walker's (PROTOCOL.md §3.10.4). */
 		assert_int_equal(seq(&g), s0 + 2);
-		assert_false(mn_phys_ref_valid(g.w.phys, old));
-		assert_int_equal(cached_pages(&g, g.fd), 1);
-		/* A new, zeroed page on the next access. */
-		v = 1;
-		assert_int_equal(guest(&g, 2 * PG, MN_PTE_R, &v, NULL), 0);
-		assert_int_equal(v, 0);
 		assert_int_equal(mn_check_vm(g.vm), 0);
 		gw_fini(&g);
 	}
@@ -338,7 +387,10 @@ static void test_gmem_fallocate_errno_table(void **state)
 		{ MN_FALLOC_FL_KEEP_SIZE, 100, PG, -EINVAL },
 		{ PUNCH, 0, 100, -EINVAL },
 		{ MN_FALLOC_FL_KEEP_SIZE, 8 * PG, 16 * PG, -EINVAL },
-		{ MN_FALLOC_FL_KEEP_SIZE, ~0ULL - PG, 2 * PG, -EFBIG },
+		{ MN_FALLOC_FL_KEEP_SIZE, INT64_MAX & ~(PG - 1), 2 * PG, -EFBIG },
+		{ MN_FALLOC_FL_KEEP_SIZE, 1ULL << 63, PG, -EINVAL },  /* offset < 0 */
+		{ MN_FALLOC_FL_KEEP_SIZE, 0, 1ULL << 63, -EINVAL },   /* len < 0 */
+		{ 0x10, 1ULL << 63, PG, -EINVAL },		      /* before the mode */
 		{ MN_FALLOC_FL_KEEP_SIZE, 2 * PG, 4 * PG, 0 },
 		{ PUNCH, 3 * PG, 64 * PG, 0 }, /* beyond the end: nothing there */
 	};
@@ -624,6 +676,221 @@ static void test_gmem_no_direct_map_refuses_gup_fast(void **state)
 	gw_fini(&g);
 }
 
+/* arm64 has no private memory: a guest_memfd slot must be guest_memfd-only. */
+static void test_gmem_arm64_needs_gmem_only_slots(void **state)
+{
+	struct gw g;
+	int fd;
+
+	(void)state;
+	gw_init(&g, MN_VM_ARM64, MN_VM_TYPE_DEFAULT, 0, MN_THP_NEVER);
+	fd = gmem(&g, 16 * PG, G_SHARED, 0);
+	assert_int_equal(bind(&g, 0, 0, 16 * PG, g.anon, fd, 0), -EINVAL);
+	/* Rejected after the bind: the binding was undone, the pages can be bound again. */
+	assert_int_equal(mn_mm_close(g.w.mm, fd), 0);
+	fd = gmem(&g, 16 * PG, G_MMAP, 0);
+	assert_int_equal(bind(&g, 0, 0, 16 * PG, g.anon, fd, 0), 0);
+	gw_fini(&g);
+
+	gw_init(&g, MN_VM_X86, MN_VM_TYPE_DEFAULT, 0, MN_THP_NEVER);
+	fd = gmem(&g, 16 * PG, G_SHARED, 0);
+	assert_int_equal(bind(&g, 0, 0, 16 * PG, g.anon, fd, 0), 0);
+	gw_fini(&g);
+}
+
+/*
+ * The VMM closes the last descriptor of a guest_memfd while another thread creates,
+ * deletes or re-flags a slot bound to it, or a vCPU faults from it. The final put runs as
+ * task work on the way back to userspace, never under slots_lock: explored clean (no lock
+ * report, no stale mapping) at bound 2.
+ */
+struct close_race {
+	struct world w;
+	struct mn_vm *vm;
+	int fd, op;
+	int ret[2];
+	uint64_t val;
+};
+
+static void cr_update(struct mn_sim *sim, void *arg)
+{
+	struct close_race *c = arg;
+	struct mn_userspace_memory_region2 r = {
+		.slot = 0,
+		.flags = MN_MEM_GUEST_MEMFD,
+		.memory_size = 4 * PG,
+		.userspace_addr = 0x100000,
+		.guest_memfd = (uint32_t)c->fd,
+	};
+
+	(void)sim;
+	if (c->op == 0)
+		c->ret[0] = mn_vm_set_user_memory_region2(c->vm, &r);
+	else if (c->op == 1)
+		c->ret[0] = mn_vm_set_user_memory_region2(
+			c->vm, &(struct mn_userspace_memory_region2){ .slot = 0 });
+	else
+		c->ret[0] = mn_vcpu_access(mn_vm_get_vcpu(c->vm, 0), 0, PG, MN_PTE_R, &c->val,
+					   NULL);
+}
+
+static void cr_close(struct mn_sim *sim, void *arg)
+{
+	struct close_race *c = arg;
+
+	(void)sim;
+	c->ret[1] = mn_mm_close(c->w.mm, c->fd);
+}
+
+static int cr_setup(struct mn_sim *sim, void *arg)
+{
+	struct close_race *c = arg;
+	struct mn_create_guest_memfd a = { .size = 4 * PG, .flags = G_MMAP | G_SHARED };
+	struct mn_userspace_memory_region2 r = {
+		.slot = 0,
+		.flags = MN_MEM_GUEST_MEMFD,
+		.memory_size = 4 * PG,
+		.userspace_addr = 0x100000,
+	};
+	int op = c->op;
+
+	memset(c, 0, sizeof(*c));
+	c->op = op;
+	c->w.sim = sim;
+	c->w.phys = mn_sim_get_phys(sim);
+	if (mn_mm_create(sim, &(struct mn_mm_config){ .thp = MN_THP_NEVER }, &c->w.mm) ||
+	    mn_vm_create(c->w.mm, NULL, &c->vm))
+		return -ENOMEM;
+	c->fd = mn_vm_create_guest_memfd(c->vm, &a);
+	r.guest_memfd = (uint32_t)c->fd;
+	if (c->fd < 0 || (c->op && mn_vm_set_user_memory_region2(c->vm, &r)))
+		return -EIO;
+	mn_check_enable(c->vm);
+	mn_sim_spawn(sim, "kvm", cr_update, c, NULL);
+	mn_sim_spawn(sim, "vmm", cr_close, c, NULL);
+	return 0;
+}
+
+static void cr_check(struct mn_sim *sim, void *arg)
+{
+	struct close_race *c = arg;
+
+	/*
+	 * Create: done, or the fd was already gone. Delete: always fine. Fault: the zeroed
+	 * page, or a memory-fault exit once the file is released.
+	 */
+	if (c->ret[1] ||
+	    (c->ret[0] && !(c->op == 0 && c->ret[0] == -EBADF) && !(c->op == 2 && c->ret[0] == 1)) ||
+	    (c->op == 2 && c->ret[0] == 0 && c->val))
+		mn_sim_reportf(sim, MN_VIOL_CHECK, "test.close_race", "op %d: %d, close %d",
+			       c->op, c->ret[0], c->ret[1]);
+	mn_check_vm_quiescent(c->vm);
+	mn_vm_destroy(c->vm);
+	mn_mm_destroy(c->w.mm);
+}
+
+static void test_gmem_close_racing_slot_updates(void **state)
+{
+	static struct close_race c;
+	static const char *const names[] = { "close vs create", "close vs delete",
+					      "close vs fault" };
+	struct mn_scenario sc = { NULL, cr_setup, cr_check, NULL, &c };
+
+	(void)state;
+	for (c.op = 0; c.op < 3; c.op++) {
+		sc.name = names[c.op];
+		explore_expect(&sc, 2, 2, NULL, NULL);
+	}
+}
+
+/*
+ * In-place conversion to private racing a VMM fault on the page: whatever the order, a
+ * page that ends private is not mapped in the VMM (the fault takes invalidate_lock shared,
+ * the conversion holds it for writing from the unmap to the flip).
+ */
+struct conv_race {
+	struct world w;
+	struct mn_vm *vm;
+	int fd;
+	mn_hva_t a;
+	uint64_t val;
+	int ret[2];
+};
+
+static void conv_host(struct mn_sim *sim, void *arg)
+{
+	struct conv_race *c = arg;
+
+	(void)sim;
+	c->ret[0] = mn_mm_access(c->w.mm, c->a, MN_PTE_R, &c->val, NULL);
+}
+
+static void conv_kvm(struct mn_sim *sim, void *arg)
+{
+	struct conv_race *c = arg;
+	struct mn_memory_attributes p = { 0, PG, MN_MEMORY_ATTRIBUTE_PRIVATE, 0 };
+
+	(void)sim;
+	c->ret[1] = mn_gmem_set_memory_attributes(c->w.mm, c->fd, &p);
+}
+
+static int conv_setup(struct mn_sim *sim, void *arg)
+{
+	struct conv_race *c = arg;
+	struct mn_vm_config cfg = { .variant = MN_VARIANT_GMEM_INPLACE_CONVERSION };
+	struct mn_create_guest_memfd g = { .size = 4 * PG, .flags = G_MMAP | G_SHARED };
+	struct mn_file *f;
+
+	memset(c, 0, sizeof(*c));
+	c->w.sim = sim;
+	c->w.phys = mn_sim_get_phys(sim);
+	if (mn_mm_create(sim, &(struct mn_mm_config){ .thp = MN_THP_NEVER }, &c->w.mm) ||
+	    mn_vm_create(c->w.mm, &cfg, &c->vm))
+		return -ENOMEM;
+	c->fd = mn_vm_create_guest_memfd(c->vm, &g);
+	f = mn_mm_fget(c->w.mm, c->fd);
+	if (!f || mn_mm_mmap(c->w.mm, 0, 4 * PG, RW, MN_MAP_SHARED, f, 0, &c->a)) {
+		mn_file_put(f);
+		return -EIO;
+	}
+	mn_file_put(f);
+	mn_check_enable(c->vm);
+	mn_sim_spawn(sim, "vmm", conv_host, c, NULL);
+	mn_sim_spawn(sim, "kvm", conv_kvm, c, NULL);
+	return 0;
+}
+
+static void conv_check(struct mn_sim *sim, void *arg)
+{
+	struct conv_race *c = arg;
+	struct mn_pt_walk w;
+	bool mapped = !mn_pt_walk(mn_mm_get_pt(c->w.mm), c->a / PG, &w);
+
+	/*
+	 * Converted: the VMM's read came first or failed, and nothing maps the page. Or
+	 * -EAGAIN: the fault held its page reference when the conversion counted them; the
+	 * page stays shared (and may be mapped).
+	 */
+	if ((c->ret[1] && c->ret[1] != -EAGAIN) || (c->ret[0] && c->ret[0] != -EFAULT) ||
+	    (!c->ret[0] && c->val) || (!c->ret[1] && mapped))
+		mn_sim_reportf(sim, MN_VIOL_CHECK, "test.private_page_host_mapped",
+			       "host read %d, conversion %d, host mapping %s", c->ret[0],
+			       c->ret[1], mapped ? "present" : "absent");
+	mn_check_vm_quiescent(c->vm);
+	mn_vm_destroy(c->vm);
+	mn_mm_destroy(c->w.mm);
+}
+
+static void test_gmem_inplace_conversion_races_host_fault(void **state)
+{
+	static struct conv_race c;
+	struct mn_scenario sc = { "convert to private vs host fault", conv_setup, conv_check,
+				  NULL, &c };
+
+	(void)state;
+	explore_expect(&sc, 2, 10, NULL, NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -632,10 +899,14 @@ int main(void)
 		cmocka_unit_test(test_gmem_readonly_slots_refused_on_protected_vms),
 		cmocka_unit_test(test_gmem_guest_fault_takes_the_file_page),
 		cmocka_unit_test(test_gmem_punch_hole_invalidates_before_free),
+		cmocka_unit_test(test_gmem_punch_hole_under_the_file_mapping_zaps_twice),
+		cmocka_unit_test(test_gmem_arm64_needs_gmem_only_slots),
+		cmocka_unit_test(test_gmem_close_racing_slot_updates),
 		cmocka_unit_test(test_gmem_fallocate_errno_table),
 		cmocka_unit_test(test_gmem_release_zaps_and_pins_the_vm),
 		cmocka_unit_test(test_gmem_host_faults_need_shared_memory),
 		cmocka_unit_test(test_gmem_inplace_conversion),
+		cmocka_unit_test(test_gmem_inplace_conversion_races_host_fault),
 		cmocka_unit_test(test_gmem_level_follows_the_folio),
 		cmocka_unit_test(test_gmem_no_direct_map),
 		cmocka_unit_test(test_gmem_no_direct_map_refuses_gup_fast),

@@ -532,10 +532,19 @@ MN_EXPORT void mn_might_sleep(struct mn_sim *sim, const char *what);
  *
  * The hook is removed by mn_sim_reset(), so a scenario's setup installs it for its run.
  *
- * Context: Not from a sim thread.
+ * Context: Not from a sim thread, except to remove the hook (@fn NULL).
  */
 MN_EXPORT void mn_sim_set_step_hook(struct mn_sim *sim, void (*fn)(struct mn_sim *sim, void *arg),
 				    void *arg);
+
+/**
+ * mn_sim_get_step_hook_arg() - The argument of the step hook in place.
+ * @sim: the world.
+ *
+ * Context: Any context of the world.
+ * Return: the @arg given to mn_sim_set_step_hook(), or NULL without a hook.
+ */
+MN_EXPORT void *mn_sim_get_step_hook_arg(const struct mn_sim *sim);
 
 /**
  * mn_non_block_start() - Enter a section that must not sleep although it is not atomic

@@ -121,6 +121,12 @@ static void check_gmem_backing(struct backing_arg *b, const struct kvm_memory_sl
 	unsigned int order;
 	char what[160];
 
+	/*
+	 * Release in flight: it cleared the file first (kernel order) and zaps under
+	 * invalidate_lock before it unbinds; a fault can no longer reach the file.
+	 */
+	if (!slot->gmem.file && slot->gmem.bound)
+		return;
 	if (!slot->gmem.file) {
 		snprintf(what, sizeof(what),
 			 "but slot %u's guest_memfd was released: %s missed its invalidation",
@@ -128,8 +134,12 @@ static void check_gmem_backing(struct backing_arg *b, const struct kvm_memory_sl
 		report(b, "kvm.spte_stale_gmem", gfn, pfn, 0, what);
 		return;
 	}
-	/* A block needs one folio covering it whole, starting with its first page. */
-	if (pages > 1 && (kvm_gmem_peek(slot, gfn, &page, &order) || pages > (1ULL << order))) {
+	/*
+	 * A block needs one folio covering it whole: its first page cached, in a folio at
+	 * least as large, the block's frames aligned within it (folios are naturally aligned).
+	 */
+	if (pages > 1 && (kvm_gmem_peek(slot, gfn, &page, &order) || pages > (1ULL << order) ||
+			  (page.pfn & (pages - 1)))) {
 		snprintf(what, sizeof(what),
 			 "%s at level %u, but no guest_memfd folio of that size backs the block",
 			 kind, level);
@@ -394,6 +404,13 @@ static void step_hook(struct mn_sim *sim, void *arg)
 {
 	(void)sim;
 	mn_check_vm(arg);
+}
+
+/* The VM is going (kvm_destroy_vm()): stop checking it. */
+void kvm_check_disable(struct mn_vm *vm)
+{
+	if (mn_sim_get_step_hook_arg(vm->sim) == vm)
+		mn_sim_set_step_hook(vm->sim, NULL, NULL);
 }
 
 void mn_check_enable(struct mn_vm *vm)

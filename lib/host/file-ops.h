@@ -121,6 +121,14 @@ int file_truncate_range(struct mn_file *f, uint64_t start, uint64_t end);
  */
 int file_unmap_range(struct mn_file *f, uint64_t start, uint64_t end);
 
+/*
+ * Drop a reference from inside a call that may hold locks: a last reference releases the
+ * file only at mm_task_work_run(), which every public entry point that can get here runs
+ * before it returns (fput()'s task work).
+ */
+void file_put_deferred(struct mn_mm *mm, struct mn_file *f);
+void mm_task_work_run(struct mn_mm *mm);
+
 /* VMAs (in every mm) that map the file now: the length of its i_mmap list. */
 unsigned int file_nr_mappings(const struct mn_file *f);
 

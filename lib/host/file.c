@@ -400,12 +400,47 @@ static void file_truncate_final(struct mn_file *f)
 }
 
 /* __fput(): release first, then the page cache, then the file. */
-void mn_file_put(struct mn_file *f)
+static void __fput(struct mn_file *f)
 {
-	if (!f || --f->refs)
-		return;
 	if (f->ops && f->ops->release)
 		f->ops->release(f);
 	file_truncate_final(f);
 	mn_free(f->alloc, f);
+}
+
+void mn_file_put(struct mn_file *f)
+{
+	if (!f || --f->refs)
+		return;
+	__fput(f);
+}
+
+/*
+ * fput() from inside a system call: the last reference queues __fput() as task work, run
+ * when the call returns to userspace (mm_task_work_run()), with none of the call's locks
+ * held. So a munmap that drops a file's last reference, or KVM dropping the reference it
+ * took on a guest_memfd while another thread closed the fd, never runs the file's release
+ * under mmap_lock or slots_lock.
+ */
+void file_put_deferred(struct mn_mm *mm, struct mn_file *f)
+{
+	if (!f || --f->refs)
+		return;
+	f->fput_next = mm->fput_pending;
+	mm->fput_pending = f;
+}
+
+/* task_work_run() on the way back to userspace: the deferred final puts, oldest first. */
+void mm_task_work_run(struct mn_mm *mm)
+{
+	while (mm->fput_pending) {
+		struct mn_file *f = mm->fput_pending, **pp = &mm->fput_pending;
+
+		while (f->fput_next) {
+			pp = &f->fput_next;
+			f = f->fput_next;
+		}
+		*pp = NULL;
+		__fput(f);
+	}
 }

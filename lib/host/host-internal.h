@@ -58,6 +58,7 @@ struct mn_file {
 	struct file_vmas i_mmap;
 	unsigned int nr_mappings;
 	struct mn_rwlock i_mmap_rwsem;
+	struct mn_file *fput_next; /* on the mm's list of deferred final puts */
 };
 
 struct pfn_node;
@@ -86,6 +87,7 @@ struct mn_mm {
 	struct mn_itree vmas;
 	unsigned int nr_vmas;
 	struct mn_file **fds; /* the fd table (files_struct); NULL slots are free */
+	struct mn_file *fput_pending; /* final puts deferred to the end of the call */
 	unsigned int nr_fds;  /* slots allocated */
 	struct mn_pt *pt;
 	struct mn_tlb *tlb;

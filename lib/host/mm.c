@@ -92,6 +92,7 @@ void mn_mm_destroy(struct mn_mm *mm)
 
 		vma_free(mm, v);
 	}
+	mm_task_work_run(mm);
 	pfnset_clear(mm, &mm->pins);
 	pfnset_clear(mm, &mm->anon_shared);
 	if (mm->zero_page.pfn != MN_INVALID_PFN)
@@ -178,7 +179,7 @@ static void vma_unlink(struct mn_mm *mm, struct host_vma *v, bool lock)
 	mm->nr_vmas--;
 	if (v->file)
 		file_unlink_vma(v, lock);
-	mn_file_put(v->file);
+	file_put_deferred(mm, v->file);
 	mn_free(mm->alloc, v);
 }
 
@@ -434,6 +435,7 @@ int mn_mm_munmap(struct mn_mm *mm, mn_hva_t start, uint64_t len)
 	mn_write_lock(mm->sim, &mm->mmap_lock);
 	ret = do_munmap(mm, start, end);
 	mn_write_unlock(mm->sim, &mm->mmap_lock);
+	mm_task_work_run(mm);
 	return ret;
 }
 
@@ -548,6 +550,7 @@ int mn_mm_mmap(struct mn_mm *mm, mn_hva_t addr, uint64_t len, unsigned int prot,
 	}
 	if (ret) {
 		mn_write_unlock(mm->sim, &mm->mmap_lock);
+		mm_task_work_run(mm);
 		mn_file_put(shmem);
 		mn_free(mm->alloc, v);
 		return ret;
@@ -568,6 +571,7 @@ int mn_mm_mmap(struct mn_mm *mm, mn_hva_t addr, uint64_t len, unsigned int prot,
 	vma_insert(mm, v);
 	host_trace(mm, "host.mmap", v->start, v->end);
 	mn_write_unlock(mm->sim, &mm->mmap_lock);
+	mm_task_work_run(mm); /* a MAP_FIXED replacement may have dropped a file */
 	if (flags & (MN_MAP_POPULATE | MN_MAP_LOCKED))
 		populate(mm, start, start + len, (prot & MN_PROT_WRITE) && type == MN_MAP_PRIVATE);
 	*out = start;

@@ -271,6 +271,7 @@ void mn_mm_exit(struct mn_mm *mm)
 	while ((n = mn_itree_first(&mm->vmas)))
 		vma_remove(mm, container_of(n, struct host_vma, node));
 	mn_write_unlock(mm->sim, &mm->mmap_lock);
+	mm_task_work_run(mm);
 	host_trace(mm, "host.exit", 0, HOST_TASK_SIZE);
 }
 

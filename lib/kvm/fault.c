@@ -8,6 +8,8 @@
  */
 #include "kvm/kvm-internal.h"
 
+#include "host/file-ops.h"
+
 /*
  * The named steps of a fault, and what a mutation that skips one does:
  *
@@ -806,8 +808,8 @@ static int guest_load_store(struct mn_vm *vm, mn_pfn_t pfn, unsigned int perm, u
  * faulting until the invalidation in its way ends, which a schedule that never runs the
  * invalidating thread again cannot show, so the simulation reports it instead of spinning.
  */
-int mn_vcpu_access(struct mn_vcpu *vcpu, unsigned int as_id, mn_gpa_t gpa, unsigned int perm,
-		   uint64_t *val, struct mn_vcpu_exit *out)
+static int vcpu_access(struct mn_vcpu *vcpu, unsigned int as_id, mn_gpa_t gpa, unsigned int perm,
+		       uint64_t *val, struct mn_vcpu_exit *out)
 {
 	struct mn_vcpu_exit exit = { MN_EXIT_NONE, gpa, 0, 0 };
 	unsigned int tries;
@@ -849,4 +851,15 @@ int mn_vcpu_access(struct mn_vcpu *vcpu, unsigned int as_id, mn_gpa_t gpa, unsig
 	if (out)
 		*out = exit;
 	return 1;
+}
+
+/* KVM_RUN returns to userspace: a guest_memfd whose last reference a fault dropped goes. */
+int mn_vcpu_access(struct mn_vcpu *vcpu, unsigned int as_id, mn_gpa_t gpa, unsigned int perm,
+		   uint64_t *val, struct mn_vcpu_exit *out)
+{
+	int r = vcpu_access(vcpu, as_id, gpa, perm, val, out);
+
+	if (vcpu)
+		mm_task_work_run(vcpu->vm->mm);
+	return r;
 }

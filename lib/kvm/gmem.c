@@ -178,10 +178,9 @@ static void kvm_gmem_invalidate_end(struct kvm_gmem *gmem, uint64_t start, uint6
  * through a temporary kernel mapping instead (the "mermap" of seed 004), which leaves a
  * TLB entry behind until the folio leaves the page cache.
  */
-static int kvm_gmem_clear_folio(struct kvm_gmem *gmem, struct file_folio *ff)
+static int kvm_gmem_clear_folio(struct kvm_gmem *gmem, struct file_folio *ff, bool mermap)
 {
 	struct mn_phys *phys = gmem->vm->phys;
-	bool mermap = gmem_no_direct_map(gmem) && mn_step(gmem->vm->sim, "gmem.zero.mermap");
 	uint64_t i;
 	int r;
 
@@ -219,14 +218,24 @@ static int kvm_gmem_get_folio(struct kvm_gmem *gmem, uint64_t index, struct file
 	return 0;
 }
 
+/*
+ * Whether this lookup will zero through the temporary mapping (the step "gmem.zero.mermap").
+ * Decided before the folio is looked up: from the lookup to the end of its use nothing may
+ * yield, which stands for the folio lock the kernel holds meanwhile (truncation waits on it).
+ */
+static bool kvm_gmem_use_mermap(struct kvm_gmem *gmem)
+{
+	return gmem_no_direct_map(gmem) && mn_step(gmem->vm->sim, "gmem.zero.mermap");
+}
+
 /* Zero and mark uptodate a folio that is not yet (the folio lock is held meanwhile). */
-static int kvm_gmem_prepare_folio(struct kvm_gmem *gmem, struct file_folio *ff)
+static int kvm_gmem_prepare_folio(struct kvm_gmem *gmem, struct file_folio *ff, bool mermap)
 {
 	int r;
 
 	if (ff->uptodate)
 		return 0;
-	r = kvm_gmem_clear_folio(gmem, ff);
+	r = kvm_gmem_clear_folio(gmem, ff, mermap);
 	if (r)
 		return r;
 	ff->uptodate = true;
@@ -270,6 +279,7 @@ int kvm_gmem_get_pfn(struct mn_vm *vm, struct kvm_memory_slot *slot, mn_gfn_t gf
 	struct kvm_gmem *gmem;
 	struct file_folio *ff;
 	uint64_t index;
+	bool mermap;
 	int r;
 
 	/* kvm_gmem_get_file(): released, or dying. */
@@ -288,10 +298,11 @@ int kvm_gmem_get_pfn(struct mn_vm *vm, struct kvm_memory_slot *slot, mn_gfn_t gf
 		r = -EIO;
 		goto out;
 	}
+	mermap = kvm_gmem_use_mermap(gmem);
 	r = kvm_gmem_get_folio(gmem, index, &ff);
 	if (r)
 		goto out;
-	r = kvm_gmem_prepare_folio(gmem, ff);
+	r = kvm_gmem_prepare_folio(gmem, ff, mermap);
 	if (r)
 		goto out;
 	*page = mn_frame_ref_offset(ff->ref, index - ff->index);
@@ -300,7 +311,7 @@ int kvm_gmem_get_pfn(struct mn_vm *vm, struct kvm_memory_slot *slot, mn_gfn_t gf
 	mn_trace(vm->trace, "kvm.gmem_get_pfn", MN_KV_X("gfn", gfn), MN_KV_X("index", index),
 		 MN_KV_X("pfn", page->pfn), MN_KV_U("order", ff->order));
 out:
-	mn_file_put(file);
+	file_put_deferred(vm->mm, file); /* the fault may hold mmu_lock or SRCU */
 	return r;
 }
 
@@ -349,22 +360,38 @@ static unsigned int kvm_gmem_fault_user_mapping(struct mn_file *f, uint64_t pgof
 						 struct mn_frame_ref *page, unsigned int *order)
 {
 	struct kvm_gmem *gmem = file_private(f);
+	struct mn_sim *sim = gmem->vm->sim;
 	struct file_folio *ff;
+	unsigned int ret = 0;
+	bool mermap;
 	int r;
 
 	(void)write;
-	if (pgoff >= gmem->npages || !kvm_gmem_is_shared(gmem, pgoff))
-		return MN_VM_FAULT_SIGBUS;
+	/*
+	 * invalidate_lock shared, as filemap_fault() takes it to add a page: the page's kind
+	 * cannot change between the test and the mapping (an in-place conversion to private
+	 * holds the lock for writing while it unmaps and flips the page).
+	 */
+	mn_read_lock(sim, &gmem->invalidate_lock);
+	if (pgoff >= gmem->npages || !kvm_gmem_is_shared(gmem, pgoff)) {
+		ret = MN_VM_FAULT_SIGBUS;
+		goto out;
+	}
+	mermap = kvm_gmem_use_mermap(gmem);
 	r = kvm_gmem_get_folio(gmem, pgoff, &ff);
 	if (r)
-		return r == -ENOMEM ? MN_VM_FAULT_OOM : MN_VM_FAULT_SIGBUS;
-	if (ff->order)
-		return MN_VM_FAULT_SIGBUS;
-	if (kvm_gmem_prepare_folio(gmem, ff))
-		return MN_VM_FAULT_SIGBUS;
-	*page = ff->ref;
-	*order = 0;
-	return mn_phys_get(gmem->vm->phys, *page, "gmem.fault_user") ? MN_VM_FAULT_SIGBUS : 0;
+		ret = r == -ENOMEM ? MN_VM_FAULT_OOM : MN_VM_FAULT_SIGBUS;
+	else if (ff->order || kvm_gmem_prepare_folio(gmem, ff, mermap))
+		ret = MN_VM_FAULT_SIGBUS;
+	else if (mn_phys_get(gmem->vm->phys, ff->ref, "gmem.fault_user"))
+		ret = MN_VM_FAULT_SIGBUS;
+	if (!ret) {
+		*page = ff->ref;
+		*order = 0;
+	}
+out:
+	mn_read_unlock(sim, &gmem->invalidate_lock);
+	return ret;
 }
 
 /* ---- fallocate -------------------------------------------------------------------------- */
@@ -416,12 +443,13 @@ static int kvm_gmem_fallocate(struct mn_file *f, int mode, uint64_t offset, uint
 {
 	struct kvm_gmem *gmem = file_private(f);
 
-	if (!len)
+	/* vfs_fallocate(): loff_t offset < 0 or len <= 0, then the mode, then the size. */
+	if (!len || offset > INT64_MAX || len > INT64_MAX)
 		return -EINVAL;
 	if (mode & ~(MN_FALLOC_FL_KEEP_SIZE | MN_FALLOC_FL_PUNCH_HOLE) ||
 	    !(mode & MN_FALLOC_FL_KEEP_SIZE))
 		return -EOPNOTSUPP;
-	if (offset + len < offset || (offset + len) >> 63)
+	if (len > INT64_MAX - offset)
 		return -EFBIG;
 	if ((offset | len) & (MN_PAGE_SIZE - 1))
 		return -EINVAL;
@@ -507,6 +535,10 @@ int mn_vm_create_guest_memfd(struct mn_vm *vm, const struct mn_create_guest_memf
 	if (args->huge_order && args->huge_order != MN_ORDER_2M)
 		return -EINVAL;
 	folio_size = MN_PAGE_SIZE << args->huge_order;
+	/*
+	 * Not the kernel's upper bound (any positive loff_t): the model's files end at the
+	 * VMM's address-space size (file_create_ops()), which no test of the rules needs.
+	 */
 	if (!args->size || (args->size & (folio_size - 1)) || (args->size >> 62))
 		return -EINVAL;
 
@@ -587,7 +619,7 @@ int kvm_gmem_bind(struct mn_vm *vm, struct kvm_memory_slot *slot, int fd, uint64
 	}
 	mn_write_unlock(vm->sim, &gmem->invalidate_lock);
 out:
-	mn_file_put(file);
+	file_put_deferred(vm->mm, file); /* slots_lock is held */
 	return r;
 }
 
@@ -616,7 +648,7 @@ void kvm_gmem_unbind(struct mn_vm *vm, struct kvm_memory_slot *slot)
 	slot->gmem.bound = false;
 	slot->gmem.file = NULL;
 	mn_write_unlock(vm->sim, &gmem->invalidate_lock);
-	mn_file_put(file);
+	file_put_deferred(vm->mm, file); /* slots_lock is held */
 }
 
 /*

@@ -338,6 +338,10 @@ void kvm_attributes_init(struct mn_vm *vm);
 void kvm_attributes_free(struct mn_vm *vm);
 int kvm_attributes_check(const struct mn_vm *vm);
 
+/* ---- lib/check/check.c ---------------------------------------------------------------- */
+
+void kvm_check_disable(struct mn_vm *vm);
+
 /* ---- gmem.c ------------------------------------------------------------------------------ */
 
 int kvm_gmem_bind(struct mn_vm *vm, struct kvm_memory_slot *slot, int fd, uint64_t offset);

@@ -8,6 +8,8 @@
  */
 #include "kvm/kvm-internal.h"
 
+#include "host/file-ops.h"
+
 /*
  * The VMM's TASK_SIZE_MAX, the limit access_ok() checks userspace_addr against: x86-64 with
  * 4-level paging stops one guard page below 2^47 (the host model is that process, for arm64
@@ -435,7 +437,9 @@ static mn_gfn_t kvm_mmu_max_gfn(const struct mn_vm *vm)
  * (-EINVAL); the kernel derives it from the host MAXPHYADDR, here from the EPT input
  * size. The rmap / lpage_info metadata it then allocates is not modelled.
  * arm64 (arch/arm64/kvm/mmu.c): a created, moved or re-flagged slot must end within the IPA
- * space (-EFAULT). The VMA walk that follows (MTE with VM_SHARED, VM_PFNMAP with dirty
+ * space (-EFAULT), and a guest_memfd slot must be guest_memfd-only (its file created with
+ * MMAP): arm64 has no private memory, so every fault of such a slot is served from the
+ * file (-EINVAL otherwise). The VMA walk that follows (MTE with VM_SHARED, VM_PFNMAP with dirty
  * logging: -EINVAL) has nothing to find, the host model having neither.
  */
 static int kvm_arch_prepare_memory_region(struct mn_vm *vm, const struct kvm_memory_slot *old,
@@ -453,6 +457,8 @@ static int kvm_arch_prepare_memory_region(struct mn_vm *vm, const struct kvm_mem
 		return 0;
 	if (new->base_gfn + new->npages > (1ULL << (vm->cfg.ipa_bits - MN_PAGE_SHIFT)))
 		return -EFAULT;
+	if (kvm_slot_has_gmem(new) && !kvm_memslot_is_gmem_only(new))
+		return -EINVAL;
 	return 0;
 }
 
@@ -988,6 +994,8 @@ int kvm_set_memory_region(struct mn_vm *vm, const struct mn_userspace_memory_reg
 	mn_mutex_lock(vm->sim, &vm->slots_lock);
 	r = __kvm_set_memory_region(vm, mem);
 	mn_mutex_unlock(vm->sim, &vm->slots_lock);
+	/* Back to userspace: a guest_memfd whose last reference the update dropped goes. */
+	mm_task_work_run(vm->mm);
 	return r;
 }
 

@@ -123,6 +123,7 @@ static void kvm_destroy_vm(struct mn_vm *vm)
 			       "VM destroyed with an active gfn_to_pfn cache (uhva %#llx)",
 			       (unsigned long long)gpc->uhva);
 	vm->dead = true;
+	kvm_check_disable(vm);
 	/* Release zaps everything and waits for callbacks in flight. */
 	mn_notifier_unregister(&vm->mmu_notifier, vm->mm);
 	/*

@@ -622,6 +622,11 @@ void sim_pop_held(struct mn_thread *t, struct held_lock *h)
 	t->nr_held--;
 }
 
+void *mn_sim_get_step_hook_arg(const struct mn_sim *sim)
+{
+	return sim->step_hook ? sim->step_hook_arg : NULL;
+}
+
 void mn_sim_set_step_hook(struct mn_sim *sim, void (*fn)(struct mn_sim *sim, void *arg),
 			  void *arg)
 {
