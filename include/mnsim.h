@@ -23,5 +23,6 @@
 #include <mnsim/gmem.h>
 #include <mnsim/check.h>
 #include <mnsim/builtin.h>
+#include <mnsim/scenario.h>
 
 #endif /* MNSIM_H */

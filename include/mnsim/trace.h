@@ -29,6 +29,13 @@
  *
  * Strings passed as step names, keys, actor-independent string values and violation texts
  * must outlive the trace: string literals, or copies made with mn_trace_intern().
+ *
+ * State: a provider set with mn_trace_set_state_fn() adds a small snapshot (up to
+ * %MN_TRACE_MAX_STATE named values) to each event recorded in %MN_TRACE_FULL mode; the KVM
+ * layer uses it for the VM's invalidation state.
+ *
+ * Renderings: mn_trace_render() writes a recorded trace as aligned text, as JSON Lines with
+ * stable keys, or as a Mermaid sequence diagram; docs/trace-format.md describes all three.
  */
 
 #ifdef __cplusplus
@@ -88,6 +95,24 @@ struct mn_kv {
 
 #define MN_TRACE_MAX_KV 8
 
+#define MN_TRACE_MAX_STATE 4
+
+/**
+ * struct mn_trace_state - a snapshot of the state a trace follows, taken at each event.
+ * @nr: number of valid entries (0: no snapshot).
+ * @name: the values' names, string literals such as "seq".
+ * @val: the values.
+ *
+ * The KVM layer gives the invalidation state of the VM created last: ``seq``
+ * (mmu_invalidate_seq), ``in_progress`` (mmu_invalidate_in_progress) and ``mn_count``
+ * (mn_active_invalidate_count).
+ */
+struct mn_trace_state {
+	uint32_t nr;
+	const char *name[MN_TRACE_MAX_STATE];
+	int64_t val[MN_TRACE_MAX_STATE];
+};
+
 /**
  * struct mn_event - one recorded event.
  * @id: position in the log, starting at 1.
@@ -95,6 +120,7 @@ struct mn_kv {
  * @nr_kv: number of valid entries in @kv.
  * @step: the step name.
  * @kv: key/values in the order given.
+ * @state: the state provider's snapshot (%MN_TRACE_FULL mode only; else @state.nr is 0).
  */
 struct mn_event {
 	uint64_t id;
@@ -102,6 +128,7 @@ struct mn_event {
 	uint32_t nr_kv;
 	const char *step;
 	struct mn_kv kv[MN_TRACE_MAX_KV];
+	struct mn_trace_state state;
 };
 
 /**
@@ -228,6 +255,37 @@ MN_EXPORT uint64_t mn_trace_first_id(const struct mn_trace *t);
  * Context: The thread that owns @t.
  */
 MN_EXPORT void mn_trace_set_sink(struct mn_trace *t, mn_trace_sink_fn fn, void *arg);
+
+/**
+ * typedef mn_trace_state_fn - fills a snapshot of the state a trace follows.
+ * @arg: the argument given to mn_trace_set_state_fn().
+ * @st: the snapshot to fill; @st->nr is 0 on entry. It must not emit, yield or report.
+ */
+typedef void (*mn_trace_state_fn)(void *arg, struct mn_trace_state *st);
+
+/**
+ * mn_trace_set_state_fn() - Attach a snapshot of some state to every event from now on.
+ * @t: the trace.
+ * @fn: the provider, or NULL for none.
+ * @arg: passed to @fn; also what mn_trace_clear_state_fn() compares.
+ *
+ * The provider is called for each event recorded in %MN_TRACE_FULL mode, and its snapshot
+ * is stored in &struct mn_event.state. There is one provider per trace: setting one
+ * replaces the previous (the KVM layer registers each VM it creates, so with several VMs
+ * the one created last wins).
+ *
+ * Context: The thread that owns @t.
+ */
+MN_EXPORT void mn_trace_set_state_fn(struct mn_trace *t, mn_trace_state_fn fn, void *arg);
+
+/**
+ * mn_trace_clear_state_fn() - Remove the state provider if it is still the one for @arg.
+ * @t: the trace.
+ * @arg: the argument the provider was set with.
+ *
+ * Context: The thread that owns @t.
+ */
+MN_EXPORT void mn_trace_clear_state_fn(struct mn_trace *t, const void *arg);
 
 /**
  * mn_trace_intern() - Copy @s into storage that lives as long as @t.
@@ -446,6 +504,62 @@ MN_EXPORT void mn_trace_clear_violations(struct mn_trace *t);
  */
 MN_EXPORT int mn_trace_format_violation(const struct mn_trace *t, const struct mn_violation *v,
 					char *buf, size_t len);
+
+/**
+ * enum mn_trace_format - the renderings of mn_trace_render().
+ * @MN_TRACE_FMT_TEXT: one aligned line per event, violations with their detail.
+ * @MN_TRACE_FMT_JSONL: one JSON object per line: a header, the events, the violations and
+ *                      a summary, with the keys documented in docs/trace-format.md.
+ * @MN_TRACE_FMT_MERMAID: a Mermaid ``sequenceDiagram``, one lifeline per actor.
+ */
+enum mn_trace_format {
+	MN_TRACE_FMT_TEXT = 0,
+	MN_TRACE_FMT_JSONL,
+	MN_TRACE_FMT_MERMAID,
+};
+
+/**
+ * struct mn_trace_render - how mn_trace_render() writes a trace.
+ * @format: the rendering.
+ * @colour: text only: ANSI colours (violations red, one colour per actor, named steps dim).
+ * @verbose: text and Mermaid: every event; when false, lock and SRCU events and
+ *           page-table allocations are left out (JSON Lines always has every event).
+ * @title: a title for the rendering, or NULL.
+ * @replay: the command line that replays the run, printed last, or NULL.
+ */
+struct mn_trace_render {
+	enum mn_trace_format format;
+	bool colour;
+	bool verbose;
+	const char *title;
+	const char *replay;
+};
+
+/**
+ * mn_trace_format_parse() - Look a rendering up by name.
+ * @name: "text", "jsonl" or "mermaid".
+ * @out: receives the format.
+ *
+ * Context: Any context.
+ * Return: 0, or -EINVAL for an unknown name (@out is unchanged).
+ */
+MN_EXPORT int mn_trace_format_parse(const char *name, enum mn_trace_format *out);
+
+/**
+ * mn_trace_render() - Write the kept events and the violation reports of @t to @f.
+ * @t: the trace.
+ * @f: the stream.
+ * @opts: the rendering, or NULL for plain text.
+ *
+ * Each violation follows the event that reported it; reports with no kept event come after
+ * the last event. docs/trace-format.md describes the three formats.
+ *
+ * Context: Any context; @t must not change meanwhile.
+ * Return: the number of events written, -EINVAL for a NULL @t or @f or an unknown format,
+ * -ENOMEM, or -EIO when writing failed.
+ */
+MN_EXPORT int mn_trace_render(const struct mn_trace *t, FILE *f,
+			      const struct mn_trace_render *opts);
 
 #ifdef __cplusplus
 }

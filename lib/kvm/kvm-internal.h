@@ -285,6 +285,11 @@ void kvm_dirty_log_settle(struct mn_vm *vm);
 void kvm_get_kvm(struct mn_vm *vm);
 void kvm_put_kvm(struct mn_vm *vm);
 
+/* ---- trace-state.c: the VM's invalidation state in full traces ------------------------- */
+
+void kvm_trace_state_register(struct mn_vm *vm);
+void kvm_trace_state_unregister(struct mn_vm *vm);
+
 void kvm_flush_remote_tlbs(struct mn_vm *vm);
 void kvm_flush_remote_tlbs_range(struct mn_vm *vm, unsigned int as_id, mn_gfn_t start,
 				 mn_gfn_t end);

@@ -106,6 +106,7 @@ int mn_vm_create(struct mn_mm *mm, const struct mn_vm_config *cfg, struct mn_vm 
 		vm_free(vm);
 		return ret;
 	}
+	kvm_trace_state_register(vm);
 	mn_trace(vm->trace, "kvm.create_vm", MN_KV_S("arch", c.arch == MN_VM_X86 ? "x86" : "arm64"),
 		 MN_KV_U("vcpus", c.nr_vcpus));
 	*out = vm;
@@ -136,6 +137,7 @@ static void kvm_destroy_vm(struct mn_vm *vm)
 		mn_sim_reportf(vm->sim, MN_VIOL_CHECK, "kvm.destroy_in_progress",
 			       "VM destroyed with mmu_invalidate_in_progress %lld",
 			       (long long)vm->mmu_invalidate_in_progress);
+	kvm_trace_state_unregister(vm);
 	vm_free(vm);
 }
 

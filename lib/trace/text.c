@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * text.c - the plain-text rendering of events and violation reports: one line each, aligned
- * columns, no colour (the CLI adds colour on terminals).
+ * text.c - the plain-text rendering of single events and violation reports: one line each,
+ * fixed columns, no colour. Whole traces, with colour and state, are format.c's.
  */
 #include "trace/trace-internal.h"
 
@@ -9,8 +9,7 @@
 #include <stdarg.h>
 
 /* snprintf into @buf at offset *@pos, counting the full length like snprintf does. */
-static void __attribute__((format(printf, 4, 5)))
-append(char *buf, size_t len, size_t *pos, const char *fmt, ...)
+void trace_append(char *buf, size_t len, size_t *pos, const char *fmt, ...)
 {
 	size_t room = *pos < len ? len - *pos : 0;
 	va_list ap;
@@ -23,20 +22,21 @@ append(char *buf, size_t len, size_t *pos, const char *fmt, ...)
 		*pos += (size_t)n;
 }
 
-static void append_kv(char *buf, size_t len, size_t *pos, const struct mn_kv *kv)
+/* " key=value", the value printed as its type says. */
+void trace_append_kv(char *buf, size_t len, size_t *pos, const struct mn_kv *kv)
 {
 	switch (kv->type) {
 	case MN_KV_HEX:
-		append(buf, len, pos, " %s=0x%" PRIx64, kv->key, kv->u);
+		trace_append(buf, len, pos, " %s=0x%" PRIx64, kv->key, kv->u);
 		break;
 	case MN_KV_INT:
-		append(buf, len, pos, " %s=%" PRId64, kv->key, kv->i);
+		trace_append(buf, len, pos, " %s=%" PRId64, kv->key, kv->i);
 		break;
 	case MN_KV_STR:
-		append(buf, len, pos, " %s=%s", kv->key, kv->s ? kv->s : "(null)");
+		trace_append(buf, len, pos, " %s=%s", kv->key, kv->s ? kv->s : "(null)");
 		break;
 	default:
-		append(buf, len, pos, " %s=%" PRIu64, kv->key, kv->u);
+		trace_append(buf, len, pos, " %s=%" PRIu64, kv->key, kv->u);
 		break;
 	}
 }
@@ -50,10 +50,11 @@ int mn_trace_format_event(const struct mn_trace *t, const struct mn_event *ev, c
 	if (len)
 		buf[0] = '\0';
 	/* The step column is padded only when key/values follow it. */
-	append(buf, len, &pos, ev->nr_kv ? "%6" PRIu64 "  %-10s  %-28s" : "%6" PRIu64 "  %-10s  %s",
-	       ev->id, mn_trace_actor_name(t, ev->actor), ev->step ? ev->step : "?");
+	trace_append(buf, len, &pos,
+		     ev->nr_kv ? "%6" PRIu64 "  %-10s  %-28s" : "%6" PRIu64 "  %-10s  %s", ev->id,
+		     mn_trace_actor_name(t, ev->actor), ev->step ? ev->step : "?");
 	for (i = 0; i < ev->nr_kv; i++)
-		append_kv(buf, len, &pos, &ev->kv[i]);
+		trace_append_kv(buf, len, &pos, &ev->kv[i]);
 	return (int)MN_MIN(pos, (size_t)INT32_MAX);
 }
 
@@ -91,19 +92,20 @@ int mn_trace_format_violation(const struct mn_trace *t, const struct mn_violatio
 
 	if (len)
 		buf[0] = '\0';
-	append(buf, len, &pos, "%s", v->invariant ? v->invariant : "?");
+	trace_append(buf, len, &pos, "%s", v->invariant ? v->invariant : "?");
 	if (v->pfn != MN_INVALID_PFN)
-		append(buf, len, &pos, " pfn=0x%" PRIx64, v->pfn);
-	append(buf, len, &pos, " by %s at #%" PRIu64, mn_trace_actor_name(t, v->actor), v->event);
+		trace_append(buf, len, &pos, " pfn=0x%" PRIx64, v->pfn);
+	trace_append(buf, len, &pos, " by %s at #%" PRIu64, mn_trace_actor_name(t, v->actor),
+		     v->event);
 	if (v->what)
-		append(buf, len, &pos, " (%s)", v->what);
+		trace_append(buf, len, &pos, " (%s)", v->what);
 	if (v->cause_actor || v->cause_event)
-		append(buf, len, &pos, "; caused by %s at #%" PRIu64,
-		       mn_trace_actor_name(t, v->cause_actor), v->cause_event);
+		trace_append(buf, len, &pos, "; caused by %s at #%" PRIu64,
+			     mn_trace_actor_name(t, v->cause_actor), v->cause_event);
 	if (v->reuse_actor || v->reuse_event)
-		append(buf, len, &pos, "; reused by %s at #%" PRIu64,
-		       mn_trace_actor_name(t, v->reuse_actor), v->reuse_event);
+		trace_append(buf, len, &pos, "; reused by %s at #%" PRIu64,
+			     mn_trace_actor_name(t, v->reuse_actor), v->reuse_event);
 	if (v->detail[0])
-		append(buf, len, &pos, ": %s", v->detail);
+		trace_append(buf, len, &pos, ": %s", v->detail);
 	return (int)MN_MIN(pos, (size_t)INT32_MAX);
 }

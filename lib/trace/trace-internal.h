@@ -29,6 +29,9 @@ struct mn_trace {
 	mn_trace_sink_fn sink;
 	void *sink_arg;
 
+	mn_trace_state_fn state_fn; /* called for each event in MN_TRACE_FULL mode */
+	void *state_arg;
+
 	uint32_t actor;
 	uint32_t nr_actors;
 	size_t actors_cap;
@@ -43,5 +46,10 @@ struct mn_trace {
 	size_t viol_cap;
 	uint64_t viol_total;
 };
+
+/* text.c: snprintf at *@pos of @buf, advancing *@pos by the full length (may pass @len). */
+void trace_append(char *buf, size_t len, size_t *pos, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+void trace_append_kv(char *buf, size_t len, size_t *pos, const struct mn_kv *kv);
 
 #endif /* MN_TRACE_INTERNAL_H */

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
- * trace.c - the event log: ids, ring and full storage, actors, interned strings and the
- * streaming sink. Stands in for the kernel's tracepoints (include/trace/events/kvm.h).
+ * trace.c - the event log: ids, ring and full storage, actors, interned strings, the
+ * streaming sink and the state provider. Stands in for the kernel's tracepoints
+ * (include/trace/events/kvm.h).
  */
 #include "trace/trace-internal.h"
 
@@ -98,6 +99,11 @@ uint64_t mn_trace_emit(struct mn_trace *t, const char *step, const struct mn_kv 
 	ev->nr_kv = (uint32_t)MN_MIN(nr_kv, (size_t)MN_TRACE_MAX_KV);
 	if (ev->nr_kv)
 		memcpy(ev->kv, kv, ev->nr_kv * sizeof(*kv));
+	ev->state.nr = 0;
+	if (t->state_fn && t->mode == MN_TRACE_FULL) {
+		t->state_fn(t->state_arg, &ev->state);
+		ev->state.nr = MN_MIN(ev->state.nr, (uint32_t)MN_TRACE_MAX_STATE);
+	}
 	if (t->sink)
 		t->sink(t->sink_arg, t, ev);
 	return id;
@@ -158,6 +164,18 @@ void mn_trace_set_sink(struct mn_trace *t, mn_trace_sink_fn fn, void *arg)
 {
 	t->sink = fn;
 	t->sink_arg = arg;
+}
+
+void mn_trace_set_state_fn(struct mn_trace *t, mn_trace_state_fn fn, void *arg)
+{
+	t->state_fn = fn;
+	t->state_arg = fn ? arg : NULL;
+}
+
+void mn_trace_clear_state_fn(struct mn_trace *t, const void *arg)
+{
+	if (t->state_fn && t->state_arg == arg)
+		mn_trace_set_state_fn(t, NULL, NULL);
 }
 
 const char *mn_trace_intern(struct mn_trace *t, const char *s)
