@@ -145,8 +145,18 @@ def test_commands():
           "mutants: fault.retry_check not caught:\n" + out)
     check(re.search(r"^munmap\.free_pages\s+survived", out, flags=re.M) is not None,
           "mutants: munmap.free_pages should survive (equivalent)")
+    m = re.search(r"^fault\.retry_check\s+caught\s+\d+\s+(\S+)\s+(s1:\S+)", out, flags=re.M)
+    if check(m is not None, "mutants: no failing schedule for fault.retry_check"):
+        rc, out2, _ = mnsim("replay", os.path.join(SCEN, "fault-vs-munmap.mns"), m.group(2),
+                            "--arch", "arm64", "--mutate", "fault.retry_check")
+        check(rc == 1 and "VIOLATION " + m.group(1) in out2,
+              "replay --mutate does not reproduce the mutant's violation")
+        check("--mutate fault.retry_check" in (replay_line(out2) or ""),
+              "the replay line lacks --mutate")
     rc, out, err = mnsim("mutants", path)
     check(rc == 1, "mutants of a failing scenario: exit %d, want 1" % rc)
+    rc, _, err = mnsim("explore", path, "--variant", "upstream", "--bound", "1")
+    check(rc == 0 and "not checked" in err, "--variant: expect line note missing: %r" % err)
 
 
 def test_demo():

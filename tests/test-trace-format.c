@@ -484,15 +484,18 @@ static void test_text_columns_and_state(void **state)
 	const char *l;
 	size_t i;
 
-	assert_int_equal(render(fx->t, &o, &out), 10);
-	assert_int_equal(check_columns(&out), 10);
-	/* Noise left out: the page-table allocation, the SRCU and lock events. */
+	assert_int_equal(render(fx->t, &o, &out), 11);
+	assert_int_equal(check_columns(&out), 11);
+	/* Noise left out: the page-table allocation, the lock events. */
 	assert_null(text_line(&out, "spin_lock"));
-	assert_null(text_line(&out, "srcu_read_lock"));
 	assert_null(strstr(out.all, "owner=pgtable"));
-	/* The state column: on the first event, then only where it changed since the last
-	 * one shown (mn_count moved on hidden event 7, so event 8 shows it). */
-	assert_int_equal(count_lines_with(&out, "[seq="), 3);
+	/*
+	 * The state column: on the first event, then only where it changed since the last
+	 * one shown. A noise event that changed it is shown, with the change on its own line
+	 * (mn_count moved before the SRCU event 7).
+	 */
+	assert_non_null(strstr(text_line(&out, "srcu_read_lock"), "mn_count=1]"));
+	assert_int_equal(count_lines_with(&out, "[seq="), 4);
 	assert_non_null(
 		strstr(text_line(&out, "kvm.create_vm"), "[seq=0 in_progress=0 mn_count=0]"));
 	assert_non_null(strstr(text_line(&out, "kvm.invalidate_begin"),
@@ -514,7 +517,7 @@ static void test_text_columns_and_state(void **state)
 	/* No colour unless asked, and the replay line last. */
 	assert_null(strchr(out.all, '\033'));
 	assert_string_equal(out.lines[out.nr - 1], "replay: mnsim replay x.mns s1:0x2,1");
-	assert_non_null(strstr(out.lines[out.nr - 2], "10 of 14 events shown"));
+	assert_non_null(strstr(out.lines[out.nr - 2], "11 of 14 events shown"));
 	l = text_line(&out, "fault.seq_snapshot");
 	assert_non_null(l);
 	assert_int_equal(l[strlen(l) - 1], 't'); /* no padding after a bare step */
@@ -665,7 +668,7 @@ static void test_mermaid(void **state)
 	struct output out;
 	size_t i;
 
-	assert_int_equal(render(fx->t, &o, &out), 10);
+	assert_int_equal(render(fx->t, &o, &out), 11);
 	assert_string_equal(out.lines[0], "sequenceDiagram");
 	assert_string_equal(out.lines[1], "    title a#59;b#35;c#34;d#60;e#62;#38;f#37;g h\\i");
 	/* One participant per actor that appears. */
@@ -684,7 +687,8 @@ static void test_mermaid(void **state)
 	assert_int_equal(count_lines_with(&out, "    a2->>a1: switch after 10 phys.free"), 1);
 	assert_int_equal(count_lines_with(&out, "->>"), 3);
 	assert_int_equal(count_lines_with(&out, "Note over a1: 12 odd s=a#59;b#35;c#34;d"), 1);
-	assert_null(strstr(out.all, "srcu_read_lock"));
+	/* Shown only because it changed the VM's state. */
+	assert_int_equal(count_lines_with(&out, "Note over a2: 7 srcu_read_lock"), 1);
 	/* The violation highlighted, in place of its event's note. */
 	for (i = 0; i < out.nr && !strstr(out.lines[i], "VIOLATION"); i++)
 		;

@@ -89,8 +89,11 @@ static struct kvm_mn_ret kvm_handle_hva_range(struct mn_vm *vm,
 			 * passes it by: no begin, no end, no sequence bump.
 			 */
 			if (kvm_memslot_is_gmem_only(slot) &&
-			    kvm_variant(vm, MN_VARIANT_RFC_SKIP_GMEM_ONLY | MN_VARIANT_GPC_OWN_SEQ))
+			    kvm_variant(vm, MN_VARIANT_RFC_SKIP_GMEM_ONLY | MN_VARIANT_GPC_OWN_SEQ)) {
+				mn_trace(vm->trace, "kvm.hva_walk_skip", MN_KV_U("as", as),
+					 MN_KV_U("slot", slot->id), MN_KV_S("why", "gmem-only"));
 				continue;
+			}
 			range = hva_to_gfn_range(vm, slot, r);
 			if (!out.found_memslot) {
 				out.found_memslot = true;

@@ -994,6 +994,7 @@ static int parse_file(struct pctx *p, struct scn_op *op, bool gmem)
 		if (k == 0) {
 			r = want_num(p, W_SIZE, &op->size);
 		} else if (k == 1) {
+			v = 0;
 			r = want_list(p, gmem_flags, ARRAY_SIZE(gmem_flags), "guest_memfd flag",
 				      false, &v);
 			op->value = v;

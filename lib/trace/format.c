@@ -192,9 +192,15 @@ static const struct mn_event *next_kept(const struct mn_trace *t, uint64_t *id)
 	return NULL;
 }
 
+/*
+ * Noise is left out unless verbose, except an event that changed the VM's state (the
+ * spin_unlock after mn_active_invalidate_count dropped, say): the change is shown on the
+ * line of the event that made it, not on a later one of another thread.
+ */
 static bool shown(const struct render *r, const struct mn_event *ev)
 {
-	return r->o->verbose || !is_noise(ev);
+	return r->o->verbose || !is_noise(ev) ||
+	       (ev->state.nr && !state_equal(&ev->state, &r->shown_state));
 }
 
 /*
