@@ -702,6 +702,24 @@ MN_EXPORT void mn_mm_exit(struct mn_mm *mm);
 MN_EXPORT int mn_mm_oom_reap(struct mn_mm *mm);
 
 /**
+ * mn_mm_notify_invalidate() - Send one invalidate_range_start()/_end() pair over
+ * [@start, @end) to every subscriber of @mm, without changing the host's page tables
+ * (mmu_notifier_invalidate_range_start()/_end() alone): for benchmarks of the subscribers'
+ * invalidation paths and for tests of subscribers. Blockable; a failing start is backed
+ * out as the host does it.
+ * @mm: the mm.
+ * @event: the %MN_NOTIFY_* event the subscribers are told.
+ * @start: the first byte, page aligned.
+ * @end: the end, page aligned, above @start.
+ *
+ * Context: A sim thread or the world's thread; takes no mm lock (the caller stands for a
+ * host path that holds what it needs).
+ * Return: 0, what a subscriber's start answered, or -EINVAL for a bad range or event.
+ */
+MN_EXPORT int mn_mm_notify_invalidate(struct mn_mm *mm, enum mn_notify_event event,
+				      mn_hva_t start, mn_hva_t end);
+
+/**
  * mn_mm_check_invariants() - Checked mode for the host itself.
  * @mm: the mm.
  *

@@ -221,3 +221,19 @@ void notify_release(struct mn_mm *mm)
 	mn_spin_unlock(mm->sim, &mm->notifier_lock);
 	mn_synchronize_srcu(mm->sim, &mm->notifier_srcu);
 }
+
+int mn_mm_notify_invalidate(struct mn_mm *mm, enum mn_notify_event event, mn_hva_t start,
+			    mn_hva_t end)
+{
+	struct mn_notifier_range r;
+	int ret;
+
+	if ((start | end) & ~MN_PAGE_MASK || end <= start || end > HOST_TASK_SIZE ||
+	    (unsigned int)event > MN_NOTIFY_EXCLUSIVE)
+		return -EINVAL;
+	r = notify_range(mm, event, start, end, true);
+	ret = notify_start(mm, &r);
+	if (!ret) /* a failed start was backed out with its ends already */
+		notify_end(mm, &r);
+	return ret;
+}

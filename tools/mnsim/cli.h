@@ -39,6 +39,11 @@ struct cli {
 	bool have_seed;
 	uint64_t seed;
 	bool quick;
+	bool full; /* bench --full */
+	bool json; /* bench --json */
+	int cpu;   /* bench --cpu N; -1: not pinned */
+	const char *mutate[8]; /* --mutate STEP: named steps to skip (mutations) */
+	size_t nr_mutate;
 };
 
 /* Print "mnsim: ..." to stderr and return EXIT_USAGE. */
@@ -70,5 +75,6 @@ int cmd_replay(struct cli *c, int argc, char **argv);
 int cmd_mutants(struct cli *c, int argc, char **argv);
 int cmd_list(struct cli *c, int argc, char **argv);
 int cmd_demo(struct cli *c, int argc, char **argv);
+int cmd_bench(struct cli *c, int argc, char **argv);
 
 #endif /* MNSIM_CLI_H */

@@ -51,8 +51,9 @@ static void shell_word(char *buf, size_t len, const char *s)
 void cli_replay_line(const struct cli *c, const char *path, const char *schedule, char *buf,
 		     size_t len)
 {
-	char p[512], v[256] = "";
+	char p[512], v[512] = "";
 	unsigned int bit;
+	size_t i;
 
 	shell_word(p, sizeof(p), path);
 	if (c->have_variant) {
@@ -67,6 +68,11 @@ void cli_replay_line(const struct cli *c, const char *path, const char *schedule
 			n += (size_t)snprintf(v + n, sizeof(v) - n, "%s%s",
 					      v[n - 1] == ' ' ? "" : ",", mn_variant_name(bit));
 		}
+	}
+	for (i = 0; i < c->nr_mutate; i++) {
+		size_t n = strlen(v);
+
+		snprintf(v + n, sizeof(v) - n, " --mutate %s", c->mutate[i]);
 	}
 	snprintf(buf, len, "%s replay %s %s%s%s%s", c->prog, p, schedule, v,
 		 c->have_arch ? (c->arch == MN_VM_X86 ? " --arch x86" : " --arch arm64") : "",
@@ -98,13 +104,17 @@ int cli_show_run(const struct cli *c, struct mn_script *s, const char *path,
 	char replay[1024];
 	int r, nr;
 
-	r = mn_explore_replay(mn_script_scenario(s), NULL, NULL, 0, schedule, &sim);
+	r = mn_explore_replay(mn_script_scenario(s), NULL, c->mutate, c->nr_mutate, schedule,
+			      &sim);
 	if (r < 0) {
 		if (mn_script_last_error(s))
 			fprintf(stderr, "%s\n", mn_script_last_error(s));
 		else
-			fprintf(stderr, "%s: %s: cannot replay '%s': %s\n", c->prog, path,
-				schedule, strerror(-r));
+			fprintf(stderr,
+				"%s: %s: cannot replay '%s': %s (a schedule is 's1:' and a comma "
+				"list of T or TxN: thread T, in spawn order, chosen at N decision "
+				"points in a row; it must name a thread that can run there)\n",
+				c->prog, path, schedule, strerror(-r));
 		return r;
 	}
 	nr = (int)mn_trace_nr_violations(mn_sim_get_trace(sim));
@@ -122,8 +132,11 @@ int cli_show_run(const struct cli *c, struct mn_script *s, const char *path,
 static int verdict(const struct cli *c, const struct mn_script_info *info, bool found,
 		   const char *first)
 {
-	if (c->have_variant)
+	if (c->have_variant) {
+		if (info->expect != MN_SCRIPT_EXPECT_NONE && !c->quiet)
+			fprintf(stderr, "(the file's expect line is not checked: --variant given)\n");
 		return found ? EXIT_VIOLATION : EXIT_CLEAN;
+	}
 	if (info->expect == MN_SCRIPT_EXPECT_VIOLATION && !found) {
 		if (!c->quiet)
 			fprintf(stderr, "expectation failed: expected violation %s, found none\n",
@@ -162,6 +175,8 @@ int cmd_run(struct cli *c, int argc, char **argv)
 		return EXIT_USAGE;
 	sc = mn_script_scenario(s);
 	r = mn_sim_create(&cfg, &sim);
+	for (size_t i = 0; !r && i < c->nr_mutate; i++)
+		r = mn_sim_skip_step(sim, c->mutate[i]);
 	if (!r)
 		r = sc->setup(sim, sc->arg);
 	if (r) {
@@ -215,9 +230,8 @@ int cli_explore(const struct mn_scenario *sc, const struct mn_explore_config *cf
 static void progress(void *arg, const struct mn_explore_progress *p)
 {
 	(void)arg;
-	fprintf(stderr, "\r  %" PRIu64 " schedules%s%" PRIu64 ", %" PRIu64 " failing, %.0f/s, %.1f s ",
-		p->schedules, p->estimated ? " of ~" : "", p->estimated ? p->estimated : 0,
-		p->failures, p->rate, p->seconds);
+	fprintf(stderr, "\r  %" PRIu64 " schedules, %" PRIu64 " failing, %.0f/s, %.1f s ",
+		p->schedules, p->failures, p->rate, p->seconds);
 }
 
 int cmd_explore(struct cli *c, int argc, char **argv)
@@ -244,6 +258,8 @@ int cmd_explore(struct cli *c, int argc, char **argv)
 	cfg.max_schedules = c->budget ? c->budget : (c->strategy == MN_EXPLORE_DFS ? 0 : 10000);
 	cfg.max_seconds = c->seconds;
 	cfg.progress = tty ? progress : NULL;
+	cfg.skip_steps = c->mutate;
+	cfg.nr_skip_steps = c->nr_mutate;
 	cfg.progress_interval = 0.2;
 	r = cli_explore(mn_script_scenario(s), &cfg, &res);
 	if (tty)
@@ -256,16 +272,23 @@ int cmd_explore(struct cli *c, int argc, char **argv)
 	}
 	if (res.nr_failures)
 		first = res.failures[0].violation.invariant;
-	if (!c->quiet)
-		fprintf(stderr, "%s: %s, %s bound %u: %" PRIu64 " schedules%s in %.2f s, %s%s%s\n",
-			argv[0], info->title ? info->title : "scenario",
-			c->strategy == MN_EXPLORE_DFS	 ? "dfs"
-			: c->strategy == MN_EXPLORE_PCT ? "pct"
-							: "random",
-			cfg.preemption_bound, res.schedules,
-			res.exhausted ? " (exhaustive)" : "", res.seconds,
-			first ? "violation " : "clean", first ? first : "",
+	if (!c->quiet) {
+		char how[32];
+
+		if (c->strategy == MN_EXPLORE_DFS)
+			snprintf(how, sizeof(how), "dfs bound %u", cfg.preemption_bound);
+		else
+			snprintf(how, sizeof(how), "%s",
+				 c->strategy == MN_EXPLORE_PCT ? "pct" : "random");
+		fprintf(stderr, "%s: %s, %s: %" PRIu64 " schedule%s%s in %.2f s, %s%s%s\n",
+			argv[0], info->title ? info->title : "scenario", how, res.schedules,
+			res.schedules == 1 ? "" : "s",
+			res.exhausted ? " (exhaustive)"
+			: first	      ? ""
+				      : " (stopped by the budget: not exhaustive)",
+			res.seconds, first ? "violation " : "clean", first ? first : "",
 			first && c->strategy == MN_EXPLORE_DFS ? " (fewest preemptions)" : "");
+	}
 	if (first) {
 		if (!c->quiet)
 			fprintf(stderr, "%s\n", res.failures[0].violation.detail);
@@ -327,22 +350,26 @@ int cmd_mutants(struct cli *c, int argc, char **argv)
 		return EXIT_VIOLATION;
 	}
 	if (r) {
-		fprintf(stderr, "%s: %s: %s\n", c->prog, argv[0], strerror(-r));
+		if (mn_script_last_error(s))
+			fprintf(stderr, "%s\n", mn_script_last_error(s));
+		else
+			fprintf(stderr, "%s: %s: %s\n", c->prog, argv[0], strerror(-r));
 		mn_script_free(s);
 		return EXIT_USAGE;
 	}
-	fprintf(c->out, "%-40s %-9s %10s  %s\n", "step skipped", "verdict", "schedules",
-		"first violation");
+	fprintf(c->out, "%-40s %-9s %10s  %-36s %s\n", "step skipped", "verdict", "schedules",
+		"first violation", "failing schedule");
 	for (i = 0; i < nr; i++) {
 		caught += m[i].caught;
-		fprintf(c->out, "%-40s %-9s %10" PRIu64 "  %s\n", m[i].step,
+		fprintf(c->out, "%-40s %-9s %10" PRIu64 "  %-36s %s\n", m[i].step,
 			m[i].caught ? "caught" : "survived", m[i].schedules,
-			m[i].caught ? m[i].invariant : "-");
+			m[i].caught ? m[i].invariant : "-", m[i].caught ? m[i].schedule : "-");
 	}
 	if (!c->quiet)
 		fprintf(stderr, "%zu of %zu mutants caught at bound %u; a survivor is a missing "
-				"check or an equivalent mutant\n",
-			caught, nr, cfg.preemption_bound);
+				"check or an equivalent mutant; see a caught one with: %s replay "
+				"FILE SCHEDULE --mutate STEP\n",
+			caught, nr, cfg.preemption_bound, c->prog);
 	mn_mutants_free(m, nr);
 	mn_script_free(s);
 	return EXIT_CLEAN;

@@ -26,6 +26,8 @@ static const char usage_text[] =
 	"  mutants FILE          skip each named step in turn: caught or survived\n"
 	"  list                  built-in scenarios and protocol variants\n"
 	"  demo                  story 000 under the RFC and under the fix, side by side\n"
+	"  bench                 the invalidation benchmark with in-run references (--quick,\n"
+	"                        --full, --json: one JSON object per row, --cpu N: pin)\n"
 	"\n"
 	"Options:\n"
 	"  --variant LIST        protocol variants, comma separated (upstream: none)\n"
@@ -34,6 +36,8 @@ static const char usage_text[] =
 	"                        how traces are printed (default text)\n"
 	"  --output FILE         write to FILE instead of standard output\n"
 	"  --verbose             every event in traces (locks, SRCU, allocations)\n"
+	"  --mutate STEP         run, explore or replay with the named step skipped (a\n"
+	"                        mutation of the modelled kernel code; up to 8)\n"
 	"  --quiet, -q           no progress, no summaries: only traces and errors\n"
 	"  --help, -h            this text\n"
 	"  --version, -V         the version\n"
@@ -107,6 +111,15 @@ static int parse_args(struct cli *c, int argc, char **argv, char **pos, int *nr_
 			c->verbose = true;
 		} else if (!strcmp(a, "--quick")) {
 			c->quick = true;
+		} else if (!strcmp(a, "--full")) {
+			c->full = true;
+		} else if (!strcmp(a, "--json")) {
+			c->json = true;
+		} else if (opt_is(a, "--cpu")) {
+			v = opt_value(argc, argv, &i, a, strlen("--cpu"));
+			if (parse_u64(v, &u) || u >= 1024)
+				return cli_usage_error(c, "--cpu needs a CPU number");
+			c->cpu = (int)u;
 		} else if (opt_is(a, "--variant")) {
 			v = opt_value(argc, argv, &i, a, strlen("--variant"));
 			if (!v || mn_variant_parse(v, &c->variant))
@@ -135,6 +148,11 @@ static int parse_args(struct cli *c, int argc, char **argv, char **pos, int *nr_
 			if (!v || !*v)
 				return cli_usage_error(c, "--output needs a file name");
 			c->output = v;
+		} else if (opt_is(a, "--mutate")) {
+			v = opt_value(argc, argv, &i, a, strlen("--mutate"));
+			if (!v || !*v || c->nr_mutate == 8)
+				return cli_usage_error(c, "--mutate needs a step name (at most 8)");
+			c->mutate[c->nr_mutate++] = v;
 		} else if (opt_is(a, "--bound")) {
 			v = opt_value(argc, argv, &i, a, strlen("--bound"));
 			if (parse_u64(v, &u) || u > 64)
@@ -181,11 +199,12 @@ static const struct {
 } commands[] = {
 	{ "run", cmd_run },	{ "explore", cmd_explore }, { "replay", cmd_replay },
 	{ "mutants", cmd_mutants }, { "list", cmd_list },	    { "demo", cmd_demo },
+	{ "bench", cmd_bench },
 };
 
 int main(int argc, char **argv)
 {
-	struct cli c = { .prog = "mnsim", .bound = 2, .strategy = MN_EXPLORE_DFS };
+	struct cli c = { .prog = "mnsim", .bound = 2, .strategy = MN_EXPLORE_DFS, .cpu = -1 };
 	char **pos = calloc((size_t)argc + 1, sizeof(*pos));
 	int nr_pos, r;
 	size_t i;

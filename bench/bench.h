@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * bench.h - the benchmarks `mnsim bench` and `meson test --benchmark` share (libmnbench):
+ * the invalidation matrix through the VM's mmu_notifier callbacks, with its in-run
+ * references, and the option parsing both front ends use.
+ */
+#ifndef MN_BENCH_BENCH_H
+#define MN_BENCH_BENCH_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+/*
+ * @MN_BENCH_QUICK: a subset of the PR matrix (<= 10 s in a release build).
+ * @MN_BENCH_PR: the starred values of issue 9 (the default).
+ * @MN_BENCH_FULL: the PR matrix with more repetitions (the cross product is not built yet).
+ */
+enum mn_bench_mode {
+	MN_BENCH_QUICK = 0,
+	MN_BENCH_PR,
+	MN_BENCH_FULL,
+};
+
+struct mn_bench_opts {
+	enum mn_bench_mode mode;
+	bool json;  /* one JSON object per row instead of the table */
+	int cpu;    /* pin to this CPU first; -1: no pinning */
+	FILE *out;  /* rows go here; progress and errors to stderr */
+};
+
+/*
+ * Run the invalidation benchmark. Return: 0, 1 when a sanity check failed (entries zapped
+ * differ from entries populated, more than one remote TLB flush for one event, the
+ * bookkeeping not balanced), or 2 when the world could not be set up.
+ */
+int mn_bench_invalidate(const struct mn_bench_opts *o);
+
+/*
+ * Parse "[--quick|--full] [--json] [--cpu N]" from @argv[0 .. @argc) into @o (whose
+ * defaults the caller set). Return: 0, or -EINVAL after printing the problem to stderr.
+ */
+int mn_bench_parse_args(const char *prog, int argc, char **argv, struct mn_bench_opts *o);
+
+/* Pin (if asked), print the machine's description (table mode) and run; as above. */
+int mn_bench_run(const struct mn_bench_opts *o);
+
+#endif /* MN_BENCH_BENCH_H */

@@ -1,0 +1,121 @@
+// SPDX-License-Identifier: MIT
+/*
+ * test-bench-harness.c - the benchmark harness (bench/harness.c): median, p99, min and max
+ * of known arrays, and the keys of one JSON result row (issue 9's list).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "harness.h"
+
+static void test_stats_of_an_odd_count(void **state)
+{
+	double v[] = { 5, 1, 4, 2, 3 };
+	struct mn_bench_stats s;
+
+	(void)state;
+	mn_bench_stats_compute(v, 5, &s);
+	assert_int_equal(s.n, 5);
+	assert_true(s.min == 1 && s.max == 5);
+	assert_true(s.p50 == 3);
+	assert_true(s.p99 == 5); /* ceil(4.95) = 5th smallest */
+}
+
+static void test_stats_of_an_even_count_take_the_middle_mean(void **state)
+{
+	double v[] = { 10, 40, 20, 30 };
+	struct mn_bench_stats s;
+
+	(void)state;
+	mn_bench_stats_compute(v, 4, &s);
+	assert_true(s.p50 == 25);
+	assert_true(s.min == 10 && s.max == 40 && s.p99 == 40);
+}
+
+static void test_p99_is_the_nearest_rank(void **state)
+{
+	double v[200];
+	struct mn_bench_stats s;
+	int i;
+
+	(void)state;
+	/* 1 .. 200, shuffled by a fixed stride: p99 is the 198th smallest, 198. */
+	for (i = 0; i < 200; i++)
+		v[i] = (double)((i * 7) % 200 + 1);
+	mn_bench_stats_compute(v, 200, &s);
+	assert_true(s.p99 == 198);
+	assert_true(s.p50 == 100.5);
+	assert_true(s.min == 1 && s.max == 200);
+}
+
+static void test_stats_of_one_value(void **state)
+{
+	double v[] = { 7 };
+	struct mn_bench_stats s;
+
+	(void)state;
+	mn_bench_stats_compute(v, 1, &s);
+	assert_true(s.min == 7 && s.p50 == 7 && s.p99 == 7 && s.max == 7);
+}
+
+static void test_json_row_has_every_key(void **state)
+{
+	static const char *const keys[] = {
+		"bench", "arch", "levels", "slots", "layout", "stream", "range_bytes", "density",
+		"leaf_level", "footprint", "events", "ns_per_event_p50", "ns_per_event_p99",
+		"ns_per_entry", "entries_per_s", "reference", "reference_ns", "ratio",
+		"entries_zapped", "flushes_per_event", "git_sha", "cpu_model",
+		"ns_per_event_min", "ns_per_event_max",
+	};
+	struct mn_bench_row r = {
+		.bench = "invalidate", .arch = "x86-ept", .levels = 4, .slots = 10,
+		.layout = "2M-slots-2M-gaps", .stream = "random", .range_bytes = 4096,
+		.hit = "no-memslot", .density = -1, .leaf_level = "4K", .footprint = 8192,
+		.events = 100, .ns_per_entry = -1, .entries_per_s = -1, .ref_name = "itree",
+		.ratio = 2.5, .read_clear_ns = -1, .itree_ns = 20, .linear_ns = 30,
+		.flushes_per_event = 0, .tlbi_per_event = 0, .reps = 5,
+	};
+	char *buf = NULL, needle[64];
+	size_t len = 0, i;
+	FILE *f = open_memstream(&buf, &len);
+
+	(void)state;
+	assert_non_null(f);
+	r.ns_per_event = (struct mn_bench_stats){ 40, 50, 60, 70, 5 };
+	r.ref_ns = (struct mn_bench_stats){ 18, 20, 22, 23, 5 };
+	mn_bench_print_json(f, &r);
+	fclose(f);
+	/* One object on one line. */
+	assert_true(len > 2 && buf[0] == '{' && buf[len - 2] == '}' && buf[len - 1] == '\n');
+	assert_null(memchr(buf, '\n', len - 1));
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		snprintf(needle, sizeof(needle), "\"%s\":", keys[i]);
+		if (!strstr(buf, needle))
+			fail_msg("key %s missing from %s", keys[i], buf);
+	}
+	/* Figures that do not apply are null, not a negative number. */
+	assert_non_null(strstr(buf, "\"density\":null"));
+	assert_non_null(strstr(buf, "\"ns_per_entry\":null"));
+	assert_non_null(strstr(buf, "\"ratio\":2.500"));
+	free(buf);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_stats_of_an_odd_count),
+		cmocka_unit_test(test_stats_of_an_even_count_take_the_middle_mean),
+		cmocka_unit_test(test_p99_is_the_nearest_rank),
+		cmocka_unit_test(test_stats_of_one_value),
+		cmocka_unit_test(test_json_row_has_every_key),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
