@@ -319,94 +319,82 @@ static uint64_t explore_story(const struct mn_scenario *sc, unsigned int bound,
 	return failing;
 }
 
-static void story_000_munmap(enum mn_vm_arch arch)
-{
-	struct mn_scenario sc;
+/* One exploration of a story: its variant, its bound, and what it must find. */
+struct story_row {
+	enum story_kind kind;
+	unsigned int variant;
+	bool checked;
+	unsigned int bound;
+	const char *expect; /* the first violation, or NULL: clean, exhaustively */
+	bool print_trace;   /* print the counterexample (MN_STORY_TRACE=1 for the events) */
+};
 
-	/*
-	 * The RFC: the minimal interleaving needs one preemption (the refresher is preempted
-	 * after GUP; the whole munmap runs; the refresher publishes the page it holds and
-	 * drops the reference that kept it alive), and the read uses the freed frame.
-	 */
-	sc = story_scenario(STORY_MUNMAP, arch, MN_VARIANT_RFC_SKIP_GMEM_ONLY, false);
-	explore_story(&sc, 1, "frame.use_after_free", true);
-	/* Checked mode changes nothing: the read follows the publish in the same step. */
-	sc = story_scenario(STORY_MUNMAP, arch, MN_VARIANT_RFC_SKIP_GMEM_ONLY, true);
-	explore_story(&sc, 1, "frame.use_after_free", false);
-	/* Upstream, the fix and the cache's own sequence: clean, exhaustively at bound 2. */
-	sc = story_scenario(STORY_MUNMAP, arch, 0, true);
-	explore_story(&sc, 2, NULL, false);
-	sc = story_scenario(STORY_MUNMAP, arch, MN_VARIANT_FILTER_USERSPACE_MAPPINGS, true);
-	explore_story(&sc, 2, NULL, false);
-	sc = story_scenario(STORY_MUNMAP, arch, MN_VARIANT_GPC_OWN_SEQ, true);
-	explore_story(&sc, 2, NULL, false);
-}
+/*
+ * 000, munmap: the RFC's minimal interleaving needs one preemption (the refresher is
+ * preempted after GUP; the whole munmap runs; the refresher publishes the page it holds
+ * and drops the reference that kept it alive), and the read uses the freed frame; checked
+ * mode finds the same (the read follows the publish in the same step). Upstream, the fix
+ * and the cache's own sequence are clean, exhaustively at bound 2.
+ */
+static const struct story_row story_000_munmap[] = {
+	{ STORY_MUNMAP, MN_VARIANT_RFC_SKIP_GMEM_ONLY, false, 1, "frame.use_after_free", true },
+	{ STORY_MUNMAP, MN_VARIANT_RFC_SKIP_GMEM_ONLY, true, 1, "frame.use_after_free", false },
+	{ STORY_MUNMAP, 0, true, 2, NULL, false },
+	{ STORY_MUNMAP, MN_VARIANT_FILTER_USERSPACE_MAPPINGS, true, 2, NULL, false },
+	{ STORY_MUNMAP, MN_VARIANT_GPC_OWN_SEQ, true, 2, NULL, false },
+};
 
-static void test_story_000_munmap_x86(void **state)
-{
-	(void)state;
-	story_000_munmap(MN_VM_X86);
-}
-
-static void test_story_000_munmap_arm64(void **state)
-{
-	(void)state;
-	story_000_munmap(MN_VM_ARM64);
-}
-
-static void story_000_punch(enum mn_vm_arch arch)
-{
-	struct mn_scenario sc;
-
-	sc = story_scenario(STORY_PUNCH, arch, MN_VARIANT_RFC_SKIP_GMEM_ONLY, false);
-	explore_story(&sc, 1, "frame.use_after_free", true);
-	sc = story_scenario(STORY_PUNCH, arch, 0, true);
-	explore_story(&sc, 2, NULL, false);
-	sc = story_scenario(STORY_PUNCH, arch, MN_VARIANT_FILTER_USERSPACE_MAPPINGS, true);
-	explore_story(&sc, 2, NULL, false);
-	sc = story_scenario(STORY_PUNCH, arch, MN_VARIANT_GPC_OWN_SEQ, true);
-	explore_story(&sc, 2, NULL, false);
-}
-
-static void test_story_000_punch_hole_x86(void **state)
-{
-	(void)state;
-	story_000_punch(MN_VM_X86);
-}
-
-static void test_story_000_punch_hole_arm64(void **state)
-{
-	(void)state;
-	story_000_punch(MN_VM_ARM64);
-}
+/* 000, the second interleaving: a punch hole of a mapped page the slot is not bound to. */
+static const struct story_row story_000_punch[] = {
+	{ STORY_PUNCH, MN_VARIANT_RFC_SKIP_GMEM_ONLY, false, 1, "frame.use_after_free", true },
+	{ STORY_PUNCH, 0, true, 2, NULL, false },
+	{ STORY_PUNCH, MN_VARIANT_FILTER_USERSPACE_MAPPINGS, true, 2, NULL, false },
+	{ STORY_PUNCH, MN_VARIANT_GPC_OWN_SEQ, true, 2, NULL, false },
+};
 
 /*
  * A cache outside every memslot: no walker ever bumps mmu_invalidate_seq for it, so a
  * refresh that sleeps through a whole start..end publishes the page it took, upstream and
  * under the filter fix alike. Only a sequence of the cache's own closes it.
  */
-static void story_000_hva_outside(enum mn_vm_arch arch)
-{
-	struct mn_scenario sc;
+static const struct story_row story_000_hva_outside[] = {
+	{ STORY_HVA_OUTSIDE, 0, false, 1, "frame.use_after_free", false },
+	{ STORY_HVA_OUTSIDE, MN_VARIANT_FILTER_USERSPACE_MAPPINGS, false, 1,
+	  "frame.use_after_free", false },
+	{ STORY_HVA_OUTSIDE, MN_VARIANT_GPC_OWN_SEQ, true, 2, NULL, false },
+};
 
-	sc = story_scenario(STORY_HVA_OUTSIDE, arch, 0, false);
-	explore_story(&sc, 1, "frame.use_after_free", false);
-	sc = story_scenario(STORY_HVA_OUTSIDE, arch, MN_VARIANT_FILTER_USERSPACE_MAPPINGS, false);
-	explore_story(&sc, 1, "frame.use_after_free", false);
-	sc = story_scenario(STORY_HVA_OUTSIDE, arch, MN_VARIANT_GPC_OWN_SEQ, true);
-	explore_story(&sc, 2, NULL, false);
+static void run_rows(enum mn_vm_arch arch, const struct story_row *rows, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		struct mn_scenario sc =
+			story_scenario(rows[i].kind, arch, rows[i].variant, rows[i].checked);
+
+		explore_story(&sc, rows[i].bound, rows[i].expect, rows[i].print_trace);
+	}
 }
 
-static void test_story_000_hva_cache_outside_slots_x86(void **state)
+/* With the step @skip (a mutation), the explorer must catch @caught first at bound 2. */
+static void explore_mutant(const struct mn_scenario *sc, const char *skip, const char *caught)
 {
-	(void)state;
-	story_000_hva_outside(MN_VM_X86);
-}
+	const char *skips[] = { skip };
+	struct mn_explore_config cfg = {
+		.strategy = MN_EXPLORE_DFS,
+		.preemption_bound = 2,
+		.skip_steps = skips,
+		.nr_skip_steps = 1,
+	};
+	struct mn_explore_result res;
 
-static void test_story_000_hva_cache_outside_slots_arm64(void **state)
-{
-	(void)state;
-	story_000_hva_outside(MN_VM_ARM64);
+	assert_int_equal(mn_explore(sc, &cfg, &res), 0);
+	print_message("%s without %s: %llu schedules, %llu failing, first %s\n", sc->name, skip,
+		      (unsigned long long)res.schedules, (unsigned long long)res.failing_runs,
+		      res.nr_failures ? res.failures[0].violation.invariant : "-");
+	assert_true(res.failing_runs > 0);
+	assert_string_equal(res.failures[0].violation.invariant, caught);
+	mn_explore_result_free(&res);
 }
 
 /*
@@ -417,22 +405,9 @@ static void test_story_000_hva_cache_outside_slots_arm64(void **state)
 static void story_001(enum mn_vm_arch arch)
 {
 	struct mn_scenario sc = story_scenario(STORY_USERFAULT, arch, 0, true);
-	const char *skip[] = { "userfault.zap" };
-	struct mn_explore_config cfg = {
-		.strategy = MN_EXPLORE_DFS,
-		.preemption_bound = 2,
-		.skip_steps = skip,
-		.nr_skip_steps = 1,
-	};
-	struct mn_explore_result res;
 
 	explore_story(&sc, 2, NULL, false);
-	assert_int_equal(mn_explore(&sc, &cfg, &res), 0);
-	print_message("%s without userfault.zap: %llu schedules, %llu failing\n", sc.name,
-		      (unsigned long long)res.schedules, (unsigned long long)res.failing_runs);
-	assert_true(res.failing_runs > 0);
-	assert_string_equal(res.failures[0].violation.invariant, "kvm.userfault_mapped");
-	mn_explore_result_free(&res);
+	explore_mutant(&sc, "userfault.zap", "kvm.userfault_mapped");
 }
 
 /*
@@ -442,75 +417,40 @@ static void story_001(enum mn_vm_arch arch)
  */
 static void story_punch_fault(enum mn_vm_arch arch)
 {
-	static const struct {
-		const char *skip, *caught;
-	} mutants[] = {
-		{ "gmem.invalidate.zap", "frame.use_after_free" },
-		{ "fault.retry_check", "kvm.install_during_invalidation" },
-		{ "invalidate_end.seq_bump", "frame.use_after_free" },
-	};
 	struct mn_scenario sc = story_scenario(STORY_PUNCH_FAULT, arch, 0, true);
-	size_t i;
 
 	explore_story(&sc, 2, NULL, false);
-	for (i = 0; i < sizeof(mutants) / sizeof(mutants[0]); i++) {
-		const char *skip[] = { mutants[i].skip };
-		struct mn_explore_config cfg = {
-			.strategy = MN_EXPLORE_DFS,
-			.preemption_bound = 2,
-			.skip_steps = skip,
-			.nr_skip_steps = 1,
-		};
-		struct mn_explore_result res;
-
-		assert_int_equal(mn_explore(&sc, &cfg, &res), 0);
-		print_message("%s without %s: %llu schedules, %llu failing, first %s\n", sc.name,
-			      skip[0], (unsigned long long)res.schedules,
-			      (unsigned long long)res.failing_runs,
-			      res.nr_failures ? res.failures[0].violation.invariant : "-");
-		assert_true(res.failing_runs > 0);
-		assert_string_equal(res.failures[0].violation.invariant, mutants[i].caught);
-		mn_explore_result_free(&res);
-	}
+	explore_mutant(&sc, "gmem.invalidate.zap", "frame.use_after_free");
+	explore_mutant(&sc, "fault.retry_check", "kvm.install_during_invalidation");
+	explore_mutant(&sc, "invalidate_end.seq_bump", "frame.use_after_free");
 }
 
-static void test_gmem_fault_vs_punch_hole_x86(void **state)
+static void story_all(enum mn_vm_arch arch)
 {
-	(void)state;
-	story_punch_fault(MN_VM_X86);
+	run_rows(arch, story_000_munmap, ARRAY_SIZE(story_000_munmap));
+	run_rows(arch, story_000_punch, ARRAY_SIZE(story_000_punch));
+	run_rows(arch, story_000_hva_outside, ARRAY_SIZE(story_000_hva_outside));
+	story_001(arch);
+	story_punch_fault(arch);
 }
 
-static void test_gmem_fault_vs_punch_hole_arm64(void **state)
+static void test_stories_x86(void **state)
 {
 	(void)state;
-	story_punch_fault(MN_VM_ARM64);
+	story_all(MN_VM_X86);
 }
 
-static void test_story_001_userfault_on_gmem_x86(void **state)
+static void test_stories_arm64(void **state)
 {
 	(void)state;
-	story_001(MN_VM_X86);
-}
-
-static void test_story_001_userfault_on_gmem_arm64(void **state)
-{
-	(void)state;
-	story_001(MN_VM_ARM64);
+	story_all(MN_VM_ARM64);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_story_000_munmap_x86),
-		cmocka_unit_test(test_story_000_munmap_arm64),
-		cmocka_unit_test(test_story_000_punch_hole_x86),
-		cmocka_unit_test(test_story_000_punch_hole_arm64),
-		cmocka_unit_test(test_story_000_hva_cache_outside_slots_x86),
-		cmocka_unit_test(test_story_000_hva_cache_outside_slots_arm64),
-		cmocka_unit_test(test_story_001_userfault_on_gmem_x86),
-		cmocka_unit_test(test_story_001_userfault_on_gmem_arm64),
-		cmocka_unit_test(test_gmem_fault_vs_punch_hole_x86),
-		cmocka_unit_test(test_gmem_fault_vs_punch_hole_arm64),
+		cmocka_unit_test(test_stories_x86),
+		cmocka_unit_test(test_stories_arm64),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -362,6 +362,22 @@ static int want_small(struct pctx *p, const char *what, uint64_t max, unsigned i
 	return 0;
 }
 
+static int want_word(struct pctx *p, const char *const *words, int *idx);
+
+/* The next option of a line: one of @opts, each at most once (@seen, a bit per option). */
+static int want_option(struct pctx *p, const char *const *opts, unsigned int *seen, int *k)
+{
+	const struct tok *t = peek(p);
+	int r = want_word(p, opts, k);
+
+	if (r)
+		return r;
+	if (*seen & (1U << *k))
+		return perr(p, t->col, "'%s' given twice on this line", opts[*k]);
+	*seen |= 1U << *k;
+	return 0;
+}
+
 /* One of @words (NULL-terminated): its index. */
 static int want_word(struct pctx *p, const char *const *words, int *idx)
 {
@@ -799,14 +815,9 @@ static int parse_vm(struct pctx *p)
 	int r, k, w;
 
 	while (!at_end(p)) {
-		const struct tok *t = peek(p);
-
-		r = want_word(p, opts, &k);
+		r = want_option(p, opts, &seen, &k);
 		if (r)
 			return r;
-		if (seen & (1U << k))
-			return perr(p, t->col, "'%s' given twice on this line", opts[k]);
-		seen |= 1U << k;
 		switch (k) {
 		case 0:
 			r = want_word(p, types, &w);
@@ -1237,14 +1248,11 @@ static int parse_memslot(struct pctx *p, struct scn_op *op)
 	if (r)
 		return r;
 	while (!at_end(p)) {
-		const struct tok *t = peek(p);
+		const struct tok *t = peek(p); /* the option word, for offset_col */
 
-		r = want_word(p, opts, &k);
+		r = want_option(p, opts, &seen, &k);
 		if (r)
 			return r;
-		if (seen & (1U << k))
-			return perr(p, t->col, "'%s' given twice on this line", opts[k]);
-		seen |= 1U << k;
 		switch (k) {
 		case 0:
 			r = want_small(p, W_NUM, 0xffff, &as_id);
