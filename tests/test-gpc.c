@@ -97,6 +97,87 @@ static void test_gpc_api_rejects_bad_arguments(void **state)
 	gworld_fini(&g);
 }
 
+/*
+ * The validation rows of PROTOCOL.md §6.5, one call each on a fresh world: the errno, and
+ * that a rejected activation leaves the cache off the list or invalid.
+ */
+enum gpc_call { ACT_GPA, ACT_HVA, REFRESH, READ };
+
+static void test_gpc_errno_table(void **state)
+{
+	static const struct {
+		const char *row;
+		enum gpc_call call;
+		uint64_t addr; /* gpa, or an offset into RAM for ACT_HVA (~0: far away) */
+		unsigned long len;
+		bool activate_first, mark_valid;
+		int ret;
+		bool listed; /* on the VM's list afterwards */
+	} rows[] = {
+		{ "activate INVALID_GPA", ACT_GPA, MN_INVALID_GPA, 8, false, false, -EINVAL, false },
+		{ "gpa: offset + len > PAGE_SIZE", ACT_GPA, PG - 4, 8, false, false, -EINVAL, false },
+		{ "hva: offset + len > PAGE_SIZE", ACT_HVA, PG - 4, 8, false, false, -EINVAL, false },
+		{ "hva: !access_ok", ACT_HVA, ~0ULL, 8, false, false, -EINVAL, false },
+		{ "gfn in no memslot", ACT_GPA, 1 * GiB, 8, false, false, -EFAULT, true },
+		{ "GUP fails (nothing mapped)", ACT_HVA, 1ULL << 40, 8, false, false, -EFAULT, true },
+		{ "valid while inactive (KVM_BUG)", ACT_GPA, 0, 8, false, true, -EIO, false },
+		{ "refresh of an inactive cache", REFRESH, 0, 8, false, false, -EINVAL, false },
+		{ "refresh: len crosses the page", REFRESH, 0, PG + 1, true, false, -EINVAL, true },
+		{ "read through an inactive cache", READ, 0, 8, false, false, -EINVAL, false },
+		{ "gpa: fine", ACT_GPA, 2 * PG + 8, 8, false, false, 0, true },
+		{ "hva: fine", ACT_HVA, PG + 8, 8, false, false, 0, true },
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct gworld g;
+		uint64_t v;
+		int r = 0;
+
+		gworld_init(&g);
+		write_word(&g.w, g.ram + PG, 1);
+		write_word(&g.w, g.ram + 2 * PG, 2);
+		if (rows[i].activate_first)
+			assert_int_equal(mn_gpc_activate(g.gpc, 0, 8), 0);
+		if (rows[i].mark_valid)
+			g.gpc->valid = true; /* white-box: the state the KVM_BUG_ON guards */
+		switch (rows[i].call) {
+		case ACT_GPA:
+			r = mn_gpc_activate(g.gpc, rows[i].addr, rows[i].len);
+			break;
+		case ACT_HVA:
+			r = mn_gpc_activate_hva(g.gpc,
+						rows[i].addr == ~0ULL	     ? 1ULL << 47
+						: rows[i].addr >= 1ULL << 40 ? rows[i].addr
+									     : g.ram + rows[i].addr,
+						rows[i].len);
+			break;
+		case REFRESH:
+			r = mn_gpc_refresh(g.gpc, rows[i].len);
+			break;
+		case READ:
+			r = mn_gpc_read(g.gpc, 0, &v);
+			break;
+		}
+		if (r != rows[i].ret || (g.vm->gpc_list == g.gpc) != rows[i].listed)
+			print_message("row '%s': %d, listed %d\n", rows[i].row, r,
+				      g.vm->gpc_list == g.gpc);
+		assert_int_equal(r, rows[i].ret);
+		assert_int_equal(g.vm->gpc_list == g.gpc, rows[i].listed);
+		/* A rejected call leaves no valid mapping behind (a valid one stays valid). */
+		if (r && !rows[i].mark_valid)
+			assert_int_equal(gpc_check(g.gpc, 8), rows[i].activate_first);
+		if (rows[i].mark_valid) {
+			/* KVM_BUG_ON(): reported, and the cache stays off. */
+			assert_int_equal(nr_violations(&g.w, "kvm.gpc_valid_inactive"), 1);
+			mn_trace_clear_violations(mn_sim_get_trace(g.w.sim));
+			g.gpc->valid = false;
+		}
+		gworld_fini(&g);
+	}
+}
+
 static void test_gpc_reads_and_writes_the_guest_page(void **state)
 {
 	struct gworld g;
@@ -333,6 +414,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_gpc_api_rejects_bad_arguments),
+		cmocka_unit_test(test_gpc_errno_table),
 		cmocka_unit_test(test_gpc_reads_and_writes_the_guest_page),
 		cmocka_unit_test(test_gpc_munmap_invalidates_and_read_refreshes),
 		cmocka_unit_test(test_gpc_hva_cache_outside_slots_is_invalidated),
