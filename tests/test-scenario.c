@@ -744,7 +744,7 @@ static const struct {
 	  "host, munmap, memslot, gpc, ...), got 'frobnicate'" },
 	{ "variant upstream,bogus\n" T, 1, 18,
 	  "unknown variant 'bogus' (expected upstream, userfault-create-only, rfc-skip-gmem-only, "
-	  "filter-userspace-mappings, gpc-own-seq, gmem-inplace-conversion, gmem-host-level)" },
+	  "filter-userspace-mappings, gpc-own-seq, gmem-inplace-conversion, mutant-gmem-host-level)" },
 	{ "variant rfc-skip-gmem-only,gpc-own-seq\n" T, 1, 28,
 	  "variant 'gpc-own-seq': rfc-skip-gmem-only, filter-userspace-mappings and gpc-own-seq "
 	  "exclude each other" },

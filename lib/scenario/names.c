@@ -15,12 +15,12 @@ static const struct {
 	{ "filter-userspace-mappings", MN_VARIANT_FILTER_USERSPACE_MAPPINGS },
 	{ "gpc-own-seq", MN_VARIANT_GPC_OWN_SEQ },
 	{ "gmem-inplace-conversion", MN_VARIANT_GMEM_INPLACE_CONVERSION },
-	{ "gmem-host-level", MN_VARIANT_GMEM_HOST_LEVEL },
+	{ "mutant-gmem-host-level", MN_VARIANT_GMEM_HOST_LEVEL },
 };
 
 const char scn_variant_list[] = "upstream, userfault-create-only, rfc-skip-gmem-only, "
 				"filter-userspace-mappings, gpc-own-seq, "
-				"gmem-inplace-conversion, gmem-host-level";
+				"gmem-inplace-conversion, mutant-gmem-host-level";
 
 /* The errno names a result list may use: what the operations document. */
 static const struct {

@@ -127,7 +127,7 @@ static int parse_args(struct cli *c, int argc, char **argv, char **pos, int *nr_
 							  "rfc-skip-gmem-only, "
 							  "filter-userspace-mappings, gpc-own-seq, "
 							  "userfault-create-only, "
-							  "gmem-inplace-conversion, gmem-host-level");
+							  "gmem-inplace-conversion, mutant-gmem-host-level");
 			c->have_variant = true;
 		} else if (opt_is(a, "--arch")) {
 			v = opt_value(argc, argv, &i, a, strlen("--arch"));
