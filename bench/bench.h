@@ -36,6 +36,12 @@ struct mn_bench_opts {
 int mn_bench_invalidate(const struct mn_bench_opts *o);
 
 /*
+ * Run the other operations (bench/ops.c): the dirty-log harvest, memslot create/delete/move
+ * and the explorer's throughput, checked against unchecked. Return: as above.
+ */
+int mn_bench_ops(const struct mn_bench_opts *o);
+
+/*
  * Parse "[--quick|--full] [--json] [--cpu N]" from @argv[0 .. @argc) into @o (whose
  * defaults the caller set). Return: 0, or -EINVAL after printing the problem to stderr.
  */

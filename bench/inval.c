@@ -648,6 +648,8 @@ int mn_bench_run(const struct mn_bench_opts *o)
 			modes[o->mode], mn_bench_cpu_model(), mn_bench_nr_cpus(),
 			o->cpu >= 0 ? " (pinned)" : "", mn_bench_git_sha(), mn_alloc_backend());
 	ret = mn_bench_invalidate(o);
+	if (!ret)
+		ret = mn_bench_ops(o);
 	if (!o->json)
 		fprintf(o->out, "%s after %.1f s\n", ret ? "FAILED" : "done",
 			(mn_bench_now_ns() - t0) / 1e9);
