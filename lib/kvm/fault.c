@@ -553,6 +553,22 @@ out_unlock:
 /* ---- arm64: kvm_handle_guest_abort() ---------------------------------------------------- */
 
 /*
+ * arm64: a permission fault whose leaf already maps the page at the fault's level gets its
+ * rights widened in place (kvm_pgtable_stage2_relax_perms()); the guest retries either way.
+ */
+static enum pf_ret relax_perms(struct kvm_page_fault *f, unsigned int perm)
+{
+	enum pf_ret ret;
+
+	ret = kvm_mmu_relax_perms(f->vm, f->as_id, f->gfn, f->page.ref.pfn, f->goal_level, perm)
+		      ? RET_PF_RETRY
+		      : RET_PF_FIXED;
+	mn_trace(f->vm->trace, "kvm.fault_relax", MN_KV_X("gfn", f->gfn), MN_KV_X("perm", perm),
+		 MN_KV_I("ret", ret));
+	return ret;
+}
+
+/*
  * transparent_hugepage_adjust(): a fault that would map a page is promoted to a 2M block
  * when the slot allows one there and the host maps the hva with a PMD
  * (get_user_mapping_size(), valid only under mmu_lock after the retry check).
@@ -639,12 +655,7 @@ static enum pf_ret user_mem_abort(struct kvm_page_fault *f)
 	if (f->present && !mn_pt_walk(vm->pt[f->as_id], f->gfn, &w) &&
 	    w.leaf.level == f->goal_level &&
 	    w.leaf.pfn == mn_align_down(f->page.ref.pfn, mn_level_pages(f->goal_level))) {
-		ret = kvm_mmu_relax_perms(vm, f->as_id, f->gfn, f->page.ref.pfn, f->goal_level,
-					  perm)
-			      ? RET_PF_RETRY
-			      : RET_PF_FIXED;
-		mn_trace(vm->trace, "kvm.fault_relax", MN_KV_X("gfn", f->gfn),
-			 MN_KV_X("perm", perm), MN_KV_I("ret", ret));
+		ret = relax_perms(f, perm);
 	} else {
 		ret = map_leaf(f, perm);
 	}
@@ -707,10 +718,7 @@ static enum pf_ret gmem_abort(struct kvm_page_fault *f)
 	}
 	perm = MN_PTE_R | (f->map_writable ? MN_PTE_W : 0) | (f->exec ? MN_PTE_X : 0);
 	if (f->present && !f->write && f->exec) {
-		ret = kvm_mmu_relax_perms(vm, f->as_id, f->gfn, f->page.ref.pfn, f->goal_level,
-					  perm)
-			      ? RET_PF_RETRY
-			      : RET_PF_FIXED;
+		ret = relax_perms(f, perm);
 	} else {
 		ret = map_leaf(f, perm);
 	}
