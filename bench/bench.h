@@ -42,6 +42,26 @@ int mn_bench_invalidate(const struct mn_bench_opts *o);
 int mn_bench_ops(const struct mn_bench_opts *o);
 
 /*
+ * Run the notifier rows (bench/ops-notify.c): aging through mn_mm_notify_age(), the gpc
+ * invalidation with 0, 1 and 16 caches, guest_memfd punch hole and shared/private
+ * conversion, each against its in-run reference. Return: as above.
+ */
+int mn_bench_ops_notify(const struct mn_bench_opts *o);
+
+/*
+ * The sparse 1 TiB slot (bench/sparse.c): one invalidation of the whole slot with 1 % and
+ * 0.1 % of its 2 MiB regions holding one 4K leaf, against read+clear and a radix walk+clear.
+ * Return: as above.
+ */
+int mn_bench_sparse(const struct mn_bench_opts *o);
+
+/*
+ * memslot_perf_test- and dirty_log_perf_test-shaped scenarios (bench/selftests.c), printed
+ * in those tests' units. Return: as above.
+ */
+int mn_bench_selftests(const struct mn_bench_opts *o);
+
+/*
  * Parse "[--quick|--full] [--json] [--cpu N]" from @argv[0 .. @argc) into @o (whose
  * defaults the caller set). Return: 0, or -EINVAL after printing the problem to stderr.
  */

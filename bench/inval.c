@@ -650,6 +650,12 @@ int mn_bench_run(const struct mn_bench_opts *o)
 	ret = mn_bench_invalidate(o);
 	if (!ret)
 		ret = mn_bench_ops(o);
+	if (!ret)
+		ret = mn_bench_ops_notify(o);
+	if (!ret)
+		ret = mn_bench_sparse(o);
+	if (!ret)
+		ret = mn_bench_selftests(o);
 	if (!o->json)
 		fprintf(o->out, "%s after %.1f s\n", ret ? "FAILED" : "done",
 			(mn_bench_now_ns() - t0) / 1e9);

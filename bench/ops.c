@@ -14,9 +14,7 @@
  *    (the file's default) against the same text with "checked off"; and the built-in
  *    fault-vs-munmap itself, which is always checked, against the unchecked script.
  *
- * Aging (clear_young, test_young) is not here: mn_mm_age() asks the subscribers only for
- * host entries it finds mapped, so it cannot reach the VM's callbacks without the host's
- * page-table work, and no public entry point sends the aging callbacks alone.
+ * Aging (clear_young, test_young) is in ops-notify.c, through mn_mm_notify_age().
  *
  * Public API only, as bench/inval.c. Every row has sanity checks that fail the run (1).
  */

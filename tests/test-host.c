@@ -500,6 +500,91 @@ static void test_aging_reports_and_clears_young_without_start_end(void **state)
 	world_fini(&w);
 }
 
+/* The secondary leaf of @gfn in @vm (kind %MN_PTE_NONE when absent). */
+static struct mn_pte vm_leaf(struct mn_vm *vm, mn_gfn_t gfn)
+{
+	struct mn_pt_walk wk;
+
+	memset(&wk, 0, sizeof(wk));
+	mn_pt_walk(mn_vm_get_pt(vm, 0), gfn, &wk);
+	return wk.leaf;
+}
+
+static void test_notify_age_reaches_vm_aging_without_host_work(void **state)
+{
+	unsigned int arch;
+
+	(void)state;
+	for (arch = 0; arch < 2; arch++) {
+		struct mn_vm_config cfg = { .arch = arch ? MN_VM_ARM64 : MN_VM_X86 };
+		struct mn_userspace_memory_region2 reg = { .memory_size = 8 * PG };
+		struct mn_vm_invalidate_state before, after;
+		struct mn_vcpu *vcpu;
+		struct mn_vm *vm;
+		struct world w;
+		mn_hva_t a;
+		uint64_t g;
+
+		/*  gfn  01234567
+		 *  slot SSSSSSSS   <- hva a .. a + 8 pages
+		 *  read ***        <- gfns 0-2 young in the VM, 3-7 not mapped yet
+		 */
+		world_init(&w, MN_THP_NEVER);
+		a = map_anon(&w, 8 * PG, MN_PROT_READ | MN_PROT_WRITE);
+		assert_int_equal(mn_vm_create(w.mm, &cfg, &vm), 0);
+		reg.userspace_addr = a;
+		assert_int_equal(mn_vm_set_user_memory_region2(vm, &reg), 0);
+		vcpu = mn_vm_get_vcpu(vm, 0);
+		for (g = 0; g < 3; g++)
+			assert_int_equal(mn_vcpu_access(vcpu, 0, g * PG, MN_PTE_R, NULL, NULL), 0);
+		for (g = 0; g < 3; g++)
+			assert_true(vm_leaf(vm, g).accessed);
+		mn_vm_get_invalidate_state(vm, &before);
+		w.rec.nr = 0;
+		/* test_young: one page at a time, the VM answers for the first young one. */
+		assert_int_equal(mn_mm_notify_age(w.mm, MN_AGE_TEST_YOUNG, a, a + 8 * PG), 1);
+		assert_int_equal(mn_mm_notify_age(w.mm, MN_AGE_TEST_YOUNG, a + 3 * PG, a + 8 * PG),
+				 0);
+		assert_true(vm_leaf(vm, 0).accessed);
+		/* clear_young: the VM's young leaves become old and stay mapped. */
+		assert_int_equal(mn_mm_notify_age(w.mm, MN_AGE_CLEAR_YOUNG, a, a + 8 * PG), 1);
+		for (g = 0; g < 3; g++) {
+			assert_int_equal(vm_leaf(vm, g).kind, MN_PTE_LEAF);
+			assert_false(vm_leaf(vm, g).accessed);
+		}
+		assert_int_equal(mn_mm_notify_age(w.mm, MN_AGE_TEST_YOUNG, a, a + 8 * PG), 0);
+		assert_int_equal(mn_mm_notify_age(w.mm, MN_AGE_CLEAR_YOUNG, a, a + 8 * PG), 0);
+		/*
+		 * A new young leaf (the vCPU's TLB still holds gfns 0-2, so touching them again
+		 * would set no bit): clear_flush_young answers for it and clears it.
+		 */
+		assert_int_equal(mn_vcpu_access(vcpu, 0, 3 * PG, MN_PTE_R, NULL, NULL), 0);
+		assert_true(vm_leaf(vm, 3).accessed);
+		assert_int_equal(mn_mm_notify_age(w.mm, MN_AGE_TEST_YOUNG, a, a + 8 * PG), 1);
+		assert_int_equal(mn_mm_notify_age(w.mm, MN_AGE_CLEAR_FLUSH_YOUNG, a, a + 8 * PG), 1);
+		assert_false(vm_leaf(vm, 3).accessed);
+		assert_int_equal(mn_mm_notify_age(w.mm, MN_AGE_CLEAR_FLUSH_YOUNG, a, a + 8 * PG), 0);
+		/* Every subscriber is asked (the recorder answers 0 here), and it is OR-ed in. */
+		assert_true(rec_count(&w.rec, 'y') >= 4);
+		w.rec.young = 1;
+		assert_int_equal(mn_mm_notify_age(w.mm, MN_AGE_CLEAR_YOUNG, a, a + 8 * PG), 1);
+		w.rec.young = 0;
+		/* Aging alone: no start/end, no sequence bump, the host's own bits untouched. */
+		assert_int_equal(rec_count(&w.rec, 's') + rec_count(&w.rec, 'e'), 0);
+		mn_vm_get_invalidate_state(vm, &after);
+		assert_int_equal(after.seq, before.seq);
+		assert_true(walk(&w, a).leaf.accessed);
+		/* Bad ranges and modes. */
+		assert_int_equal(mn_mm_notify_age(w.mm, MN_AGE_CLEAR_YOUNG, a + 1, a + PG), -EINVAL);
+		assert_int_equal(mn_mm_notify_age(w.mm, MN_AGE_CLEAR_YOUNG, a, a + PG + 1), -EINVAL);
+		assert_int_equal(mn_mm_notify_age(w.mm, MN_AGE_CLEAR_YOUNG, a, a), -EINVAL);
+		assert_int_equal(mn_mm_notify_age(w.mm, MN_AGE_CLEAR_YOUNG, 0, 1ULL << 60), -EINVAL);
+		assert_int_equal(mn_mm_notify_age(w.mm, (enum mn_age_mode)3, a, a + PG), -EINVAL);
+		mn_vm_destroy(vm);
+		world_fini(&w);
+	}
+}
+
 static void test_fork_write_protects_and_cow_notifies(void **state)
 {
 	struct mn_frame_ref before;
@@ -1250,6 +1335,7 @@ int main(void)
 		cmocka_unit_test(test_prot_none_and_numa_hinting),
 		cmocka_unit_test(test_madvise_dontneed_clears_and_refaults_zeroed),
 		cmocka_unit_test(test_aging_reports_and_clears_young_without_start_end),
+		cmocka_unit_test(test_notify_age_reaches_vm_aging_without_host_work),
 		cmocka_unit_test(test_fork_write_protects_and_cow_notifies),
 		cmocka_unit_test(test_clear_soft_dirty_write_protects_everything),
 		cmocka_unit_test(test_every_operation_on_every_mapping_kind),

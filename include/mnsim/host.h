@@ -702,6 +702,26 @@ MN_EXPORT void mn_mm_exit(struct mn_mm *mm);
 MN_EXPORT int mn_mm_oom_reap(struct mn_mm *mm);
 
 /**
+ * mn_mm_notify_age() - Send only the aging callbacks over [@start, @end) to every subscriber
+ * of @mm, without the host's page-table work (mmu_notifier_clear_flush_young(),
+ * mmu_notifier_clear_young() or mmu_notifier_test_young() alone): for benchmarks of the
+ * subscribers' aging paths and for tests of subscribers. No start/end, no sequence change.
+ * @mm: the mm.
+ * @mode: %MN_AGE_CLEAR_FLUSH_YOUNG or %MN_AGE_CLEAR_YOUNG (one call per subscriber over the
+ *        range), or %MN_AGE_TEST_YOUNG (test_young() takes one address: each page of the
+ *        range in turn, stopping at the first young answer).
+ * @start: the first byte, page aligned.
+ * @end: the end, page aligned, above @start.
+ *
+ * Context: A sim thread or the world's thread; takes no mm lock (the caller stands for a
+ * host path that holds what it needs).
+ * Return: what the subscribers answered OR-ed, as the kernel's mmu_notifier_clear_young()
+ * does: 1 when one found a young entry, 0 when none did; or -EINVAL for a bad range or mode.
+ */
+MN_EXPORT int mn_mm_notify_age(struct mn_mm *mm, enum mn_age_mode mode, mn_hva_t start,
+			       mn_hva_t end);
+
+/**
  * mn_mm_notify_invalidate() - Send one invalidate_range_start()/_end() pair over
  * [@start, @end) to every subscriber of @mm, without changing the host's page tables
  * (mmu_notifier_invalidate_range_start()/_end() alone): for benchmarks of the subscribers'

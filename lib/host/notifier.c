@@ -237,3 +237,19 @@ int mn_mm_notify_invalidate(struct mn_mm *mm, enum mn_notify_event event, mn_hva
 		notify_end(mm, &r);
 	return ret;
 }
+
+int mn_mm_notify_age(struct mn_mm *mm, enum mn_age_mode mode, mn_hva_t start, mn_hva_t end)
+{
+	mn_hva_t addr;
+
+	if ((start | end) & ~MN_PAGE_MASK || end <= start || end > HOST_TASK_SIZE ||
+	    (unsigned int)mode > MN_AGE_TEST_YOUNG)
+		return -EINVAL;
+	if (mode != MN_AGE_TEST_YOUNG)
+		return notify_young(mm, mode, start, end);
+	/* mmu_notifier_test_young() asks about one address: each page in turn, until young. */
+	for (addr = start; addr < end; addr += MN_PAGE_SIZE)
+		if (notify_young(mm, mode, addr, addr + MN_PAGE_SIZE))
+			return 1;
+	return 0;
+}
