@@ -65,6 +65,16 @@ int mn_bench_selftests(const struct mn_bench_opts *o);
  * Parse "[--quick|--full] [--json] [--cpu N]" from @argv[0 .. @argc) into @o (whose
  * defaults the caller set). Return: 0, or -EINVAL after printing the problem to stderr.
  */
+/* ---- common.c ---- */
+#include <mnsim.h>
+
+/* The leaf a writable KVM fault installs (x86: ipat, dirty, host/MMU-writable). */
+struct mn_pte mn_bench_leaf(enum mn_vm_arch arch, unsigned int level, mn_pfn_t pfn);
+/* An mn_pt_update() visitor counting present leaves into the uint64_t at @arg. */
+bool mn_bench_count_leaf(void *arg, mn_gfn_t gfn, struct mn_pte *pte, uint64_t *gen);
+/* Destroy what a row built (each may be NULL). */
+void mn_bench_world_free(struct mn_vm *vm, struct mn_mm *mm, struct mn_sim *sim);
+
 int mn_bench_parse_args(const char *prog, int argc, char **argv, struct mn_bench_opts *o);
 
 /* Pin (if asked), print the machine's description (table mode) and run; as above. */

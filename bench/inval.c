@@ -198,24 +198,6 @@ static void gen_events(struct world *w, const struct row_cfg *c, struct ev *ev, 
 	}
 }
 
-static struct mn_pte leaf_of(const struct world *w, unsigned int level, mn_gfn_t gfn)
-{
-	struct mn_pte l = {
-		.kind = MN_PTE_LEAF,
-		.level = level,
-		.pfn = PFN_BASE + gfn,
-		.perm = MN_PTE_R | MN_PTE_W | MN_PTE_X,
-		.memtype = MN_MT_WB,
-		.accessed = true,
-	};
-
-	if (w->arch == MN_VM_X86) {
-		l.ipat = true;
-		l.dirty = true;
-		l.sw = MN_PTE_SW_HOST_WRITABLE | MN_PTE_SW_MMU_WRITABLE;
-	}
-	return l;
-}
 
 /*
  * Map the leaves the events' ranges cover, @c->density percent of them (each leaf drawn
@@ -233,7 +215,7 @@ static int64_t populate(struct world *w, const struct row_cfg *c, const struct e
 		mn_gfn_t g;
 
 		for (g = mn_align_down(ev[i].gstart, lp); g < ev[i].gend; g += lp) {
-			struct mn_pte l = leaf_of(w, c->leaf_level, g);
+			struct mn_pte l = mn_bench_leaf(w->arch, c->leaf_level, PFN_BASE + g);
 			struct mn_pt_result res;
 
 			if (c->density < 100 && rng_next(&w->rng) % 100 >= (uint64_t)c->density)

@@ -153,12 +153,7 @@ static int nworld_init(struct nworld *w, enum mn_vm_arch arch, enum mn_vm_type t
 
 static void nworld_fini(struct nworld *w)
 {
-	if (w->vm)
-		mn_vm_destroy(w->vm);
-	if (w->mm)
-		mn_mm_destroy(w->mm);
-	if (w->sim)
-		mn_sim_destroy(w->sim);
+	mn_bench_world_free(w->vm, w->mm, w->sim);
 }
 
 static int plain_slot(struct nworld *w, uint32_t flags, int fd)

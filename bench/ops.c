@@ -95,17 +95,6 @@ static void ops_row(const struct mn_bench_opts *o, const struct mn_bench_row *r,
 	fflush(o->out);
 }
 
-/* Tear down what a row built, whatever got built. */
-static void world_free(struct mn_vm *vm, struct mn_mm *mm, struct mn_sim *sim)
-{
-	if (vm)
-		mn_vm_destroy(vm);
-	if (mm)
-		mn_mm_destroy(mm);
-	if (sim)
-		mn_sim_destroy(sim);
-}
-
 /* ---- dirty-log: the write-protect harvest ------------------------------------------------ */
 
 struct wcount {
@@ -276,7 +265,7 @@ static int bench_dirty_log(const struct mn_bench_opts *o, enum mn_vm_arch arch, 
 	ops_row(o, &row, pages);
 	ret = 0;
 out:
-	world_free(vm, mm, sim);
+	mn_bench_world_free(vm, mm, sim);
 	free(bitmap);
 	free(shadow);
 	return ret;
@@ -459,7 +448,7 @@ setup_err:
 	fprintf(stderr, "bench memslot: cannot set up %u slots (%s)\n", slots, an);
 	ret = 2;
 out:
-	world_free(vm, mm, sim);
+	mn_bench_world_free(vm, mm, sim);
 	free(nodes);
 	free(t);
 	return ret;

@@ -166,14 +166,6 @@ static int host_unmap(struct mp *d, uint64_t first, uint64_t n, uint64_t chunk)
 	return 0;
 }
 
-static bool count_leaf(void *arg, mn_gfn_t gfn, struct mn_pte *pte, uint64_t *gen)
-{
-	(void)gfn;
-	(void)gen;
-	if (pte->kind == MN_PTE_LEAF)
-		(*(uint64_t *)arg)++;
-	return false;
-}
 
 static uint64_t leaves(struct mp *d)
 {
@@ -181,7 +173,7 @@ static uint64_t leaves(struct mp *d)
 	uint64_t n = 0;
 
 	mn_pt_update(mn_vm_get_pt(d->vm, 0), (struct mn_gfn_range){ 0, MN_INVALID_GFN },
-		     count_leaf, &n, &res);
+		     mn_bench_count_leaf, &n, &res);
 	return n;
 }
 

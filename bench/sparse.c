@@ -173,24 +173,6 @@ static int sp_world_create(struct sp_world *w, unsigned int fmt)
 	return 0;
 }
 
-static struct mn_pte sp_leaf(const struct sp_world *w, mn_gfn_t gfn)
-{
-	struct mn_pte l = {
-		.kind = MN_PTE_LEAF,
-		.level = MN_PG_LEVEL_4K,
-		.pfn = SP_PFN_BASE + gfn,
-		.perm = MN_PTE_R | MN_PTE_W | MN_PTE_X,
-		.memtype = MN_MT_WB,
-		.accessed = true,
-	};
-
-	if (w->arch == MN_VM_X86) {
-		l.ipat = true;
-		l.dirty = true;
-		l.sw = MN_PTE_SW_HOST_WRITABLE | MN_PTE_SW_MMU_WRITABLE;
-	}
-	return l;
-}
 
 /* @n distinct regions drawn with a fixed seed, one random 4K page in each: their gfns. */
 static mn_gfn_t *draw_leaves(uint64_t n)
@@ -229,15 +211,6 @@ static int sp_fail(const char *what, unsigned int fmt, unsigned int permille)
 	return 1;
 }
 
-/* Leaves of @pt over [0, @pages) that are present. */
-static bool count_leaf(void *arg, mn_gfn_t gfn, struct mn_pte *pte, uint64_t *gen)
-{
-	(void)gfn;
-	(void)gen;
-	if (pte->kind == MN_PTE_LEAF)
-		(*(uint64_t *)arg)++;
-	return false;
-}
 
 static int sp_row(struct sp_world *w, unsigned int fmt, unsigned int permille, int reps,
 		  struct sp_result *out)
@@ -268,7 +241,7 @@ static int sp_row(struct sp_world *w, unsigned int fmt, unsigned int permille, i
 		mn_pt_zap(w->pt, NULL, (struct mn_gfn_range){ 0, MN_INVALID_GFN },
 			  MN_PT_ZAP_FREE_TABLES, &res);
 		for (i = 0; i < n; i++) {
-			struct mn_pte l = sp_leaf(w, g[i]);
+			struct mn_pte l = mn_bench_leaf(w->arch, MN_PG_LEVEL_4K, SP_PFN_BASE + g[i]);
 
 			if (mn_pt_map(w->pt, NULL, g[i], &l, &res) ||
 			    radix_set(&rx, g[i], (SP_PFN_BASE + g[i]) << MN_PAGE_SHIFT | 0x7)) {
@@ -289,7 +262,7 @@ static int sp_row(struct sp_world *w, unsigned int fmt, unsigned int permille, i
 		t0 = mn_bench_now_ns() - t0;
 		mn_vm_get_stats(w->vm, &vb);
 		mn_pt_get_stats(w->pt, &pb);
-		mn_pt_update(w->pt, (struct mn_gfn_range){ 0, SP_SLOT_PAGES }, count_leaf, &left,
+		mn_pt_update(w->pt, (struct mn_gfn_range){ 0, SP_SLOT_PAGES }, mn_bench_count_leaf, &left,
 			     &res);
 		if (pb.leaves || left || vb.zapped - va.zapped != n) {
 			ret = sp_fail("a populated leaf survived the event", fmt, permille);
