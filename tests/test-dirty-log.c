@@ -8,68 +8,9 @@
  * harvest racing guest writes under every schedule at preemption bound 2, with the
  * mutations of the protocol's steps caught by the oracle (kvm.dirty_log_writable).
  */
-#include "mn-test-host.h"
+#include "mn-test-kvm.h"
 
 #include "kvm/builtin-internal.h"
-
-static const enum mn_vm_arch arches[] = { MN_VM_X86, MN_VM_ARM64 };
-
-struct kworld {
-	struct world w;
-	struct mn_vm *vm;
-	struct mn_vcpu *vcpu;
-	enum mn_vm_arch arch;
-	mn_hva_t ram;
-};
-
-static void kworld_init_cfg(struct kworld *k, const struct mn_vm_config *cfg, enum mn_thp_mode thp)
-{
-	world_init(&k->w, thp);
-	k->arch = cfg->arch;
-	assert_int_equal(mn_vm_create(k->w.mm, cfg, &k->vm), 0);
-	k->vcpu = mn_vm_get_vcpu(k->vm, 0);
-}
-
-static void kworld_init(struct kworld *k, enum mn_vm_arch arch, enum mn_thp_mode thp)
-{
-	struct mn_vm_config cfg = { .arch = arch };
-
-	kworld_init_cfg(k, &cfg, thp);
-}
-
-static void kworld_fini(struct kworld *k)
-{
-	assert_int_equal(mn_check_vm_quiescent(k->vm), 0);
-	mn_vm_destroy(k->vm);
-	world_fini(&k->w);
-}
-
-/* After a test that broke the protocol on purpose: no checks. */
-static void kworld_destroy(struct kworld *k)
-{
-	mn_vm_destroy(k->vm);
-	world_destroy(&k->w);
-}
-
-static int __set_slot(struct kworld *k, uint32_t slot, mn_gpa_t gpa, uint64_t size, mn_hva_t hva,
-		      uint32_t flags)
-{
-	struct mn_userspace_memory_region2 r = {
-		.slot = slot,
-		.flags = flags,
-		.guest_phys_addr = gpa,
-		.memory_size = size,
-		.userspace_addr = hva,
-	};
-
-	return mn_vm_set_user_memory_region2(k->vm, &r);
-}
-
-static void set_slot(struct kworld *k, uint32_t slot, mn_gpa_t gpa, uint64_t size, mn_hva_t hva,
-		     uint32_t flags)
-{
-	assert_int_equal(__set_slot(k, slot, gpa, size, hva, flags), 0);
-}
 
 /* Guest RAM of @size at gpa 0 in slot 0, every page touched by the VMM. */
 static void ram_slot(struct kworld *k, uint64_t size, uint32_t flags)
@@ -87,27 +28,12 @@ static void guest_write(struct kworld *k, mn_gpa_t gpa, uint64_t val)
 	assert_int_equal(mn_vcpu_access(k->vcpu, 0, gpa, MN_PTE_W, &val, NULL), 0);
 }
 
-static uint64_t guest_read(struct kworld *k, mn_gpa_t gpa)
-{
-	uint64_t val = ~0ULL;
-
-	assert_int_equal(mn_vcpu_access(k->vcpu, 0, gpa, MN_PTE_R, &val, NULL), 0);
-	return val;
-}
-
 static struct mn_pt_walk spte_at(struct kworld *k, mn_gpa_t gpa)
 {
 	struct mn_pt_walk w;
 
 	assert_int_equal(mn_pt_walk(mn_vm_get_pt(k->vm, 0), gpa / PG, &w), 0);
 	return w;
-}
-
-static bool spte_present(struct kworld *k, mn_gpa_t gpa)
-{
-	struct mn_pt_walk w;
-
-	return !mn_pt_walk(mn_vm_get_pt(k->vm, 0), gpa / PG, &w);
 }
 
 static bool spte_writable(struct kworld *k, mn_gpa_t gpa)
@@ -143,14 +69,6 @@ static uint64_t __get_log(struct kworld *k, uint32_t slot, int line)
 
 /* The first word of the slot's dirty log (KVM_GET_DIRTY_LOG must succeed). */
 #define get_log(k, slot) __get_log((k), (slot), __LINE__)
-
-static struct mn_vm_stats vm_stats(struct kworld *k)
-{
-	struct mn_vm_stats st;
-
-	mn_vm_get_stats(k->vm, &st);
-	return st;
-}
 
 static uint64_t gups(struct kworld *k)
 {

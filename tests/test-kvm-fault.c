@@ -6,61 +6,12 @@
  * a concurrent munmap under every schedule the explorer tries, while mutations of the
  * protocol's steps are caught.
  */
-#include "mn-test-host.h"
+#include "mn-test-kvm.h"
 
-#include <mnsim/check.h>
-
-static const enum mn_vm_arch arches[] = { MN_VM_X86, MN_VM_ARM64 };
-
-struct kworld {
-	struct world w;
-	struct mn_vm *vm;
-	struct mn_vcpu *vcpu;
-	enum mn_vm_arch arch;
-};
-
-static void kworld_init(struct kworld *k, enum mn_vm_arch arch, enum mn_thp_mode thp)
-{
-	struct mn_vm_config cfg = { .arch = arch };
-
-	world_init(&k->w, thp);
-	k->arch = arch;
-	assert_int_equal(mn_vm_create(k->w.mm, &cfg, &k->vm), 0);
-	k->vcpu = mn_vm_get_vcpu(k->vm, 0);
-}
-
-static void kworld_fini(struct kworld *k)
-{
-	assert_int_equal(mn_check_vm_quiescent(k->vm), 0);
-	mn_vm_destroy(k->vm);
-	world_fini(&k->w);
-}
-
-static void set_slot(struct kworld *k, uint32_t slot, mn_gpa_t gpa, uint64_t size, mn_hva_t hva,
-		     uint32_t flags)
-{
-	struct mn_userspace_memory_region2 r = {
-		.slot = slot,
-		.flags = flags,
-		.guest_phys_addr = gpa,
-		.memory_size = size,
-		.userspace_addr = hva,
-	};
-
-	assert_int_equal(mn_vm_set_user_memory_region2(k->vm, &r), 0);
-}
 
 static int guest_write(struct kworld *k, mn_gpa_t gpa, uint64_t val, struct mn_vcpu_exit *e)
 {
 	return mn_vcpu_access(k->vcpu, 0, gpa, MN_PTE_W, &val, e);
-}
-
-static uint64_t guest_read(struct kworld *k, mn_gpa_t gpa)
-{
-	uint64_t val = ~0ULL;
-
-	assert_int_equal(mn_vcpu_access(k->vcpu, 0, gpa, MN_PTE_R, &val, NULL), 0);
-	return val;
 }
 
 /* The secondary leaf for @gpa, which must be present. */
@@ -70,21 +21,6 @@ static struct mn_pt_walk spte_at(struct kworld *k, unsigned int as, mn_gpa_t gpa
 
 	assert_int_equal(mn_pt_walk(mn_vm_get_pt(k->vm, as), gpa / PG, &w), 0);
 	return w;
-}
-
-static bool spte_present(struct kworld *k, mn_gpa_t gpa)
-{
-	struct mn_pt_walk w;
-
-	return !mn_pt_walk(mn_vm_get_pt(k->vm, 0), gpa / PG, &w);
-}
-
-static struct mn_vm_stats vm_stats(struct kworld *k)
-{
-	struct mn_vm_stats st;
-
-	mn_vm_get_stats(k->vm, &st);
-	return st;
 }
 
 /* The leaf for @gpa maps the frame the host maps at @hva, at @level. */

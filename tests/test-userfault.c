@@ -8,51 +8,9 @@
  * schedule at preemption bound 2, with the zap mutated away caught by the oracle
  * (kvm.userfault_mapped).
  */
-#include "mn-test-host.h"
+#include "mn-test-kvm.h"
 
 #include "kvm/builtin-internal.h"
-
-static const enum mn_vm_arch arches[] = { MN_VM_X86, MN_VM_ARM64 };
-
-struct kworld {
-	struct world w;
-	struct mn_vm *vm;
-	struct mn_vcpu *vcpu;
-	enum mn_vm_arch arch;
-	mn_hva_t ram;
-	uint64_t size;
-	uint64_t uf[64]; /* the VMM's userfault bitmap (up to 4096 pages) */
-};
-
-static void kworld_init_cfg(struct kworld *k, const struct mn_vm_config *cfg, enum mn_thp_mode thp)
-{
-	memset(k, 0, sizeof(*k));
-	world_init(&k->w, thp);
-	k->arch = cfg->arch;
-	assert_int_equal(mn_vm_create(k->w.mm, cfg, &k->vm), 0);
-	k->vcpu = mn_vm_get_vcpu(k->vm, 0);
-}
-
-static void kworld_init(struct kworld *k, enum mn_vm_arch arch, enum mn_thp_mode thp)
-{
-	struct mn_vm_config cfg = { .arch = arch };
-
-	kworld_init_cfg(k, &cfg, thp);
-}
-
-static void kworld_fini(struct kworld *k)
-{
-	assert_int_equal(mn_check_vm_quiescent(k->vm), 0);
-	mn_vm_destroy(k->vm);
-	world_fini(&k->w);
-}
-
-/* After a test that broke the protocol on purpose: no checks. */
-static void kworld_destroy(struct kworld *k)
-{
-	mn_vm_destroy(k->vm);
-	world_destroy(&k->w);
-}
 
 /* Slot 0 over the RAM, with @flags and, with USERFAULT, the world's bitmap. */
 static int __set_ram(struct kworld *k, mn_gpa_t gpa, uint32_t flags)
@@ -121,13 +79,6 @@ static void assert_completes(struct kworld *k, mn_gpa_t gpa, unsigned int perm)
 	struct mn_vcpu_exit e;
 
 	assert_int_equal(access(k, gpa, perm, &e), 0);
-}
-
-static bool spte_present(struct kworld *k, mn_gpa_t gpa)
-{
-	struct mn_pt_walk w;
-
-	return !mn_pt_walk(mn_vm_get_pt(k->vm, 0), gpa / PG, &w);
 }
 
 static unsigned int spte_level(struct kworld *k, mn_gpa_t gpa)
