@@ -8,6 +8,7 @@
 #define MN_BENCH_BENCH_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 /*
@@ -74,6 +75,32 @@ struct mn_pte mn_bench_leaf(enum mn_vm_arch arch, unsigned int level, mn_pfn_t p
 bool mn_bench_count_leaf(void *arg, mn_gfn_t gfn, struct mn_pte *pte, uint64_t *gen);
 /* Destroy what a row built (each may be NULL). */
 void mn_bench_world_free(struct mn_vm *vm, struct mn_mm *mm, struct mn_sim *sim);
+
+/*
+ * The walk+clear reference: a plain C radix tree of 512-entry levels (9 gfn bits per
+ * level, the shape of EPT and of stage-2 with a 4 KiB granule), leaves at any level. The
+ * top level holds up to MN_BENCH_RADIX_ROOT entries (stage-2 concatenates up to 16 tables
+ * there). A leaf value has bit 0 set; a table pointer has it clear.
+ */
+#define MN_BENCH_RADIX_ROOT 8192
+struct mn_bench_radix {
+	uint64_t *root;		/* MN_BENCH_RADIX_ROOT entries */
+	unsigned int top;	/* the level of the root: 4 for EPT 4-level */
+	uint64_t tables;	/* 512-entry tables below the root */
+};
+
+/* An empty tree with @top levels. Return: 0 or -ENOMEM. */
+int mn_bench_radix_init(struct mn_bench_radix *r, unsigned int top);
+/* Set the leaf of @gfn at level @leaf_level (1: 4K) to @val (bit 0 set). Return: 0 or -ENOMEM. */
+int mn_bench_radix_set(struct mn_bench_radix *r, uint64_t gfn, unsigned int leaf_level,
+		       uint64_t val);
+/*
+ * Visit the present entries of [@start, @end), clear the leaves (tables stay, as the zap
+ * leaves them) and add their values to *@sum. Return: the leaves cleared.
+ */
+uint64_t mn_bench_radix_walk_clear(struct mn_bench_radix *r, uint64_t start, uint64_t end,
+				   uint64_t *sum);
+void mn_bench_radix_free(struct mn_bench_radix *r);
 
 int mn_bench_parse_args(const char *prog, int argc, char **argv, struct mn_bench_opts *o);
 

@@ -1,8 +1,12 @@
 // SPDX-License-Identifier: MIT
 /*
  * common.c - small pieces the benchmark files share: the leaf a KVM fault would install,
- * a leaf counter for mn_pt_update(), and the teardown of a benchmark world.
+ * a leaf counter for mn_pt_update(), the teardown of a benchmark world, and the walk+clear
+ * radix reference.
  */
+#include <errno.h>
+#include <stdlib.h>
+
 #include "bench.h"
 
 #include <mnsim.h>
@@ -44,4 +48,95 @@ void mn_bench_world_free(struct mn_vm *vm, struct mn_mm *mm, struct mn_sim *sim)
 		mn_mm_destroy(mm);
 	if (sim)
 		mn_sim_destroy(sim);
+}
+
+/* ---- the walk+clear radix reference ----------------------------------------------------- */
+
+int mn_bench_radix_init(struct mn_bench_radix *r, unsigned int top)
+{
+	r->root = calloc(MN_BENCH_RADIX_ROOT, sizeof(*r->root));
+	r->top = top;
+	r->tables = 0;
+	return r->root ? 0 : -ENOMEM;
+}
+
+static unsigned int radix_index(uint64_t gfn, unsigned int lvl, unsigned int top)
+{
+	uint64_t i = gfn >> (9 * (lvl - 1));
+
+	return (unsigned int)(lvl == top ? i % MN_BENCH_RADIX_ROOT : i & 511);
+}
+
+int mn_bench_radix_set(struct mn_bench_radix *r, uint64_t gfn, unsigned int leaf_level,
+		       uint64_t val)
+{
+	uint64_t *e = r->root;
+	unsigned int lvl;
+
+	for (lvl = r->top; lvl > leaf_level; lvl--) {
+		uint64_t *slot = &e[radix_index(gfn, lvl, r->top)];
+
+		if (!*slot) {
+			uint64_t *c = calloc(512, sizeof(*c));
+
+			if (!c)
+				return -ENOMEM;
+			r->tables++;
+			*slot = (uint64_t)(uintptr_t)c;
+		}
+		e = (uint64_t *)(uintptr_t)*slot;
+	}
+	e[radix_index(gfn, lvl, r->top)] = val | 1;
+	return 0;
+}
+
+static uint64_t radix_walk(uint64_t *e, unsigned int lvl, unsigned int nent, uint64_t base,
+			   uint64_t start, uint64_t end, uint64_t *sum)
+{
+	uint64_t span = 1ULL << (9 * (lvl - 1)), cnt = 0;
+	uint64_t first = start > base ? (start - base) / span : 0;
+	uint64_t last = (end - 1 - base) / span;
+	uint64_t i;
+
+	if (last > nent - 1)
+		last = nent - 1;
+	for (i = first; i <= last; i++) {
+		uint64_t v = e[i];
+
+		if (!v)
+			continue;
+		if (v & 1) {
+			*sum += v;
+			e[i] = 0;
+			cnt++;
+		} else {
+			cnt += radix_walk((uint64_t *)(uintptr_t)v, lvl - 1, 512, base + i * span,
+					  start, end, sum);
+		}
+	}
+	return cnt;
+}
+
+uint64_t mn_bench_radix_walk_clear(struct mn_bench_radix *r, uint64_t start, uint64_t end,
+				   uint64_t *sum)
+{
+	return start < end ? radix_walk(r->root, r->top, MN_BENCH_RADIX_ROOT, 0, start, end, sum)
+			   : 0;
+}
+
+static void radix_free(uint64_t *e, unsigned int lvl, unsigned int nent)
+{
+	unsigned int i;
+
+	for (i = 0; lvl > 1 && i < nent; i++)
+		if (e[i] && !(e[i] & 1))
+			radix_free((uint64_t *)(uintptr_t)e[i], lvl - 1, 512);
+	free(e);
+}
+
+void mn_bench_radix_free(struct mn_bench_radix *r)
+{
+	if (r->root)
+		radix_free(r->root, r->top, MN_BENCH_RADIX_ROOT);
+	r->root = NULL;
 }

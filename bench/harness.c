@@ -114,6 +114,10 @@ void mn_bench_print_json(FILE *f, const struct mn_bench_row *r)
 		   "\"layout\":\"%s\",\"stream\":\"%s\",\"range_bytes\":%llu,\"hit\":\"%s\"",
 		r->bench, r->arch, r->levels, r->slots, r->layout, r->stream,
 		(unsigned long long)r->range_bytes, r->hit);
+	if (r->op)
+		fprintf(f, ",\"op\":\"%s\"", r->op);
+	else
+		fputs(",\"op\":null", f);
 	if (r->density < 0)
 		fputs(",\"density\":null", f);
 	else
@@ -133,6 +137,8 @@ void mn_bench_print_json(FILE *f, const struct mn_bench_row *r)
 	json_num(f, "ref_read_clear_ns", r->read_clear_ns, 2);
 	json_num(f, "ref_itree_ns", r->itree_ns, 2);
 	json_num(f, "ref_linear_ns", r->linear_ns, 2);
+	json_num(f, "ref_walk_clear_ns", r->walk_clear_ns, 2);
+	json_num(f, "ratio_walk_clear", r->walk_clear_ratio, 3);
 	fprintf(f, ",\"entries_zapped\":%llu", (unsigned long long)r->entries_zapped);
 	json_num(f, "flushes_per_event", r->flushes_per_event, 3);
 	json_num(f, "tlbi_per_event", r->tlbi_per_event, 3);
@@ -142,9 +148,10 @@ void mn_bench_print_json(FILE *f, const struct mn_bench_row *r)
 
 void mn_bench_print_table_header(FILE *f)
 {
-	fprintf(f, "%-12s %5s %-10s %5s %-10s %4s %3s %8s %8s %8s %7s %-10s %8s %6s %7s %6s\n",
-		"arch", "slots", "stream", "range", "hit", "dens", "lf", "ns/ev", "p99", "ns/ent",
-		"Ment/s", "reference", "ref ns", "ratio", "flush/ev", "tlbi");
+	fprintf(f, "%-11s %-12s %5s %4s %-10s %5s %-10s %4s %3s %9s %9s %8s %7s %-10s %9s %6s "
+		   "%6s %7s %6s\n",
+		"op", "arch", "slots", "slot", "stream", "range", "hit", "dens", "lf", "ns/ev", "p99",
+		"ns/ent", "Ment/s", "reference", "ref ns", "ratio", "wc-rat", "flush/ev", "tlbi");
 }
 
 static void cell(FILE *f, int width, double v, int prec)
@@ -155,27 +162,37 @@ static void cell(FILE *f, int width, double v, int prec)
 		fprintf(f, " %*.*f", width, prec, v);
 }
 
+static void size_str(char *buf, size_t len, uint64_t bytes)
+{
+	if (bytes >= (1ULL << 30) && !(bytes & ((1ULL << 30) - 1)))
+		snprintf(buf, len, "%lluG", (unsigned long long)(bytes >> 30));
+	else if (bytes >= (1ULL << 20))
+		snprintf(buf, len, "%lluM", (unsigned long long)(bytes >> 20));
+	else
+		snprintf(buf, len, "%lluK", (unsigned long long)(bytes >> 10));
+}
+
 void mn_bench_print_table_row(FILE *f, const struct mn_bench_row *r)
 {
-	char range[24], dens[16];
+	char range[24], dens[16], slot[8];
 
-	if (r->range_bytes >= (1ULL << 20))
-		snprintf(range, sizeof(range), "%lluM", (unsigned long long)(r->range_bytes >> 20));
-	else
-		snprintf(range, sizeof(range), "%lluK", (unsigned long long)(r->range_bytes >> 10));
+	size_str(range, sizeof(range), r->range_bytes);
+	/* The layout's slot size: "2M-slots-..." prints as 2M. */
+	snprintf(slot, sizeof(slot), "%.*s", (int)strcspn(r->layout, "-"), r->layout);
 	if (r->density < 0)
 		strcpy(dens, "-");
 	else
 		snprintf(dens, sizeof(dens), "%d%%", r->density);
-	fprintf(f, "%-12s %5u %-10s %5s %-10s %4s %3s", r->arch, r->slots, r->stream, range, r->hit,
-		dens, r->leaf_level);
-	cell(f, 8, r->ns_per_event.p50, 1);
-	cell(f, 8, r->ns_per_event.p99, 1);
+	fprintf(f, "%-11s %-12s %5u %4s %-10s %5s %-10s %4s %3s", r->op ? r->op : r->bench,
+		r->arch, r->slots, slot, r->stream, range, r->hit, dens, r->leaf_level);
+	cell(f, 9, r->ns_per_event.p50, 1);
+	cell(f, 9, r->ns_per_event.p99, 1);
 	cell(f, 8, r->ns_per_entry, 2);
 	cell(f, 7, r->entries_per_s / 1e6, 1);
 	fprintf(f, " %-10s", r->ref_name);
-	cell(f, 8, r->ref_ns.p50, 1);
+	cell(f, 9, r->ref_ns.p50, 1);
 	cell(f, 6, r->ratio, 2);
+	cell(f, 6, r->walk_clear_ratio, 2);
 	cell(f, 7, r->flushes_per_event, 2);
 	cell(f, 6, r->tlbi_per_event, 1);
 	fputc('\n', f);

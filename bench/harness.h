@@ -41,7 +41,8 @@ const char *mn_bench_git_sha(void);
  * as null in JSON and "-" in the table).
  */
 struct mn_bench_row {
-	const char *bench;  /* "invalidate" */
+	const char *bench;  /* "invalidate", or the operation of bench/ops*.c */
+	const char *op;	    /* "unmap", "clear_young", "test_young"; NULL: the bench's own */
 	const char *arch;   /* "x86-ept" or "arm64-stage2" */
 	unsigned int levels;
 	unsigned int slots;
@@ -62,6 +63,8 @@ struct mn_bench_row {
 	double itree_ns;	/* the other references, p50 ns per event */
 	double linear_ns;
 	double read_clear_ns;
+	double walk_clear_ns;	/* the radix walk+clear over the same ranges; < 0 if not run */
+	double walk_clear_ratio; /* ns_per_event p50 / walk_clear_ns */
 	uint64_t entries_zapped; /* all repetitions */
 	double flushes_per_event;	/* remote TLB flushes of the VM (kvm_flush_remote_tlbs*) */
 	double tlbi_per_event;		/* flushes the page-table walker issued itself (BBM) */

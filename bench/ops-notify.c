@@ -76,6 +76,8 @@ static void nrow_print(const struct mn_bench_opts *o, const char *bench, enum mn
 	r.read_clear_ns = strcmp(ref_name, "read_clear") ? -1 : r.ref_ns.p50;
 	r.itree_ns = -1;
 	r.linear_ns = -1;
+	r.walk_clear_ns = -1;
+	r.walk_clear_ratio = -1;
 	r.flushes_per_event = -1;
 	r.tlbi_per_event = -1;
 	if (o->json) {

@@ -67,6 +67,8 @@ static void row_init(struct mn_bench_row *row, const char *bench, enum mn_vm_arc
 	row->read_clear_ns = -1;
 	row->itree_ns = -1;
 	row->linear_ns = -1;
+	row->walk_clear_ns = -1;
+	row->walk_clear_ratio = -1;
 	row->flushes_per_event = -1;
 	row->tlbi_per_event = -1;
 }

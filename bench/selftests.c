@@ -276,6 +276,8 @@ static void mp_json_row(const struct mn_bench_opts *o, enum mp_test t, unsigned 
 	row.read_clear_ns = -1;
 	row.itree_ns = -1;
 	row.linear_ns = -1;
+	row.walk_clear_ns = -1;
+	row.walk_clear_ratio = -1;
 	row.flushes_per_event = -1;
 	row.tlbi_per_event = -1;
 	mn_bench_print_json(o->out, &row);
@@ -505,6 +507,8 @@ static int dirty_log_test(const struct mn_bench_opts *o, enum mn_vm_arch arch, b
 			row.read_clear_ns = -1;
 			row.itree_ns = -1;
 			row.linear_ns = -1;
+			row.walk_clear_ns = -1;
+			row.walk_clear_ratio = -1;
 			row.flushes_per_event = -1;
 			row.tlbi_per_event = -1;
 			mn_bench_print_json(o->out, &row);

@@ -34,86 +34,6 @@ static uint64_t sp_rng(uint64_t *state)
 	return z ^ (z >> 31);
 }
 
-/* ---- the walk+clear reference: a plain radix tree of 512-entry levels ---------------- */
-
-/*
- * Level 1 holds the leaves (one u64 per 4 KiB page), levels 2..@top hold pointers to the
- * next level, 9 bits of gfn per level: the shape of EPT 4-level and of stage-2 with a
- * 4 KiB granule. Entries are zero when not present.
- */
-struct rnode {
-	uint64_t e[512];
-};
-
-struct radix {
-	struct rnode *root;
-	unsigned int top;
-	uint64_t tables;
-};
-
-static int radix_set(struct radix *r, uint64_t gfn, uint64_t val)
-{
-	struct rnode *n = r->root;
-	unsigned int lvl;
-
-	for (lvl = r->top; lvl > 1; lvl--) {
-		unsigned int i = (gfn >> (9 * (lvl - 1))) & 511;
-
-		if (!n->e[i]) {
-			struct rnode *c = calloc(1, sizeof(*c));
-
-			if (!c)
-				return -ENOMEM;
-			r->tables++;
-			n->e[i] = (uint64_t)(uintptr_t)c;
-		}
-		n = (struct rnode *)(uintptr_t)n->e[i];
-	}
-	n->e[gfn & 511] = val;
-	return 0;
-}
-
-static void radix_free_node(struct rnode *n, unsigned int lvl)
-{
-	unsigned int i;
-
-	for (i = 0; lvl > 1 && i < 512; i++)
-		if (n->e[i])
-			radix_free_node((struct rnode *)(uintptr_t)n->e[i], lvl - 1);
-	free(n);
-}
-
-/*
- * Visit the present entries of [@start, @end) below @n (which maps gfns from @base at
- * level @lvl) and clear the leaves; tables stay, as the zap leaves them.
- */
-static uint64_t radix_walk_clear(struct rnode *n, unsigned int lvl, uint64_t base,
-				 uint64_t start, uint64_t end, uint64_t *sum)
-{
-	uint64_t span = 1ULL << (9 * (lvl - 1)), cnt = 0;
-	uint64_t first = start > base ? (start - base) / span : 0;
-	uint64_t last = (end - 1 - base) / span;
-	uint64_t i;
-
-	if (last > 511)
-		last = 511;
-	for (i = first; i <= last; i++) {
-		uint64_t v = n->e[i];
-
-		if (!v)
-			continue;
-		if (lvl == 1) {
-			*sum += v;
-			n->e[i] = 0;
-			cnt++;
-		} else {
-			cnt += radix_walk_clear((struct rnode *)(uintptr_t)v, lvl - 1,
-						base + i * span, start, end, sum);
-		}
-	}
-	return cnt;
-}
-
 /* ---- the VM side ------------------------------------------------------------------------ */
 
 struct sp_world {
@@ -217,7 +137,7 @@ static int sp_row(struct sp_world *w, unsigned int fmt, unsigned int permille, i
 {
 	uint64_t n = SP_REGIONS * permille / 1000, i;
 	double ev[SP_MAX_REPS], rc[SP_MAX_REPS], wc[SP_MAX_REPS];
-	struct radix rx = { .top = w->levels };
+	struct mn_bench_radix rx = { 0 };
 	uint64_t *flat = NULL, flushes = 0, tlbi = 0;
 	volatile uint64_t sink = 0;
 	mn_gfn_t *g = draw_leaves(n);
@@ -225,10 +145,8 @@ static int sp_row(struct sp_world *w, unsigned int fmt, unsigned int permille, i
 
 	memset(out, 0, sizeof(*out));
 	flat = calloc(n, sizeof(*flat));
-	rx.root = calloc(1, sizeof(*rx.root));
-	if (!g || !flat || !rx.root)
+	if (!g || !flat || mn_bench_radix_init(&rx, w->levels))
 		goto out;
-	rx.tables = 1;
 	/* rep -1 is the warm-up, checked as the others. */
 	for (r = -1; r < reps; r++) {
 		struct mn_vm_stats va, vb;
@@ -244,7 +162,7 @@ static int sp_row(struct sp_world *w, unsigned int fmt, unsigned int permille, i
 			struct mn_pte l = mn_bench_leaf(w->arch, MN_PG_LEVEL_4K, SP_PFN_BASE + g[i]);
 
 			if (mn_pt_map(w->pt, NULL, g[i], &l, &res) ||
-			    radix_set(&rx, g[i], (SP_PFN_BASE + g[i]) << MN_PAGE_SHIFT | 0x7)) {
+			    mn_bench_radix_set(&rx, g[i], 1, (SP_PFN_BASE + g[i]) << MN_PAGE_SHIFT | 0x7)) {
 				ret = 2;
 				goto out;
 			}
@@ -276,7 +194,7 @@ static int sp_row(struct sp_world *w, unsigned int fmt, unsigned int permille, i
 		if (r < 0) {
 			out->leaves = n;
 			out->tables = pa.tables;
-			out->radix_tables = rx.tables;
+			out->radix_tables = rx.tables + 1;
 			continue;
 		}
 		if (pa.tables != out->tables) {
@@ -305,7 +223,7 @@ static int sp_row(struct sp_world *w, unsigned int fmt, unsigned int permille, i
 		}
 		/* walk+clear of the radix tree of the same shape, over the whole slot */
 		t0 = mn_bench_now_ns();
-		cnt = radix_walk_clear(rx.root, rx.top, 0, 0, SP_SLOT_PAGES, &sum);
+		cnt = mn_bench_radix_walk_clear(&rx, 0, SP_SLOT_PAGES, &sum);
 		wc[r] = mn_bench_now_ns() - t0;
 		sink += sum;
 		if (cnt != n) {
@@ -321,8 +239,7 @@ static int sp_row(struct sp_world *w, unsigned int fmt, unsigned int permille, i
 	out->tlbi = tlbi;
 	ret = 0;
 out:
-	if (rx.root)
-		radix_free_node(rx.root, rx.top);
+	mn_bench_radix_free(&rx);
 	free(flat);
 	free(g);
 	return ret;
@@ -368,6 +285,8 @@ static void sp_print(const struct mn_bench_opts *o, const struct sp_world *w, un
 	row.read_clear_ns = s->rc.p50;
 	row.itree_ns = -1;
 	row.linear_ns = -1;
+	row.walk_clear_ns = s->wc.p50;
+	row.walk_clear_ratio = row.ratio;
 	row.entries_zapped = s->leaves * (uint64_t)reps;
 	row.flushes_per_event = (double)s->remote_flushes / reps;
 	row.tlbi_per_event = (double)s->tlbi / reps;

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * test-bench-harness.c - the benchmark harness (bench/harness.c): median, p99, min and max
- * of known arrays, and the keys of one JSON result row (issue 9's list).
+ * of known arrays, the keys of one JSON result row (issue 9's list), and the walk+clear
+ * radix reference (bench/common.c) against known leaves.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "bench.h"
 #include "harness.h"
 
 static void test_stats_of_an_odd_count(void **state)
@@ -72,7 +74,8 @@ static void test_json_row_has_every_key(void **state)
 		"leaf_level", "footprint", "events", "ns_per_event_p50", "ns_per_event_p99",
 		"ns_per_entry", "entries_per_s", "reference", "reference_ns", "ratio",
 		"entries_zapped", "flushes_per_event", "git_sha", "cpu_model",
-		"ns_per_event_min", "ns_per_event_max",
+		"ns_per_event_min", "ns_per_event_max", "op", "ref_walk_clear_ns",
+		"ratio_walk_clear",
 	};
 	struct mn_bench_row r = {
 		.bench = "invalidate", .arch = "x86-ept", .levels = 4, .slots = 10,
@@ -80,7 +83,8 @@ static void test_json_row_has_every_key(void **state)
 		.hit = "no-memslot", .density = -1, .leaf_level = "4K", .footprint = 8192,
 		.events = 100, .ns_per_entry = -1, .entries_per_s = -1, .ref_name = "itree",
 		.ratio = 2.5, .read_clear_ns = -1, .itree_ns = 20, .linear_ns = 30,
-		.flushes_per_event = 0, .tlbi_per_event = 0, .reps = 5,
+		.flushes_per_event = 0, .tlbi_per_event = 0, .reps = 5, .op = "clear_young",
+		.walk_clear_ns = -1, .walk_clear_ratio = -1,
 	};
 	char *buf = NULL, needle[64];
 	size_t len = 0, i;
@@ -104,7 +108,44 @@ static void test_json_row_has_every_key(void **state)
 	assert_non_null(strstr(buf, "\"density\":null"));
 	assert_non_null(strstr(buf, "\"ns_per_entry\":null"));
 	assert_non_null(strstr(buf, "\"ratio\":2.500"));
+	assert_non_null(strstr(buf, "\"op\":\"clear_young\""));
+	assert_non_null(strstr(buf, "\"ref_walk_clear_ns\":null"));
 	free(buf);
+}
+
+/* Leaves at three levels; ranges that meet them partly, wholly, or not at all. */
+static void test_radix_walk_clear_visits_what_the_range_meets(void **state)
+{
+	struct mn_bench_radix r;
+	uint64_t sum = 0;
+
+	(void)state;
+	assert_int_equal(mn_bench_radix_init(&r, 4), 0);
+	assert_int_equal(mn_bench_radix_set(&r, 5, 1, 0x5000), 0);	    /* 4K leaf, gfn 5 */
+	assert_int_equal(mn_bench_radix_set(&r, 7, 1, 0x7000), 0);	    /* 4K leaf, gfn 7 */
+	assert_int_equal(mn_bench_radix_set(&r, 1024, 2, 0x400000), 0); /* 2M: 1024..1535 */
+	assert_int_equal(mn_bench_radix_set(&r, 1ULL << 18, 3, 0x40000000), 0); /* 1G */
+	/* Three tables for the 4K leaves (levels 3, 2, 1), shared by the 2M leaf's path. */
+	assert_int_equal(r.tables, 3);
+	/* [6, 7): no leaf there. */
+	assert_int_equal(mn_bench_radix_walk_clear(&r, 6, 7, &sum), 0);
+	assert_int_equal(sum, 0);
+	/* [0, 6) meets gfn 5 only; the value has bit 0 set. */
+	assert_int_equal(mn_bench_radix_walk_clear(&r, 0, 6, &sum), 1);
+	assert_int_equal(sum, 0x5001);
+	/* Cleared: a second walk finds nothing. */
+	assert_int_equal(mn_bench_radix_walk_clear(&r, 0, 6, &sum), 0);
+	/* One page inside the 2M leaf meets the whole leaf; one inside the 1G leaf too. */
+	assert_int_equal(mn_bench_radix_walk_clear(&r, 1500, 1501, &sum), 1);
+	assert_int_equal(mn_bench_radix_walk_clear(&r, (1ULL << 18) + 77, (1ULL << 18) + 78, &sum),
+			 1);
+	/* Everything: only gfn 7 is left. */
+	assert_int_equal(mn_bench_radix_walk_clear(&r, 0, 1ULL << 36, &sum), 1);
+	assert_int_equal(mn_bench_radix_walk_clear(&r, 0, 1ULL << 36, &sum), 0);
+	/* An empty range. */
+	assert_int_equal(mn_bench_radix_walk_clear(&r, 9, 9, &sum), 0);
+	mn_bench_radix_free(&r);
+	assert_null(r.root);
 }
 
 int main(void)
@@ -115,6 +156,7 @@ int main(void)
 		cmocka_unit_test(test_p99_is_the_nearest_rank),
 		cmocka_unit_test(test_stats_of_one_value),
 		cmocka_unit_test(test_json_row_has_every_key),
+		cmocka_unit_test(test_radix_walk_clear_visits_what_the_range_meets),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -2,8 +2,10 @@
 # SPDX-License-Identifier: MIT
 #
 # bootstrap.sh - make this checkout buildable: install the Debian packages mnsim needs when
-# any is missing (apt-get update first), then configure ./build once. Safe to run again:
-# with everything present it only checks. Used by both README commands and by .ci/run.
+# any is missing (apt-get update first), then configure ./build (debug, with the tests) and
+# ./build-release (-Dbuildtype=release, without the tests: what `mnsim bench` figures come
+# from) once. Safe to run again: with everything present it only checks. Used by both
+# README commands and by .ci/run.
 set -eu
 
 cd "$(dirname "$0")/.."
@@ -45,4 +47,10 @@ if [ ! -f build/build.ninja ]; then
 elif ! meson introspect --buildoptions build |
 	python3 -c 'import json, sys; o = {x["name"]: x["value"] for x in json.load(sys.stdin)}; sys.exit(o.get("tests") != "enabled")'; then
 	meson configure build -Dtests=enabled
+fi
+
+# The release build of the README's main job: the demo and the benchmark. Set up once.
+if [ ! -f build-release/build.ninja ]; then
+	rm -rf build-release
+	meson setup build-release -Dbuildtype=release -Dtests=disabled
 fi
