@@ -657,7 +657,10 @@ static int bench_explore_all(const struct mn_bench_opts *o)
 int mn_bench_ops(const struct mn_bench_opts *o)
 {
 	static const unsigned int pr_slots[] = { 10, 509, 32764 };
+	static const unsigned int all_slots[] = { 1, 10, 100, 509, 8192, 32764 };
 	bool quick = o->mode == MN_BENCH_QUICK;
+	const unsigned int *slots = o->mode == MN_BENCH_FULL ? all_slots : pr_slots;
+	unsigned int nslots = o->mode == MN_BENCH_FULL ? 6 : 3;
 	int reps = quick ? 5 : o->mode == MN_BENCH_PR ? 11 : 31;
 	unsigned int a, i;
 	int ret;
@@ -673,8 +676,8 @@ int mn_bench_ops(const struct mn_bench_opts *o)
 	}
 	/* The quick subset: x86 at 32764 slots; then only story 000's explorer pair. */
 	for (a = 0; a < (quick ? 1U : 2U); a++) {
-		for (i = quick ? 2 : 0; i < 3; i++) {
-			ret = bench_memslot(o, a ? MN_VM_ARM64 : MN_VM_X86, pr_slots[i],
+		for (i = quick ? nslots - 1 : 0; i < nslots; i++) {
+			ret = bench_memslot(o, a ? MN_VM_ARM64 : MN_VM_X86, slots[i],
 					    quick ? 32 : 64, reps);
 			if (ret)
 				return ret;
