@@ -63,6 +63,14 @@ int mn_bench_sparse(const struct mn_bench_opts *o);
 int mn_bench_selftests(const struct mn_bench_opts *o);
 
 /*
+ * access_tracking_perf_test- and kvm_page_table_test-shaped scenarios
+ * (bench/selftests-more.c): idle marking through page_idle's clear_young walks, and
+ * mappings created, split by dirty logging and rebuilt, with 4 KiB and THP backing, printed
+ * in those tests' line formats. Return: as above.
+ */
+int mn_bench_selftests_more(const struct mn_bench_opts *o);
+
+/*
  * Parse "[--quick|--full] [--json] [--cpu N]" from @argv[0 .. @argc) into @o (whose
  * defaults the caller set). Return: 0, or -EINVAL after printing the problem to stderr.
  */

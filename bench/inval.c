@@ -970,6 +970,8 @@ int mn_bench_run(const struct mn_bench_opts *o)
 		ret = mn_bench_sparse(o);
 	if (!ret)
 		ret = mn_bench_selftests(o);
+	if (!ret)
+		ret = mn_bench_selftests_more(o);
 	if (!o->json)
 		fprintf(o->out, "%s after %.1f s\n", ret ? "FAILED" : "done",
 			(mn_bench_now_ns() - t0) / 1e9);
