@@ -13,11 +13,11 @@
 
 /* ---- helpers ---------------------------------------------------------------------- */
 
-static struct mn_sim *new_world(bool keep_going)
+static struct mn_sim *new_world_traced(bool keep_going, enum mn_trace_mode mode)
 {
 	struct mn_sim_config cfg = {
 		.alloc_ops = &mn_test_cmocka_ops,
-		.trace_mode = MN_TRACE_FULL,
+		.trace_mode = mode,
 		.keep_going = keep_going,
 	};
 	struct mn_sim *sim;
@@ -25,6 +25,17 @@ static struct mn_sim *new_world(bool keep_going)
 	assert_int_equal(mn_sim_create(&cfg, &sim), 0);
 	return sim;
 }
+
+static struct mn_sim *new_world(bool keep_going)
+{
+	return new_world_traced(keep_going, MN_TRACE_FULL);
+}
+
+/*
+ * Outside a run, lock operations take lib/sim's fast paths when tracing is off and the
+ * full paths when it is on: the tests of that context run in both modes.
+ */
+static const enum mn_trace_mode outside_modes[] = { MN_TRACE_FULL, MN_TRACE_OFF };
 
 static struct mn_thread *spawn(struct mn_sim *sim, const char *name, mn_thread_fn fn, void *arg)
 {
@@ -1746,7 +1757,7 @@ static void test_concurrent_add_return_never_loses_an_update(void **state)
 
 /* ---- locks outside any run (the test's own context) ------------------------------- */
 
-static void test_locks_outside_a_run_uncontended(void **state)
+static void locks_outside_a_run_uncontended(enum mn_trace_mode mode)
 {
 	struct mn_spinlock s;
 	struct mn_rwlock rw;
@@ -1755,10 +1766,10 @@ static void test_locks_outside_a_run_uncontended(void **state)
 	struct mn_waitq wq;
 	struct mn_sim *sim;
 	bool yes = true;
+	uint64_t events;
 	int idx;
 
-	(void)state;
-	sim = new_world(false);
+	sim = new_world_traced(false, mode);
 	mn_mutex_init(&m, "M");
 	mn_spin_init(&s, "S");
 	mn_rwlock_init(&rw, "RW", MN_RW_SLEEP);
@@ -1774,23 +1785,33 @@ static void test_locks_outside_a_run_uncontended(void **state)
 	assert_true(mn_mutex_trylock(sim, &m));
 	mn_mutex_unlock(sim, &m);
 
+	/* Traced, every operation is an event, as inside a run; untraced, none is. */
+	events = mn_trace_count(mn_sim_get_trace(sim));
 	mn_spin_lock(sim, &s);
 	assert_true(mn_spin_is_held(sim, &s));
 	mn_might_sleep(sim, "outside"); /* no thread: nothing to check */
 	mn_spin_unlock(sim, &s);
 	assert_false(mn_spin_is_held(sim, &s));
+	assert_int_equal(mn_trace_count(mn_sim_get_trace(sim)) - events,
+			 mode == MN_TRACE_OFF ? 0 : 2);
 
 	mn_read_lock(sim, &rw);
 	mn_read_lock(sim, &rw);
+	assert_true(mn_rwlock_is_held(sim, &rw, false)); /* outside a run: anybody's share */
+	assert_false(mn_rwlock_is_held(sim, &rw, true));
 	mn_read_unlock(sim, &rw);
+	assert_true(mn_rwlock_is_held(sim, &rw, false));
 	mn_read_unlock(sim, &rw);
+	assert_false(mn_rwlock_is_held(sim, &rw, false));
 	mn_write_lock(sim, &rw);
 	assert_true(mn_rwlock_is_held(sim, &rw, true));
 	mn_write_unlock(sim, &rw);
 	assert_false(mn_rwlock_is_held(sim, &rw, true));
 
 	idx = mn_srcu_read_lock(sim, &srcu);
+	assert_int_equal(srcu.readers[idx], 1); /* counted: synchronize_srcu() reads it */
 	mn_srcu_read_unlock(sim, &srcu, idx);
+	assert_int_equal(srcu.readers[idx], 0);
 	mn_synchronize_srcu(sim, &srcu);
 	mn_synchronize_srcu(sim, &srcu);
 	idx = mn_srcu_read_lock(sim, &srcu);
@@ -1804,6 +1825,15 @@ static void test_locks_outside_a_run_uncontended(void **state)
 	assert_int_equal(mn_trace_nr_violations(mn_sim_get_trace(sim)), 0);
 	assert_false(mn_sim_failed(sim));
 	mn_sim_destroy(sim);
+}
+
+static void test_locks_outside_a_run_uncontended(void **state)
+{
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(outside_modes) / sizeof(outside_modes[0]); i++)
+		locks_outside_a_run_uncontended(outside_modes[i]);
 }
 
 struct leaver {
@@ -1828,7 +1858,7 @@ static void lock_m(struct mn_sim *sim, void *arg)
 	mn_mutex_unlock(sim, &l->m);
 }
 
-static void test_locks_outside_a_run_contended_report_deadlock(void **state)
+static void locks_outside_a_run_contended(enum mn_trace_mode mode)
 {
 	const struct mn_violation *v;
 	struct mn_srcu srcu;
@@ -1839,10 +1869,9 @@ static void test_locks_outside_a_run_contended_report_deadlock(void **state)
 	size_t n = 0;
 	int idx;
 
-	(void)state;
 	mn_mutex_init(&l.m, "M");
 	mn_spin_init(&l.s, "S");
-	sim = new_world(false);
+	sim = new_world_traced(false, mode);
 	spawn(sim, "t0", leave_locked, &l);
 	assert_int_equal(mn_sim_run(sim, NULL), MN_RUN_OK);
 
@@ -1896,13 +1925,215 @@ static void test_locks_outside_a_run_contended_report_deadlock(void **state)
 
 	/* The other way round: the test's context holds M, a sim thread wants it. */
 	mn_mutex_init(&l.m, "M");
-	sim = new_world(false);
+	sim = new_world_traced(false, mode);
 	mn_mutex_lock(sim, &l.m);
 	spawn(sim, "t0", lock_m, &l);
 	assert_int_equal(mn_sim_run(sim, NULL), MN_RUN_VIOLATION);
 	assert_int_equal(nr_reports(sim, "sim.deadlock", &v), 1);
 	assert_detail_has(v, "t0 waits for mutex M held by (outside any thread)");
 	mn_mutex_unlock(sim, &l.m);
+	assert_int_equal(mn_trace_nr_violations(mn_sim_get_trace(sim)), 1);
+	mn_sim_destroy(sim);
+}
+
+static void test_locks_outside_a_run_contended_report_deadlock(void **state)
+{
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(outside_modes) / sizeof(outside_modes[0]); i++)
+		locks_outside_a_run_contended(outside_modes[i]);
+}
+
+/* ---- the fast paths outside a run (tracing off) leave what runs need --------------- */
+
+struct fast {
+	struct mn_mutex a, b;
+	struct mn_spinlock s;
+	struct mn_rwlock rw;
+	struct mn_srcu srcu;
+	int idx;
+	unsigned int held;	      /* t0's held-lock count with A, B and rw (shared) held */
+	bool a_held, b_held, rw_held; /* what t0's lockdep_assert_held()-style checks said */
+};
+
+static void fast_sync(struct mn_sim *sim, void *arg)
+{
+	struct fast *f = arg;
+
+	mn_synchronize_srcu(sim, &f->srcu);
+}
+
+static void lock_s_once(struct mn_sim *sim, void *arg)
+{
+	struct mn_spinlock *s = arg;
+
+	mn_spin_lock(sim, s);
+	mn_spin_unlock(sim, s);
+}
+
+static void fast_lock_rw(struct mn_sim *sim, void *arg)
+{
+	struct fast *f = arg;
+
+	mn_write_lock(sim, &f->rw);
+	mn_write_unlock(sim, &f->rw);
+}
+
+/*
+ * A section entered outside any run counts as a reader: a grace period inside the next
+ * run waits for it, and the world's unlock afterwards wakes the waiter. So does the
+ * world's release of a lock a thread was left blocked on.
+ */
+static void test_fast_path_state_is_seen_by_runs(void **state)
+{
+	const struct mn_violation *v;
+	struct mn_thread *t;
+	struct mn_sim *sim;
+	struct fast f;
+
+	(void)state;
+	sim = new_world_traced(false, MN_TRACE_OFF);
+	mn_srcu_init(&f.srcu, "SRCU");
+	f.idx = mn_srcu_read_lock(sim, &f.srcu);
+	t = spawn(sim, "t0", fast_sync, &f);
+	assert_int_equal(mn_sim_run(sim, NULL), MN_RUN_VIOLATION);
+	assert_int_equal(nr_reports(sim, "sim.deadlock", &v), 1);
+	assert_detail_has(v, "t0 waits for srcu readers of SRCU");
+	assert_int_equal(mn_thread_get_state(t), MN_THREAD_BLOCKED);
+	mn_srcu_read_unlock(sim, &f.srcu, f.idx);
+	assert_int_equal(f.srcu.readers[0] + f.srcu.readers[1], 0);
+	assert_int_equal(mn_thread_get_state(t), MN_THREAD_RUNNABLE); /* woken */
+	assert_int_equal(mn_trace_nr_violations(mn_sim_get_trace(sim)), 1);
+	mn_sim_destroy(sim);
+
+	/* The same with an rwlock the world holds shared while a writer waits. */
+	sim = new_world_traced(false, MN_TRACE_OFF);
+	mn_rwlock_init(&f.rw, "RW", MN_RW_SLEEP);
+	mn_read_lock(sim, &f.rw);
+	t = spawn(sim, "t0", fast_lock_rw, &f);
+	assert_int_equal(mn_sim_run(sim, NULL), MN_RUN_VIOLATION);
+	assert_int_equal(nr_reports(sim, "sim.deadlock", &v), 1);
+	assert_detail_has(v, "t0 waits for write lock of RW");
+	mn_read_unlock(sim, &f.rw);
+	assert_false(mn_rwlock_is_held(sim, &f.rw, false));
+	assert_int_equal(mn_thread_get_state(t), MN_THREAD_RUNNABLE);
+	mn_sim_destroy(sim);
+
+	/* And with a spinlock: the world's unlock wakes the thread left spinning on it. */
+	sim = new_world_traced(false, MN_TRACE_OFF);
+	mn_spin_init(&f.s, "S");
+	mn_spin_lock(sim, &f.s);
+	t = spawn(sim, "t0", lock_s_once, &f.s);
+	assert_int_equal(mn_sim_run(sim, NULL), MN_RUN_VIOLATION);
+	assert_int_equal(nr_reports(sim, "sim.deadlock", &v), 1);
+	assert_detail_has(v, "t0 waits for spinlock S held by (outside any thread)");
+	mn_spin_unlock(sim, &f.s);
+	assert_false(mn_spin_is_held(sim, &f.s));
+	assert_int_equal(mn_thread_get_state(t), MN_THREAD_RUNNABLE);
+	assert_int_equal(mn_trace_nr_violations(mn_sim_get_trace(sim)), 1);
+	mn_sim_destroy(sim);
+}
+
+static void fast_unlock_inside(struct mn_sim *sim, void *arg)
+{
+	struct fast *f = arg;
+
+	mn_spin_unlock(sim, &f->s);		    /* the world's lock, not t0's */
+	mn_srcu_read_unlock(sim, &f->srcu, f->idx); /* the world's section, not t0's */
+}
+
+/* A hold taken outside a run belongs to the world: a thread cannot release it. */
+static void test_fast_path_hold_is_not_a_threads(void **state)
+{
+	const struct mn_violation *v;
+	struct mn_sim *sim;
+	struct fast f;
+
+	(void)state;
+	sim = new_world_traced(true, MN_TRACE_OFF);
+	mn_spin_init(&f.s, "S");
+	mn_srcu_init(&f.srcu, "SRCU");
+	mn_spin_lock(sim, &f.s);
+	f.idx = mn_srcu_read_lock(sim, &f.srcu);
+	spawn(sim, "t0", fast_unlock_inside, &f);
+	assert_int_equal(mn_sim_run(sim, NULL), MN_RUN_VIOLATION);
+	assert_int_equal(nr_reports(sim, "lock.not_held", &v), 2);
+	assert_detail_has(v, "t0 spin_unlock S, held by (outside any thread)");
+	/* Both unlocks were ignored: the world still holds both, and can release them. */
+	assert_true(mn_spin_is_held(sim, &f.s));
+	assert_int_equal(f.srcu.readers[f.idx], 1);
+	mn_spin_unlock(sim, &f.s);
+	mn_srcu_read_unlock(sim, &f.srcu, f.idx);
+	assert_false(mn_spin_is_held(sim, &f.s));
+	assert_int_equal(f.srcu.readers[f.idx], 0);
+	assert_int_equal(mn_trace_nr_violations(mn_sim_get_trace(sim)), 2);
+	mn_sim_destroy(sim);
+}
+
+static void fast_ab(struct mn_sim *sim, void *arg)
+{
+	struct fast *f = arg;
+
+	mn_mutex_lock(sim, &f->a);
+	mn_mutex_lock(sim, &f->b);
+	mn_read_lock(sim, &f->rw);
+	f->held = mn_thread_nr_held(mn_sim_current(sim));
+	f->a_held = mn_mutex_is_held(sim, &f->a);
+	f->b_held = mn_mutex_is_held(sim, &f->b);
+	f->rw_held = mn_rwlock_is_held(sim, &f->rw, false);
+	mn_read_unlock(sim, &f->rw);
+	mn_mutex_unlock(sim, &f->b);
+	mn_mutex_unlock(sim, &f->a);
+}
+
+static void fast_ba(struct mn_sim *sim, void *arg)
+{
+	struct fast *f = arg;
+
+	mn_mutex_lock(sim, &f->b);
+	mn_mutex_lock(sim, &f->a);
+	mn_mutex_unlock(sim, &f->a);
+	mn_mutex_unlock(sim, &f->b);
+}
+
+/*
+ * With tracing off, the world's own B-then-A outside the run neither feeds lockdep nor
+ * confuses it (it never did: lockdep orders sim threads' locks), while inside the run
+ * held locks are tracked and A-B then B-A is reported, as with tracing on.
+ */
+static void test_fast_path_keeps_lockdep_and_held_locks_in_runs(void **state)
+{
+	const struct mn_violation *v;
+	struct mn_sim *sim;
+	struct fast f;
+
+	(void)state;
+	sim = new_world_traced(true, MN_TRACE_OFF);
+	mn_mutex_init(&f.a, "A");
+	mn_mutex_init(&f.b, "B");
+	mn_rwlock_init(&f.rw, "RW", MN_RW_SPIN);
+	mn_mutex_lock(sim, &f.b);
+	mn_mutex_lock(sim, &f.a);
+	assert_true(mn_mutex_is_held(sim, &f.a));
+	mn_mutex_unlock(sim, &f.a);
+	mn_mutex_unlock(sim, &f.b);
+	f.held = 0;
+	f.a_held = f.b_held = f.rw_held = false;
+	spawn(sim, "t0", fast_ab, &f);
+	spawn(sim, "t1", fast_ba, &f);
+	assert_int_equal(mn_sim_run(sim, NULL), MN_RUN_VIOLATION);
+	assert_int_equal(f.held, 3);
+	assert_true(f.a_held && f.b_held && f.rw_held);
+	assert_int_equal(nr_reports(sim, "lock.order_inversion", &v), 1);
+	assert_detail_has(v, "t1 takes A while holding B");
+	assert_int_equal(mn_trace_nr_violations(mn_sim_get_trace(sim)), 1);
+	/* After the run the world's fast paths work again, and report nothing. */
+	mn_mutex_lock(sim, &f.b);
+	mn_mutex_lock(sim, &f.a);
+	mn_mutex_unlock(sim, &f.a);
+	mn_mutex_unlock(sim, &f.b);
+	assert_false(mn_mutex_is_held(sim, &f.a) || mn_mutex_is_held(sim, &f.b));
 	assert_int_equal(mn_trace_nr_violations(mn_sim_get_trace(sim)), 1);
 	mn_sim_destroy(sim);
 }
@@ -1934,6 +2165,9 @@ int main(void)
 		cmocka_unit_test(test_concurrent_add_return_never_loses_an_update),
 		cmocka_unit_test(test_locks_outside_a_run_uncontended),
 		cmocka_unit_test(test_locks_outside_a_run_contended_report_deadlock),
+		cmocka_unit_test(test_fast_path_state_is_seen_by_runs),
+		cmocka_unit_test(test_fast_path_hold_is_not_a_threads),
+		cmocka_unit_test(test_fast_path_keeps_lockdep_and_held_locks_in_runs),
 	};
 
 	return cmocka_run_group_tests_name("lock", tests, NULL, NULL);

@@ -44,9 +44,21 @@ static void report_recursive(struct mn_sim *sim, const char *op, const char *nam
 	sim_thread_stuck(sim, op, name);
 }
 
-/* Exclusive acquisition shared by mutex and spinlock. */
-static void excl_lock(struct mn_sim *sim, struct mn_lock_base *b, const char *op,
-		      const char *what)
+/*
+ * The fast paths. Outside mn_sim_run() no sim thread runs, so a lock operation has no
+ * yield point to stop at, no held-lock list or lockdep chain to extend (both belong to
+ * sim threads, and sim->current is NULL), and might_sleep() has nobody to check: the
+ * full paths do none of that there. With tracing off as well, what is left is the lock
+ * word and the misuse reports. So while lock_fast() (outside a run, tracing off), each
+ * operation that would neither report nor wake anybody (threads left blocked by an ended
+ * run) only changes the lock word, exactly as the full path would; every other case
+ * takes the full path. Either way the world ends up in the same state, held-lock lists,
+ * lockdep's graph and reader counts included. Inside a run nothing changes.
+ */
+
+/* Exclusive acquisition shared by mutex and spinlock: the full path. */
+static noinline void excl_lock_full(struct mn_sim *sim, struct mn_lock_base *b, const char *op,
+				    const char *what)
 {
 	const void *self = self_tag(sim);
 
@@ -68,7 +80,16 @@ static void excl_lock(struct mn_sim *sim, struct mn_lock_base *b, const char *op
 	trace_lock(sim, op, b->name);
 }
 
-static void excl_unlock(struct mn_sim *sim, struct mn_lock_base *b, const char *op)
+static inline void excl_lock(struct mn_sim *sim, struct mn_lock_base *b, const char *op,
+			     const char *what)
+{
+	if (likely(lock_fast(sim) && !b->owner))
+		b->owner = sim; /* self_tag() outside a run */
+	else
+		excl_lock_full(sim, b, op, what);
+}
+
+static noinline void excl_unlock_full(struct mn_sim *sim, struct mn_lock_base *b, const char *op)
 {
 	struct held_lock *h;
 
@@ -83,6 +104,14 @@ static void excl_unlock(struct mn_sim *sim, struct mn_lock_base *b, const char *
 	b->owner = NULL;
 	sim_wake(sim, &b->waiters);
 	trace_lock(sim, op, b->name);
+}
+
+static inline void excl_unlock(struct mn_sim *sim, struct mn_lock_base *b, const char *op)
+{
+	if (likely(lock_fast(sim) && b->owner == sim && !b->waiters))
+		b->owner = NULL;
+	else
+		excl_unlock_full(sim, b, op);
 }
 
 void mn_mutex_init(struct mn_mutex *m, const char *name)
@@ -141,10 +170,8 @@ void mn_rwlock_init(struct mn_rwlock *rw, const char *name, enum mn_rw_kind kind
 	lock_init(&rw->b, name, LOCK_RWLOCK, kind == MN_RW_SLEEP);
 }
 
-void mn_read_lock(struct mn_sim *sim, struct mn_rwlock *rw)
+static noinline void read_lock_full(struct mn_sim *sim, struct mn_lock_base *b)
 {
-	struct mn_lock_base *b = &rw->b;
-
 	if (b->sleeping)
 		mn_might_sleep(sim, "down_read");
 	mn_yield_access(sim, "read_lock", b, MN_ACCESS_READ);
@@ -174,6 +201,16 @@ void mn_read_lock(struct mn_sim *sim, struct mn_rwlock *rw)
 	trace_lock(sim, "read_lock", b->name);
 }
 
+void mn_read_lock(struct mn_sim *sim, struct mn_rwlock *rw)
+{
+	struct mn_lock_base *b = &rw->b;
+
+	if (likely(lock_fast(sim) && !b->owner && !b->writers_waiting))
+		b->readers++;
+	else
+		read_lock_full(sim, b);
+}
+
 bool mn_read_trylock(struct mn_sim *sim, struct mn_rwlock *rw)
 {
 	struct mn_lock_base *b = &rw->b;
@@ -190,9 +227,8 @@ bool mn_read_trylock(struct mn_sim *sim, struct mn_rwlock *rw)
 	return true;
 }
 
-void mn_read_unlock(struct mn_sim *sim, struct mn_rwlock *rw)
+static noinline void read_unlock_full(struct mn_sim *sim, struct mn_lock_base *b)
 {
-	struct mn_lock_base *b = &rw->b;
 	struct held_lock *h;
 
 	mn_yield_access(sim, "read_unlock", b, MN_ACCESS_READ);
@@ -208,9 +244,18 @@ void mn_read_unlock(struct mn_sim *sim, struct mn_rwlock *rw)
 	trace_lock(sim, "read_unlock", b->name);
 }
 
-void mn_write_lock(struct mn_sim *sim, struct mn_rwlock *rw)
+void mn_read_unlock(struct mn_sim *sim, struct mn_rwlock *rw)
 {
 	struct mn_lock_base *b = &rw->b;
+
+	if (likely(lock_fast(sim) && b->readers > 0 && !b->waiters))
+		b->readers--;
+	else
+		read_unlock_full(sim, b);
+}
+
+static noinline void write_lock_full(struct mn_sim *sim, struct mn_lock_base *b)
+{
 	const void *self = self_tag(sim);
 
 	if (b->sleeping)
@@ -233,6 +278,17 @@ void mn_write_lock(struct mn_sim *sim, struct mn_rwlock *rw)
 	b->owner = self;
 	sim_push_held(sim, b, b->name, LOCK_RWLOCK, HELD_EXCL, !b->sleeping, 0);
 	trace_lock(sim, "write_lock", b->name);
+}
+
+void mn_write_lock(struct mn_sim *sim, struct mn_rwlock *rw)
+{
+	struct mn_lock_base *b = &rw->b;
+
+	/* Writers left waiting by an ended run do not hold the full path back either. */
+	if (likely(lock_fast(sim) && !b->owner && !b->readers))
+		b->owner = sim;
+	else
+		write_lock_full(sim, b);
 }
 
 void mn_write_unlock(struct mn_sim *sim, struct mn_rwlock *rw)

@@ -9,6 +9,10 @@
 #include "mnsim-internal.h"
 #include "sim/coro.h"
 
+#ifndef noinline
+#define noinline __attribute__((__noinline__))
+#endif
+
 #define SIM_DEFAULT_STACK (256U << 10)
 #define SIM_MAX_STACK	  (64U << 20)
 #define SIM_DEFAULT_MAX_YIELDS 1000000ULL
@@ -108,6 +112,11 @@ struct mn_sim {
 	struct mn_thread *current;
 
 	bool running;
+	/*
+	 * Lock operations must take their full path: inside mn_sim_run(), or with tracing on
+	 * (fixed when the trace is created). See the fast paths in lock.c.
+	 */
+	bool lock_full;
 	bool ran;
 	void (*step_hook)(struct mn_sim *sim, void *arg); /* checked mode, per run */
 	void *step_hook_arg;
@@ -141,7 +150,7 @@ struct mn_sim {
 /* sim.c */
 void sim_block(struct mn_sim *sim, uint64_t *waiters, const char *what, const char *name,
 	       const void *obj, const struct mn_lock_base *lock, const struct mn_thread *thread);
-void sim_wake(struct mn_sim *sim, uint64_t *waiters);
+void sim_wake_waiters(struct mn_sim *sim, uint64_t *waiters);
 const char *sim_owner_name(const struct mn_sim *sim, const void *owner);
 void sim_thread_stuck(struct mn_sim *sim, const char *what, const char *name);
 int sim_run(struct mn_sim *sim, const struct sched_ops *ops);
@@ -162,6 +171,19 @@ static inline bool in_run(const struct mn_sim *sim)
 static inline uint64_t thread_bit(const struct mn_thread *t)
 {
 	return 1ULL << t->index;
+}
+
+/* Whether lock operations may take their fast path (lock.c): !lock_full. */
+static inline bool lock_fast(const struct mn_sim *sim)
+{
+	return !sim->lock_full;
+}
+
+/* Make every thread blocked on @waiters runnable again; nothing to do when none waits. */
+static inline void sim_wake(struct mn_sim *sim, uint64_t *waiters)
+{
+	if (*waiters)
+		sim_wake_waiters(sim, waiters);
 }
 
 /* sched.c */

@@ -22,6 +22,8 @@ static int world_objects_create(struct mn_sim *sim)
 		ret = mn_phys_create(sim->alloc, sim->trace, &sim->cfg.phys, &sim->phys);
 	if (!ret)
 		ret = lockdep_create(sim);
+	if (!ret)
+		sim->lock_full = sim->running || mn_trace_is_on(sim->trace);
 	return ret;
 }
 
@@ -541,7 +543,7 @@ void sim_block(struct mn_sim *sim, uint64_t *waiters, const char *what, const ch
 	t->wait_thread = NULL;
 }
 
-void sim_wake(struct mn_sim *sim, uint64_t *waiters)
+void sim_wake_waiters(struct mn_sim *sim, uint64_t *waiters)
 {
 	uint64_t m = *waiters;
 
@@ -712,6 +714,7 @@ int sim_run(struct mn_sim *sim, const struct sched_ops *ops)
 		return -EBUSY;
 	sim->ran = true;
 	sim->running = true;
+	sim->lock_full = true;
 	sim->head.slow = true;
 	sim->sched = ops;
 	sim->viol_seen = mn_trace_nr_violations_total(sim->trace);
@@ -728,6 +731,7 @@ int sim_run(struct mn_sim *sim, const struct sched_ops *ops)
 		schedule_next(sim, NULL, false); /* returns when the run is over */
 
 	sim->running = false;
+	sim->lock_full = mn_trace_is_on(sim->trace);
 	sim->current = NULL;
 	sim->head.slow = sim->nr_skip > 0;
 	mn_trace_set_actor(sim->trace, 0);

@@ -13,7 +13,7 @@ void mn_srcu_init(struct mn_srcu *s, const char *name)
 	s->name = name;
 }
 
-int mn_srcu_read_lock(struct mn_sim *sim, struct mn_srcu *s)
+static noinline int srcu_read_lock_full(struct mn_sim *sim, struct mn_srcu *s)
 {
 	int idx;
 
@@ -25,7 +25,22 @@ int mn_srcu_read_lock(struct mn_sim *sim, struct mn_srcu *s)
 	return idx;
 }
 
-void mn_srcu_read_unlock(struct mn_sim *sim, struct mn_srcu *s, int idx)
+int mn_srcu_read_lock(struct mn_sim *sim, struct mn_srcu *s)
+{
+	int idx;
+
+	/*
+	 * The fast path of lock.c: outside a run with tracing off only the count moves.
+	 * synchronize_srcu() and memslot.c's reader check still see it.
+	 */
+	if (unlikely(!lock_fast(sim)))
+		return srcu_read_lock_full(sim, s);
+	idx = (int)(s->idx & 1);
+	s->readers[idx]++;
+	return idx;
+}
+
+static noinline void srcu_read_unlock_full(struct mn_sim *sim, struct mn_srcu *s, int idx)
 {
 	struct mn_thread *t = in_run(sim) ? sim->current : NULL;
 	struct held_lock *h = NULL;
@@ -51,6 +66,15 @@ void mn_srcu_read_unlock(struct mn_sim *sim, struct mn_srcu *s, int idx)
 	if (--s->readers[idx] == 0)
 		sim_wake(sim, &s->waiters);
 	mn_trace(sim->trace, "srcu_read_unlock", MN_KV_S("srcu", s->name), MN_KV_I("idx", idx));
+}
+
+void mn_srcu_read_unlock(struct mn_sim *sim, struct mn_srcu *s, int idx)
+{
+	/* The fast path, for a well-paired unlock that wakes nobody. */
+	if (likely(lock_fast(sim) && (idx == 0 || idx == 1) && s->readers[idx] && !s->waiters))
+		s->readers[idx]--;
+	else
+		srcu_read_unlock_full(sim, s, idx);
 }
 
 /* Sleep until no reader holds index @idx. */
