@@ -590,6 +590,226 @@ static void test_randomized_against_brute_force(void **state)
 	model_destroy(&m);
 }
 
+/*
+ * mn_itree_replace() with the interval of the node it replaces: in place, at the root, at
+ * a leaf, by itself; refused with another interval; a remove and an insert when a twin
+ * interval would put the replacement out of address order.
+ *
+ *  unit  0123456789
+ *  a     [--]            a, b, c, d: distinct intervals
+ *  b       [----]
+ *  c         [-]
+ *  d            [-]
+ *  t0 t1 t2     [-]      t[]: three twins of d, for the address tie-break
+ */
+static void test_replace(void **state)
+{
+	struct mn_itree_node n[4], t[3], r, *node;
+	struct mn_itree tree;
+	size_t i;
+
+	(void)state;
+	mn_itree_init(&tree);
+	n[0] = (struct mn_itree_node){ .start = 0, .last = 3 };
+	n[1] = (struct mn_itree_node){ .start = 2, .last = 7 };
+	n[2] = (struct mn_itree_node){ .start = 4, .last = 6 };
+	n[3] = (struct mn_itree_node){ .start = 9, .last = 11 };
+	for (i = 0; i < ARRAY_SIZE(n); i++)
+		assert_int_equal(mn_itree_insert(&tree, &n[i]), 0);
+	assert_int_equal(mn_itree_check_invariants(&tree), 0);
+
+	/* Another interval is refused, and nothing moves. */
+	r = (struct mn_itree_node){ .start = 2, .last = 8 };
+	assert_int_equal(mn_itree_replace(&tree, &n[1], &r), -EINVAL);
+	assert_int_equal(mn_itree_check_invariants(&tree), 0);
+	assert_int_equal(tree.count, 4);
+	assert_query(&tree, 2, 2, &n[0], &n[1], NULL);
+
+	/* By itself: nothing to do. */
+	assert_int_equal(mn_itree_replace(&tree, &n[2], &n[2]), 0);
+	assert_int_equal(mn_itree_check_invariants(&tree), 0);
+
+	/* Each node in turn, the root included, by a copy of its interval, and back. */
+	for (i = 0; i < ARRAY_SIZE(n); i++) {
+		bool was_root = RB_ROOT(&tree.rb) == &n[i];
+
+		r = (struct mn_itree_node){ .start = n[i].start, .last = n[i].last };
+		memset(&r.rb, 0xa5, sizeof(r.rb)); /* stale links must not matter */
+		assert_int_equal(mn_itree_replace(&tree, &n[i], &r), 0);
+		assert_int_equal(mn_itree_check_invariants(&tree), 0);
+		assert_int_equal(tree.count, 4);
+		assert_true(was_root == (RB_ROOT(&tree.rb) == &r));
+		if (i == 1)
+			assert_query(&tree, 2, 2, &n[0], &r, NULL);
+		else if (i == 2)
+			assert_query(&tree, 4, 4, &n[1], &r, NULL);
+		else
+			assert_query(&tree, r.start, r.start, &r, NULL);
+		assert_int_equal(mn_itree_replace(&tree, &r, &n[i]), 0);
+		assert_int_equal(mn_itree_check_invariants(&tree), 0);
+	}
+
+	/*
+	 * Twins of n[3]: the tree orders them by address, so replacing the lowest-addressed
+	 * twin by the highest-addressed one cannot happen in place.
+	 */
+	for (i = 0; i < ARRAY_SIZE(t); i++) {
+		t[i] = (struct mn_itree_node){ .start = 9, .last = 11 };
+		if (i < 2)
+			assert_int_equal(mn_itree_insert(&tree, &t[i]), 0);
+	}
+	assert_int_equal(mn_itree_check_invariants(&tree), 0);
+	/*
+	 * In order: n[3], t[0], t[1] or t[0], t[1], n[3], depending on the stack layout. t[2]
+	 * sorts after t[1], so it cannot take the first twin's place.
+	 */
+	node = (uintptr_t)&n[3] < (uintptr_t)&t[0] ? &n[3] : &t[0];
+	assert_int_equal(mn_itree_replace(&tree, node, &t[2]), 0);
+	assert_int_equal(mn_itree_check_invariants(&tree), 0);
+	assert_int_equal(tree.count, 6);
+	if (node == &n[3])
+		assert_query(&tree, 10, 10, &t[0], &t[1], &t[2], NULL);
+	else
+		assert_query(&tree, 10, 10, &t[1], &t[2], &n[3], NULL);
+}
+
+/* The node with the largest last in the model, the one whose removal lowers most maxima. */
+static size_t model_max_holder(const struct model *m)
+{
+	size_t i, best = 0;
+
+	for (i = 1; i < m->nr_present; i++)
+		if (m->present[i]->last > m->present[best]->last)
+			best = i;
+	return best;
+}
+
+/* Whether another present node has @node's (start, last). */
+static bool model_has_twin(const struct model *m, const struct mn_itree_node *node)
+{
+	for (size_t i = 0; i < m->nr_present; i++)
+		if (m->present[i] != node && m->present[i]->start == node->start &&
+		    m->present[i]->last == node->last)
+			return true;
+	return false;
+}
+
+/*
+ * Interval for the churn test: one of random_interval()'s (overlaps, twins, the extremes)
+ * or, half the time, a memslot-shaped one: disjoint runs of 1-4 units in ascending or
+ * descending order of @seq, so that inserts keep extending one edge of the tree as a VMM
+ * creating slots one after the other does.
+ */
+static void churn_interval(struct mn_test_rng *rng, unsigned int seq, uint64_t *start,
+			   uint64_t *last)
+{
+	switch (mn_test_below(rng, 4)) {
+	case 0:
+		*start = 4096 + (uint64_t)seq * 4;
+		*last = *start + mn_test_below(rng, 4);
+		break;
+	case 1:
+		*start = (1ULL << 32) - (uint64_t)seq * 4;
+		*last = *start + mn_test_below(rng, 4);
+		break;
+	default:
+		random_interval(rng, start, last);
+		break;
+	}
+}
+
+/*
+ * Random inserts, removals (of any node or of the one holding the largest last), re-keys
+ * (a removal and an insert of the same node with another interval, as kvm_replace_memslot()
+ * does with the hva node) and replacements (mn_itree_replace(), in place or, for twins, by
+ * remove and insert), with mn_itree_check_invariants() checking every node's subtree_last
+ * after every single operation and the queries compared with brute force every few.
+ */
+static void test_churn_insert_remove_replace(void **state)
+{
+	struct mn_test_rng rng = { .state = mn_test_seed("test_churn_insert_remove_replace") };
+	unsigned int nr_ops = 20000, op, seq = 0;
+	unsigned int nr_kind[5] = { 0 }, nr_twin_replace = 0, nr_plain_replace = 0;
+	struct mn_itree_node *node, *repl;
+	uint64_t start, last;
+	struct model m;
+	size_t i;
+
+	(void)state;
+	model_init(&m, 600);
+	for (op = 0; op < nr_ops; op++) {
+		/* Waves: grow to the pool's size, shrink to a few nodes, grow again. */
+		unsigned int grow = (op / 2500) % 2 == 0 ? 65 : 35;
+		unsigned int r = mn_test_below(&rng, 100), kind;
+
+		if (m.nr_present == 0 || (m.nr_spare && r < grow))
+			kind = 0;
+		else if (r < grow + 10)
+			kind = 1;
+		else if (r < grow + 20)
+			kind = 2;
+		else if (r < grow + 30 || !m.nr_spare)
+			kind = 3;
+		else
+			kind = 4;
+
+		switch (kind) {
+		case 0: /* insert */
+			churn_interval(&rng, seq++, &start, &last);
+			model_insert(&m, &rng, start, last);
+			break;
+		case 1: /* remove the maximum's holder */
+			i = model_max_holder(&m);
+			node = m.present[i];
+			m.present[i] = m.present[--m.nr_present];
+			mn_itree_remove(&m.tree, node);
+			m.spare[m.nr_spare++] = node;
+			break;
+		case 2: /* remove any */
+			model_remove_random(&m, &rng);
+			break;
+		case 3: /* re-key: the same node, removed and inserted with another interval */
+			i = mn_test_below(&rng, m.nr_present);
+			node = m.present[i];
+			mn_itree_remove(&m.tree, node);
+			churn_interval(&rng, seq++, &node->start, &node->last);
+			assert_int_equal(mn_itree_insert(&m.tree, node), 0);
+			break;
+		default: /* replace by a spare node with the same interval */
+			i = mn_test_below(&rng, m.nr_present);
+			node = m.present[i];
+			repl = m.spare[--m.nr_spare];
+			repl->start = node->start;
+			repl->last = node->last;
+			if (model_has_twin(&m, node))
+				nr_twin_replace++;
+			else
+				nr_plain_replace++;
+			assert_int_equal(mn_itree_replace(&m.tree, node, repl), 0);
+			m.present[i] = repl;
+			m.spare[m.nr_spare++] = node;
+			break;
+		}
+		nr_kind[kind]++;
+		if (mn_itree_check_invariants(&m.tree))
+			fail_msg("invariants broken after op %u (kind %u)", op, kind);
+		assert_int_equal(m.tree.count, m.nr_present);
+		if (op % 8 == 0) {
+			random_query(&rng, &start, &last);
+			model_assert_query(&m, start, last);
+			model_assert_query(&m, 4096, 4096 + (uint64_t)seq * 4);
+		}
+		if (op % 1024 == 0)
+			model_assert_inorder(&m);
+	}
+	for (i = 0; i < ARRAY_SIZE(nr_kind); i++)
+		assert_true(nr_kind[i] > 0);
+	assert_true(nr_twin_replace > 0);
+	assert_true(nr_plain_replace > 0);
+	model_assert_inorder(&m);
+	model_destroy(&m);
+}
+
 static size_t stress_nodes(void)
 {
 	const char *env = getenv("MN_TEST_ITREE_STRESS");
@@ -669,6 +889,8 @@ int main(void)
 		cmocka_unit_test(test_augment_reaches_root),
 		cmocka_unit_test(test_check_invariants_detects_corruption),
 		cmocka_unit_test(test_randomized_against_brute_force),
+		cmocka_unit_test(test_replace),
+		cmocka_unit_test(test_churn_insert_remove_replace),
 		cmocka_unit_test(test_stress_insert_remove),
 	};
 

@@ -88,6 +88,23 @@ static struct kvm_memory_slot *slot_of(struct mn_itree_node *n, size_t off, int 
 }
 
 /*
+ * The slot with the smallest id >= *@id in @slots' id map, its id in *@id; or NULL. Every
+ * slot in ascending id order: for (id = 0; (slot = slot_from(slots, &id)); id++).
+ */
+static struct kvm_memory_slot *slot_from(struct kvm_memslots *slots, unsigned int *id)
+{
+	for (; *id < KVM_MEM_SLOTS_NUM; (*id)++) {
+		struct kvm_memory_slot **chunk = slots->id_map[*id >> KVM_ID_CHUNK_SHIFT];
+
+		if (!chunk)
+			*id |= KVM_ID_CHUNK - 1;
+		else if (chunk[*id & (KVM_ID_CHUNK - 1)])
+			return chunk[*id & (KVM_ID_CHUNK - 1)];
+	}
+	return NULL;
+}
+
+/*
  * The sets of an idle VM: per address space both sets hold the same slots (by pointer),
  * each slot linked into every tree of both sets through its own node [node_idx] with the
  * right interval; trees valid; no INVALID slot; generations clean, ≡ as_id (mod nr_as), the
@@ -101,7 +118,8 @@ static void check_memslots(struct mn_vm *vm)
 	for (as = 0; as < vm->nr_as; as++) {
 		struct kvm_memslots *act = vm->memslots[as];
 		struct kvm_memslots *ina = &vm->__memslots[as][act->node_idx ^ 1];
-		struct mn_itree_node *n;
+		struct kvm_memory_slot *slot;
+		unsigned int id, nr;
 		int j;
 
 		assert_true(act == &vm->__memslots[as][0] || act == &vm->__memslots[as][1]);
@@ -111,22 +129,20 @@ static void check_memslots(struct mn_vm *vm)
 			assert_int_equal(s->node_idx, j);
 			assert_int_equal(mn_itree_check_invariants(&s->hva_tree), 0);
 			assert_int_equal(mn_itree_check_invariants(&s->gfn_tree), 0);
-			assert_int_equal(mn_itree_check_invariants(&s->id_tree), 0);
-			assert_int_equal(s->hva_tree.count, s->id_tree.count);
-			assert_int_equal(s->gfn_tree.count, s->id_tree.count);
+			assert_int_equal(s->hva_tree.count, s->nr_slots);
+			assert_int_equal(s->gfn_tree.count, s->nr_slots);
 			assert_false(s->generation & KVM_MEMSLOT_GEN_UPDATE_IN_PROGRESS);
 			assert_int_equal(s->generation % vm->nr_as, as);
 		}
-		assert_int_equal(act->id_tree.count, ina->id_tree.count);
+		assert_int_equal(act->nr_slots, ina->nr_slots);
 		assert_true(act->generation == ina->generation ||
 			    act->generation == ina->generation + vm->nr_as);
-		for (n = mn_itree_first(&act->id_tree); n; n = mn_itree_next(n)) {
-			struct kvm_memory_slot *slot = slot_of(
-				n, offsetof(struct kvm_memory_slot, id_node), act->node_idx);
-
+		nr = 0;
+		for (id = 0; (slot = slot_from(act, &id)); id++) {
+			nr++;
 			assert_ptr_equal(kvm_id_to_memslot(ina, slot->id), slot);
 			assert_int_equal(slot->as_id, as);
-			assert_int_equal(n->start, slot->id);
+			assert_int_equal(id, slot->id);
 			assert_false(slot->flags & KVM_MEMSLOT_INVALID);
 			assert_true(slot->npages > 0);
 			for (j = 0; j < 2; j++) {
@@ -136,13 +152,18 @@ static void check_memslots(struct mn_vm *vm)
 				assert_int_equal(slot->gfn_node[j].start, slot->base_gfn);
 				assert_int_equal(slot->gfn_node[j].last,
 						 slot->base_gfn + slot->npages - 1);
-				assert_int_equal(slot->id_node[j].start, slot->id);
 			}
 			assert_int_equal(!!slot->dirty_bitmap,
 					 !!(slot->flags & MN_MEM_LOG_DIRTY_PAGES));
 			logging += !!(slot->flags & MN_MEM_LOG_DIRTY_PAGES);
 			pages += slot->npages;
 		}
+		assert_int_equal(nr, act->nr_slots);
+		/* And the inactive set maps no id the active one does not. */
+		nr = 0;
+		for (id = 0; (slot = slot_from(ina, &id)); id++)
+			nr++;
+		assert_int_equal(nr, act->nr_slots);
 	}
 	assert_int_equal(vm->nr_memslot_pages, pages);
 	assert_int_equal(vm->nr_memslots_dirty_logging, logging);
@@ -160,17 +181,25 @@ static void vmw_fini(struct vmw *v)
 	check_memslots(v->vm);
 	for (as = 0; as < v->vm->nr_as; as++) {
 		struct kvm_memslots *act = v->vm->memslots[as];
-		struct mn_itree_node *n;
+		struct kvm_memory_slot *slot;
+		unsigned int id, c;
+		int j;
 
-		for (n = mn_itree_first(&act->id_tree); n; n = mn_itree_next(n))
-			objs += 1 + !!kvm_id_to_memslot(act, n->start)->dirty_bitmap;
+		for (id = 0; (slot = slot_from(act, &id)); id++)
+			objs += 1 + !!slot->dirty_bitmap;
+		/* The id chunks of both sets. */
+		for (j = 0; j < 2; j++) {
+			for (c = 0; c < KVM_ID_CHUNKS; c++)
+				objs += !!v->vm->__memslots[as][j].id_map[c];
+		}
 	}
 	live = live_objects(v->alloc);
 	kvm_memslots_free(v->vm);
 	assert_int_equal(live_objects(v->alloc), live - objs);
 	for (as = 0; as < v->vm->nr_as; as++) {
-		assert_int_equal(v->vm->__memslots[as][0].id_tree.count, 0);
+		assert_int_equal(v->vm->__memslots[as][0].nr_slots, 0);
 		assert_int_equal(v->vm->__memslots[as][1].gfn_tree.count, 0);
+		assert_null(v->vm->__memslots[as][0].id_map[0]);
 	}
 	mn_vm_destroy(v->vm);
 	world_fini(&v->w);
@@ -205,14 +234,13 @@ static void take_snap(struct mn_vm *vm, struct snap *s)
 	memset(s, 0, sizeof(*s));
 	for (as = 0; as < vm->nr_as; as++) {
 		struct kvm_memslots *act = vm->memslots[as];
-		struct mn_itree_node *n;
+		struct kvm_memory_slot *slot;
+		unsigned int id;
 
 		s->active[as] = act;
 		s->gen[as][0] = vm->__memslots[as][0].generation;
 		s->gen[as][1] = vm->__memslots[as][1].generation;
-		for (n = mn_itree_first(&act->id_tree); n; n = mn_itree_next(n)) {
-			struct kvm_memory_slot *slot = kvm_id_to_memslot(act, n->start);
-
+		for (id = 0; (slot = slot_from(act, &id)); id++) {
 			assert_true(s->nr < ARRAY_SIZE(s->s));
 			s->s[s->nr++] = (struct slot_snap){ slot,	  slot->as_id,
 							    slot->id,	  slot->base_gfn,
@@ -576,7 +604,10 @@ static void create_delete(enum mn_vm_arch arch)
 	assert_int_equal(v.vm->nr_memslot_pages, 0);
 	take_snap(v.vm, &b);
 	assert_int_equal(b.updates, a.updates + 2);
-	assert_int_equal(live_objects(v.alloc), live);
+	/* All that is left is the id map chunk of ids 0-255 in each set, kept for reuse. */
+	assert_int_equal(live_objects(v.alloc), live + 2);
+	assert_non_null(v.vm->__memslots[0][0].id_map[0]);
+	assert_non_null(v.vm->__memslots[0][1].id_map[0]);
 	check_memslots(v.vm);
 
 	/* Deleting it again is an error. */
@@ -693,6 +724,158 @@ static void test_flags_only_allocates_and_frees_dirty_bitmap(void **state)
 		assert_int_equal(set_mem(v.vm, 5, 0, 0x300000, 0, HVA_X), 0);
 		assert_int_equal(v.vm->nr_memslots_dirty_logging, 0);
 		assert_int_equal(live_objects(v.alloc), live);
+		check_memslots(v.vm);
+		vmw_fini(&v);
+	}
+}
+
+/* Where a node sits in its tree: its links, colour and subtree maximum. */
+struct node_pos {
+	struct mn_itree_node *parent, *left, *right;
+	int color;
+	uint64_t subtree_last;
+};
+
+static struct node_pos node_pos(struct mn_itree_node *n)
+{
+	return (struct node_pos){ RB_PARENT(n, rb), RB_LEFT(n, rb), RB_RIGHT(n, rb),
+				  RB_COLOR(n, rb), n->subtree_last };
+}
+
+static void assert_same_pos(struct mn_itree_node *n, const struct node_pos *p)
+{
+	assert_ptr_equal(RB_PARENT(n, rb), p->parent);
+	assert_ptr_equal(RB_LEFT(n, rb), p->left);
+	assert_ptr_equal(RB_RIGHT(n, rb), p->right);
+	assert_int_equal(RB_COLOR(n, rb), p->color);
+	assert_int_equal(n->subtree_last, p->subtree_last);
+}
+
+/*
+ * kvm_replace_memslot() puts the replacement in the old slot's gfn node when the base gfn
+ * stays, as the kernel does (kvm_replace_gfn_node(): rb_replace_node()): after a FLAGS_ONLY
+ * change the new slot's gfn node sits exactly where the old slot's was, in both sets, and
+ * the id map gives the new slot. The slot watched is the one at the root of the gfn tree,
+ * whose removal and reinsertion would have put it at a leaf.
+ *
+ *  gfn   slot 0 | slot 1 | ... | slot 19        (16 pages each, ascending)
+ *  FLAGS_ONLY on the root's slot (logging on), then a MOVE of it above slot 19
+ */
+static void test_replace_keeps_gfn_node_in_place(void **state)
+{
+	const unsigned int nr = 20;
+	struct kvm_memory_slot *slot;
+	struct kvm_memslots *act;
+	struct node_pos gfn[2];
+	unsigned int i, k;
+	struct vmw v;
+	int j;
+
+	(void)state;
+	vmw_init(&v, MN_VM_X86);
+	for (i = 0; i < nr; i++)
+		assert_int_equal(set_mem(v.vm, i, 0, GPA0 + i * SIZE01, SIZE01, HVA0 + i * SIZE01),
+				 0);
+	act = v.vm->memslots[0];
+	slot = slot_of(RB_ROOT(&act->gfn_tree.rb), offsetof(struct kvm_memory_slot, gfn_node),
+		       act->node_idx);
+	k = slot->id;
+	for (j = 0; j < 2; j++) {
+		assert_ptr_equal(RB_ROOT(&v.vm->__memslots[0][j].gfn_tree.rb), &slot->gfn_node[j]);
+		assert_non_null(RB_LEFT(&slot->gfn_node[j], rb));
+		assert_non_null(RB_RIGHT(&slot->gfn_node[j], rb));
+		gfn[j] = node_pos(&slot->gfn_node[j]);
+	}
+
+	/* FLAGS_ONLY: a new slot object, in the old one's place in both sets. */
+	assert_int_equal(set_mem(v.vm, k, MN_MEM_LOG_DIRTY_PAGES, GPA0 + k * SIZE01, SIZE01,
+				 HVA0 + k * SIZE01),
+			 0);
+	check_memslots(v.vm);
+	slot = kvm_id_to_memslot(v.vm->memslots[0], k);
+	assert_non_null(slot->dirty_bitmap);
+	for (j = 0; j < 2; j++) {
+		assert_ptr_equal(kvm_id_to_memslot(&v.vm->__memslots[0][j], k), slot);
+		assert_ptr_equal(RB_ROOT(&v.vm->__memslots[0][j].gfn_tree.rb), &slot->gfn_node[j]);
+		assert_same_pos(&slot->gfn_node[j], &gfn[j]);
+	}
+
+	/* MOVE: the gfn node is erased and inserted again, so it leaves the root. */
+	assert_int_equal(set_mem(v.vm, k, MN_MEM_LOG_DIRTY_PAGES, GPA0 + nr * SIZE01, SIZE01,
+				 HVA0 + k * SIZE01),
+			 0);
+	check_memslots(v.vm);
+	slot = kvm_id_to_memslot(v.vm->memslots[0], k);
+	assert_int_equal(slot->base_gfn, (GPA0 + nr * SIZE01) / PG);
+	for (j = 0; j < 2; j++) {
+		assert_ptr_equal(kvm_id_to_memslot(&v.vm->__memslots[0][j], k), slot);
+		assert_ptr_not_equal(RB_ROOT(&v.vm->__memslots[0][j].gfn_tree.rb),
+				     &slot->gfn_node[j]);
+	}
+	vmw_fini(&v);
+}
+
+/*
+ * The id map (the kernel's id_hash): a chunk of ids appears in both sets with the first slot
+ * created in it and stays; ids at the chunk edges and the last user id map to their slots;
+ * ids past KVM_MEM_SLOTS_NUM map to nothing.
+ *
+ *  id    0 1 ... 255 | 256 ... 511 | ... | last user id
+ *        A           | B                 | C            (A, B, C: slots created)
+ */
+static void test_id_map_chunks(void **state)
+{
+	enum mn_vm_arch arch;
+
+	(void)state;
+	for (arch = MN_VM_X86; arch <= MN_VM_ARM64; arch++) {
+		unsigned int last, ids[3], c, i;
+		struct vmw v;
+		int j;
+
+		vmw_init(&v, arch);
+		last = kvm_user_mem_slots(v.vm) - 1;
+		ids[0] = KVM_ID_CHUNK - 1;
+		ids[1] = KVM_ID_CHUNK;
+		ids[2] = last;
+		for (j = 0; j < 2; j++) {
+			for (c = 0; c < KVM_ID_CHUNKS; c++)
+				assert_null(v.vm->__memslots[0][j].id_map[c]);
+		}
+		for (i = 0; i < 3; i++) {
+			assert_int_equal(set_mem(v.vm, ids[i], 0, GPA0 + i * SIZE01, SIZE01,
+						 HVA0 + i * SIZE01),
+					 0);
+			for (j = 0; j < 2; j++) {
+				struct kvm_memslots *s = &v.vm->__memslots[0][j];
+
+				assert_non_null(s->id_map[ids[i] >> KVM_ID_CHUNK_SHIFT]);
+				assert_int_equal(kvm_id_to_memslot(s, ids[i])->id, ids[i]);
+				if (i != 1) /* ids[1] - 1 is ids[0] */
+					assert_null(kvm_id_to_memslot(s, ids[i] - 1));
+				assert_int_equal(s->nr_slots, i + 1);
+			}
+		}
+		for (j = 0; j < 2; j++) {
+			struct kvm_memslots *s = &v.vm->__memslots[0][j];
+
+			assert_null(kvm_id_to_memslot(s, KVM_MEM_SLOTS_NUM));
+			assert_null(kvm_id_to_memslot(s, UINT32_MAX));
+			for (c = 0, i = 0; c < KVM_ID_CHUNKS; c++)
+				i += !!s->id_map[c];
+			assert_int_equal(i, 3);
+		}
+		check_memslots(v.vm);
+
+		/* Deleting the only slot of a chunk keeps the chunk, empty. */
+		assert_int_equal(set_mem(v.vm, ids[1], 0, GPA0 + SIZE01, 0, HVA0 + SIZE01), 0);
+		for (j = 0; j < 2; j++) {
+			struct kvm_memslots *s = &v.vm->__memslots[0][j];
+
+			assert_non_null(s->id_map[1]);
+			assert_null(kvm_id_to_memslot(s, ids[1]));
+			assert_int_equal(s->nr_slots, 2);
+		}
 		check_memslots(v.vm);
 		vmw_fini(&v);
 	}
@@ -877,6 +1060,11 @@ static const struct nomem_op nomem_ops[] = {
 	{ "start logging", R(0, MN_MEM_LOG_DIRTY_PAGES, GPA0, SIZE01, HVA0), 2, 0 },
 	/* new slot only: the bitmap stays with the old slot until commit */
 	{ "stop logging", R(2, 0, 0x400000, SIZE01, HVA_X + SIZE01), 1, 0 },
+	/* new slot, the id map chunk of each set (ids 256-511: none yet) */
+	{ "create in a new id chunk", R(300, 0, 0x300000, SIZE01, HVA_X), 3, 0 },
+	/* new slot, id map chunks, dirty bitmap: the chunks go again */
+	{ "create logging in a new id chunk",
+	  R(300, MN_MEM_LOG_DIRTY_PAGES, 0x300000, SIZE01, HVA_X), 4, 0 },
 };
 
 /*
@@ -1108,6 +1296,8 @@ int main(void)
 		cmocka_unit_test(test_create_then_delete_arm64),
 		cmocka_unit_test(test_move_keeps_hva_and_changes_gfns),
 		cmocka_unit_test(test_flags_only_allocates_and_frees_dirty_bitmap),
+		cmocka_unit_test(test_replace_keeps_gfn_node_in_place),
+		cmocka_unit_test(test_id_map_chunks),
 		cmocka_unit_test(test_x86_address_spaces_are_independent),
 		cmocka_unit_test(test_delete_and_move_zap_flags_only_does_not),
 		cmocka_unit_test(test_skipping_flush_shadow_leaves_stale_sptes),

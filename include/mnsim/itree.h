@@ -16,8 +16,9 @@
  * tree ordered by (start, last, node address), each node augmented with the largest ``last``
  * of its subtree so that a stabbing or overlap query skips every subtree that ends before
  * the query begins. It is libbsd's ``<bsd/sys/tree.h>`` with an augmentation callback that
- * recomputes a node and all of its ancestors, because the libbsd macros call the callback on
- * only one node per structural change.
+ * recomputes one node from its children; insert and remove propagate a changed maximum
+ * upward themselves and stop where it stops changing, as the kernel's augmented rbtree does,
+ * so every update is O(log n).
  *
  * Nodes are embedded in the caller's objects (memslots, pfn caches, guest_memfd bindings)
  * and found again with container_of(). The tree never allocates. Iteration follows the
@@ -77,8 +78,9 @@ MN_EXPORT void mn_itree_init(struct mn_itree *tree);
  * @node: an unlinked node whose @start and @last the caller has set.
  *
  * Identical intervals may be inserted any number of times; ties are broken by node address.
+ * Models interval_tree_insert().
  *
- * Context: Caller serialises all access to @tree. O(log^2 n).
+ * Context: Caller serialises all access to @tree. O(log n).
  * Return: 0, or -EINVAL when @node->last < @node->start (nothing is linked).
  */
 MN_EXPORT int mn_itree_insert(struct mn_itree *tree, struct mn_itree_node *node);
@@ -88,9 +90,28 @@ MN_EXPORT int mn_itree_insert(struct mn_itree *tree, struct mn_itree_node *node)
  * @tree: the tree that holds @node.
  * @node: a node previously inserted into @tree and not removed since.
  *
- * Context: Caller serialises all access to @tree. O(log^2 n).
+ * Models interval_tree_remove().
+ *
+ * Context: Caller serialises all access to @tree. O(log n).
  */
 MN_EXPORT void mn_itree_remove(struct mn_itree *tree, struct mn_itree_node *node);
+
+/**
+ * mn_itree_replace() - Put @repl in @old's place in @tree.
+ * @tree: the tree that holds @old.
+ * @old: a node linked into @tree; unlinked on success.
+ * @repl: an unlinked node with the same @start and @last as @old.
+ *
+ * Models rb_replace_node(): @repl takes over @old's position without a rebalance. When a
+ * neighbour of @old holds the same interval and @repl's address would not sort where @old
+ * was, @old is removed and @repl inserted instead. Replacing a node by itself does nothing.
+ *
+ * Context: Caller serialises all access to @tree. O(1) plus finding @old's neighbours in
+ * order (O(log n) at worst).
+ * Return: 0, or -EINVAL when @repl's interval differs from @old's (nothing changes).
+ */
+MN_EXPORT int mn_itree_replace(struct mn_itree *tree, struct mn_itree_node *old,
+			       struct mn_itree_node *repl);
 
 /**
  * mn_itree_iter_first() - First node overlapping [@start, @last].

@@ -25,15 +25,44 @@ static uint64_t itree_subtree_last(const struct mn_itree_node *node)
 }
 
 /*
- * libbsd calls RB_AUGMENT on a single node per structural change (the new leaf's parent, the
- * rotated pair and one parent above it, the spliced parent on removal), which leaves stale
- * maxima higher up. Recomputing every node on the path to the root keeps each subtree_last
- * exact after every insert and remove, at O(log n) per call.
+ * What libbsd's RB_AUGMENT does here: recompute @node from its two children, nothing more.
+ * This is the "compute" half of the kernel's RB_DECLARE_CALLBACKS_MAX() (the rotate
+ * callback: the node that takes a subtree's place inherits its maximum, the one that moves
+ * down is recomputed). In <bsd/sys/tree.h> (0.11.7) the callback runs:
+ * - in RB_ROTATE_LEFT/RIGHT on the node that moves down (after its new child is linked),
+ *   on the node that moves up (after the old one is linked under it) and on that node's
+ *   new parent. A rotation keeps the set of nodes under the top position, so on a tree
+ *   whose maxima are all right before the rotation, these three recomputations leave
+ *   them all right (the third changes nothing);
+ * - in RB_INSERT on the new leaf's parent only, which is why mn_itree_insert() does not
+ *   use RB_INSERT but links the leaf itself (see there);
+ * - in RB_REMOVE of a node with two children, on the successor's old parent, on the
+ *   removed node's parent, and then, in a loop of its own, on every node from the
+ *   successor's old parent (or the successor, when that was the removed node's child) up
+ *   to the root: all right again before the rebalancing rotations;
+ * - in RB_REMOVE of a node with at most one child, on the parent of the spliced node only,
+ *   which is why mn_itree_remove() propagates the loss itself first.
+ * Each call is O(1), so an insert or a remove costs O(log n), as in the kernel.
  */
 static void itree_augment(struct mn_itree_node *node)
 {
-	for (; node; node = RB_PARENT(node, rb))
-		node->subtree_last = itree_subtree_last(node);
+	node->subtree_last = itree_subtree_last(node);
+}
+
+/*
+ * The kernel's RB_DECLARE_CALLBACKS_MAX() propagate callback: recompute from @node upward
+ * and stop at the first node whose maximum does not change, as none above it can change
+ * either.
+ */
+static void itree_propagate(struct mn_itree_node *node)
+{
+	for (; node; node = RB_PARENT(node, rb)) {
+		uint64_t max = itree_subtree_last(node);
+
+		if (max == node->subtree_last)
+			break;
+		node->subtree_last = max;
+	}
 }
 
 static int itree_cmp(const struct mn_itree_node *a, const struct mn_itree_node *b)
@@ -66,22 +95,100 @@ void mn_itree_init(struct mn_itree *tree)
 	tree->count = 0;
 }
 
+/*
+ * interval_tree_insert() (INTERVAL_TREE_DEFINE()): one descent that raises the maximum of
+ * every node passed, as the new interval will sit below each of them, then link the leaf
+ * (rb_link_node()) and rebalance (rb_insert_augmented(): libbsd's RB_INSERT_COLOR, whose
+ * rotations keep the maxima right, see itree_augment()). The descent orders by (start,
+ * last, address) where the kernel goes right on equal starts, so that the in-order
+ * sequence, and with it iteration, stays a total order.
+ */
 int mn_itree_insert(struct mn_itree *tree, struct mn_itree_node *node)
 {
+	struct mn_itree_node **link = &RB_ROOT(&tree->rb);
+	struct mn_itree_node *parent = NULL;
+
 	if (unlikely(node->last < node->start))
 		return -EINVAL;
 
+	while (*link) {
+		parent = *link;
+		if (parent->subtree_last < node->last)
+			parent->subtree_last = node->last;
+		/* The address tie-break makes every key unique: never equal to a linked node. */
+		if (itree_cmp(node, parent) < 0)
+			link = &RB_LEFT(parent, rb);
+		else
+			link = &RB_RIGHT(parent, rb);
+	}
 	node->subtree_last = node->last;
-	/* The address tie-break makes every key unique, so RB_INSERT never finds a twin. */
-	RB_INSERT(mn_itree_rb, &tree->rb, node);
+	RB_SET(node, parent, rb);
+	*link = node;
+	mn_itree_rb_RB_INSERT_COLOR(&tree->rb, node);
 	tree->count++;
 	return 0;
 }
 
+/*
+ * interval_tree_remove(), i.e. rb_erase_augmented(): the kernel propagates the loss of
+ * @node upward from the point where the tree changed, stopping early, before it
+ * rebalances. libbsd's RB_REMOVE does that itself (to the root) when @node has two
+ * children; with at most one child it only recomputes @node's parent, so the loss is
+ * propagated here first: from then on @node's position stands for its child's subtree
+ * alone (or for nothing), which is exactly what that position holds after the splice.
+ */
 void mn_itree_remove(struct mn_itree *tree, struct mn_itree_node *node)
 {
+	struct mn_itree_node *left = RB_LEFT(node, rb), *right = RB_RIGHT(node, rb);
+
+	if (!left || !right) {
+		struct mn_itree_node *child = left ? left : right;
+
+		/* 0 is the neutral maximum: every node's last is >= 0. */
+		node->subtree_last = child ? child->subtree_last : 0;
+		itree_propagate(RB_PARENT(node, rb));
+	}
 	RB_REMOVE(mn_itree_rb, &tree->rb, node);
 	tree->count--;
+}
+
+/*
+ * rb_replace_node(), which KVM's kvm_replace_gfn_node() uses when a slot's replacement keeps
+ * its base gfn: @repl takes over @old's links, colour and maximum (the interval being the
+ * same, no maximum changes). Only the address tie-break can object, when a neighbour in
+ * order has the same interval and @repl's address does not sort between the neighbours;
+ * that case, which the kernel's trees never meet, is a remove and an insert.
+ */
+int mn_itree_replace(struct mn_itree *tree, struct mn_itree_node *old, struct mn_itree_node *repl)
+{
+	struct mn_itree_node *prev, *next, *parent;
+
+	if (unlikely(repl->start != old->start || repl->last != old->last))
+		return -EINVAL;
+	if (repl == old)
+		return 0;
+
+	prev = RB_PREV(mn_itree_rb, &tree->rb, old);
+	next = RB_NEXT(mn_itree_rb, &tree->rb, old);
+	if ((prev && itree_cmp(prev, repl) >= 0) || (next && itree_cmp(repl, next) >= 0)) {
+		mn_itree_remove(tree, old);
+		return mn_itree_insert(tree, repl);
+	}
+
+	repl->rb = old->rb;
+	repl->subtree_last = old->subtree_last;
+	parent = RB_PARENT(old, rb);
+	if (!parent)
+		RB_ROOT(&tree->rb) = repl;
+	else if (RB_LEFT(parent, rb) == old)
+		RB_LEFT(parent, rb) = repl;
+	else
+		RB_RIGHT(parent, rb) = repl;
+	if (RB_LEFT(repl, rb))
+		RB_PARENT(RB_LEFT(repl, rb), rb) = repl;
+	if (RB_RIGHT(repl, rb))
+		RB_PARENT(RB_RIGHT(repl, rb), rb) = repl;
+	return 0;
 }
 
 /*

@@ -29,7 +29,6 @@
 struct kvm_memory_slot {
 	struct mn_itree_node hva_node[2]; /* [uaddr, uaddr + npages * PAGE - 1] */
 	struct mn_itree_node gfn_node[2]; /* [base_gfn, base_gfn + npages - 1] */
-	struct mn_itree_node id_node[2];  /* [id, id] */
 	mn_gfn_t base_gfn;
 	uint64_t npages;
 	uint64_t *dirty_bitmap; /* 2 x npages bits (second half: scratch), or NULL */
@@ -63,13 +62,25 @@ struct kvm_memory_slot {
 	uint16_t as_id;
 };
 
-/* One memslot set of an address space (struct kvm_memslots). */
+/*
+ * The id map of a set: ids in chunks of KVM_ID_CHUNK slot pointers, each chunk allocated when
+ * the first id in it is created (see kvm_id_to_memslot()).
+ */
+#define KVM_ID_CHUNK_SHIFT 8U
+#define KVM_ID_CHUNK	   (1U << KVM_ID_CHUNK_SHIFT)
+#define KVM_ID_CHUNKS	   ((KVM_MEM_SLOTS_NUM + KVM_ID_CHUNK - 1) >> KVM_ID_CHUNK_SHIFT)
+
+/*
+ * One memslot set of an address space (struct kvm_memslots). The kernel's id_hash, whose
+ * add and delete are O(1), is @id_map: a slot's entry is set, replaced or cleared in O(1).
+ */
 struct kvm_memslots {
 	uint64_t generation;
 	struct kvm_memory_slot *last_used_slot;
 	struct mn_itree hva_tree;
 	struct mn_itree gfn_tree;
-	struct mn_itree id_tree;
+	struct kvm_memory_slot **id_map[KVM_ID_CHUNKS];
+	unsigned int nr_slots; /* slots in @id_map */
 	int node_idx;
 };
 

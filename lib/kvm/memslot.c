@@ -32,13 +32,6 @@ static const char *const change_name[] = {
 	[KVM_MR_FLAGS_ONLY] = "flags_only",
 };
 
-/* The slot a set's node belongs to: each slot embeds one node per set, [node_idx]. */
-static inline struct kvm_memory_slot *slot_of_id_node(struct mn_itree_node *n, int idx)
-{
-	return (struct kvm_memory_slot *)((char *)(n - idx) -
-					  offsetof(struct kvm_memory_slot, id_node));
-}
-
 /* KVM_USER_MEM_SLOTS: x86 reserves KVM_X86_INTERNAL_MEM_SLOTS at the top for itself. */
 unsigned int kvm_user_mem_slots(const struct mn_vm *vm)
 {
@@ -66,7 +59,8 @@ void kvm_memslots_init(struct mn_vm *vm)
 			slots->last_used_slot = NULL;
 			mn_itree_init(&slots->hva_tree);
 			mn_itree_init(&slots->gfn_tree);
-			mn_itree_init(&slots->id_tree);
+			memset(slots->id_map, 0, sizeof(slots->id_map));
+			slots->nr_slots = 0;
 			slots->node_idx = j;
 			slots->generation = as;
 		}
@@ -135,29 +129,37 @@ static void kvm_free_memslot(struct mn_vm *vm, struct kvm_memory_slot *slot)
 
 /*
  * kvm_free_memslots() for both sets of every address space. Both sets hold the same slot
- * objects when no update is running, so only the set with node_idx 1 is walked, as the
- * kernel does. Each slot is unlinked before it is freed because an in-order walk of the tree
- * would otherwise step through the parents of freed nodes; the sets end empty.
+ * objects when no update is running, so only the set with node_idx 1 is walked (by id), as
+ * the kernel does; then the id chunks of both sets go and the sets end empty.
  */
 void kvm_memslots_free(struct mn_vm *vm)
 {
-	unsigned int as;
+	unsigned int as, c, i;
 	int j;
 
 	for (as = 0; as < vm->nr_as; as++) {
 		struct kvm_memslots *slots = &vm->__memslots[as][1];
-		struct mn_itree_node *n;
+		unsigned int left = slots->nr_slots;
 
-		while ((n = mn_itree_first(&slots->id_tree))) {
-			mn_itree_remove(&slots->id_tree, n);
-			kvm_free_memslot(vm, slot_of_id_node(n, 1));
+		for (c = 0; left && c < KVM_ID_CHUNKS; c++) {
+			struct kvm_memory_slot **chunk = slots->id_map[c];
+
+			for (i = 0; chunk && left && i < KVM_ID_CHUNK; i++) {
+				if (chunk[i]) {
+					kvm_free_memslot(vm, chunk[i]);
+					left--;
+				}
+			}
 		}
 		for (j = 0; j < 2; j++) {
 			slots = &vm->__memslots[as][j];
 			slots->last_used_slot = NULL;
 			mn_itree_init(&slots->hva_tree);
 			mn_itree_init(&slots->gfn_tree);
-			mn_itree_init(&slots->id_tree);
+			for (c = 0; c < KVM_ID_CHUNKS; c++)
+				mn_free(vm->alloc, slots->id_map[c]);
+			memset(slots->id_map, 0, sizeof(slots->id_map));
+			slots->nr_slots = 0;
 		}
 	}
 	kvm_free_retired_memslots(vm);
@@ -189,12 +191,66 @@ struct kvm_memory_slot *kvm_gfn_to_memslot(struct kvm_memslots *slots, mn_gfn_t 
 	return slot;
 }
 
-/* id_to_memslot(): the slot with @id in @slots (the kernel's id_hash is an [id, id] tree). */
+/* id_to_memslot(): the slot with @id in @slots, or NULL. */
 struct kvm_memory_slot *kvm_id_to_memslot(struct kvm_memslots *slots, unsigned int id)
 {
-	struct mn_itree_node *n = mn_itree_iter_first(&slots->id_tree, id, id);
+	struct kvm_memory_slot **chunk;
 
-	return n ? slot_of_id_node(n, slots->node_idx) : NULL;
+	if (id >= KVM_MEM_SLOTS_NUM)
+		return NULL;
+	chunk = slots->id_map[id >> KVM_ID_CHUNK_SHIFT];
+	return chunk ? chunk[id & (KVM_ID_CHUNK - 1)] : NULL;
+}
+
+/* The id map entry of @id in @slots, whose chunk exists (kvm_id_map_prepare()). */
+static struct kvm_memory_slot **kvm_id_map_entry(struct kvm_memslots *slots, unsigned int id)
+{
+	return &slots->id_map[id >> KVM_ID_CHUNK_SHIFT][id & (KVM_ID_CHUNK - 1)];
+}
+
+/*
+ * Not the kernel's (its hash_add() cannot fail): make sure both sets of @as_id have the
+ * chunk that holds @id, before anything changes. Return: 0 or -ENOMEM.
+ */
+static int kvm_id_map_prepare(struct mn_vm *vm, unsigned int as_id, unsigned int id)
+{
+	unsigned int c = id >> KVM_ID_CHUNK_SHIFT;
+	int j;
+
+	for (j = 0; j < 2; j++) {
+		struct kvm_memslots *slots = &vm->__memslots[as_id][j];
+
+		if (!slots->id_map[c])
+			slots->id_map[c] =
+				mn_calloc(vm->alloc, KVM_ID_CHUNK, sizeof(*slots->id_map[c]));
+		if (!slots->id_map[c])
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/*
+ * After a create that failed: free the chunk of @id in each set of @as_id if no slot uses
+ * it, so that a rejected request leaves no memory behind.
+ */
+static void kvm_id_map_trim(struct mn_vm *vm, unsigned int as_id, unsigned int id)
+{
+	unsigned int c = id >> KVM_ID_CHUNK_SHIFT, i;
+	int j;
+
+	for (j = 0; j < 2; j++) {
+		struct kvm_memslots *slots = &vm->__memslots[as_id][j];
+		struct kvm_memory_slot **chunk = slots->id_map[c];
+
+		for (i = 0; chunk && i < KVM_ID_CHUNK; i++) {
+			if (chunk[i])
+				break;
+		}
+		if (chunk && i == KVM_ID_CHUNK) {
+			mn_free(vm->alloc, chunk);
+			slots->id_map[c] = NULL;
+		}
+	}
 }
 
 /* kvm_get_inactive_memslots() */
@@ -238,11 +294,26 @@ static void kvm_insert_gfn_node(struct mn_vm *vm, struct kvm_memslots *slots,
 }
 
 /*
+ * Put @new in @old's node in @tree when the interval is the same (rb_replace_node(): O(1),
+ * no rebalance), else unlink @old and link @new.
+ */
+static void kvm_replace_node(struct mn_itree *tree, struct mn_itree_node *old,
+			     struct mn_itree_node *new)
+{
+	if (mn_itree_replace(tree, old, new)) {
+		mn_itree_remove(tree, old);
+		mn_itree_insert(tree, new);
+	}
+}
+
+/*
  * kvm_replace_memslot(): replace @old by @new in the inactive set of their address space;
  * a NULL @old adds @new, a NULL @new removes @old. Only the nodes [node_idx] of that set are
- * touched, so the active set, which may hold the same slots, is undisturbed. The gfn node is
- * removed and inserted again even when base_gfn is unchanged: the kernel's O(1)
- * rb_replace_node() has no counterpart in the interval tree, and the result is the same.
+ * touched, so the active set, which may hold the same slots, is undisturbed. As in the
+ * kernel, the id map entry changes in O(1) (hash_del() + hash_add()), the hva node is
+ * always removed and inserted again (interval_tree_remove() and _insert()), and the gfn
+ * node takes @old's place when the base gfn stays (kvm_replace_gfn_node():
+ * rb_replace_node()), else is erased and inserted. @old and @new share their id.
  */
 static void kvm_replace_memslot(struct mn_vm *vm, struct kvm_memory_slot *old,
 				struct kvm_memory_slot *new)
@@ -251,22 +322,33 @@ static void kvm_replace_memslot(struct mn_vm *vm, struct kvm_memory_slot *old,
 	struct kvm_memslots *slots = kvm_get_inactive_memslots(vm, as_id);
 	int idx = slots->node_idx;
 
+	*kvm_id_map_entry(slots, old ? old->id : new->id) = new;
+	if (!old)
+		slots->nr_slots++;
+	else if (!new)
+		slots->nr_slots--;
+
 	if (old) {
-		mn_itree_remove(&slots->id_tree, &old->id_node[idx]);
 		mn_itree_remove(&slots->hva_tree, &old->hva_node[idx]);
 		if (slots->last_used_slot == old)
 			slots->last_used_slot = new;
-		mn_itree_remove(&slots->gfn_tree, &old->gfn_node[idx]);
-		if (!new)
+		if (!new) {
+			mn_itree_remove(&slots->gfn_tree, &old->gfn_node[idx]);
 			return;
+		}
 	}
-	new->id_node[idx].start = new->id;
-	new->id_node[idx].last = new->id;
-	mn_itree_insert(&slots->id_tree, &new->id_node[idx]);
 	new->hva_node[idx].start = new->userspace_addr;
 	new->hva_node[idx].last = new->userspace_addr + (new->npages << MN_PAGE_SHIFT) - 1;
 	mn_itree_insert(&slots->hva_tree, &new->hva_node[idx]);
-	kvm_insert_gfn_node(vm, slots, new);
+	if (old && old->base_gfn == new->base_gfn && old->npages == new->npages) {
+		new->gfn_node[idx].start = new->base_gfn;
+		new->gfn_node[idx].last = new->base_gfn + new->npages - 1;
+		kvm_replace_node(&slots->gfn_tree, &old->gfn_node[idx], &new->gfn_node[idx]);
+	} else {
+		if (old)
+			mn_itree_remove(&slots->gfn_tree, &old->gfn_node[idx]);
+		kvm_insert_gfn_node(vm, slots, new);
+	}
 }
 
 /* ---- the swap --------------------------------------------------------------------------- */
@@ -944,6 +1026,14 @@ static int __kvm_set_memory_region(struct mn_vm *vm, const struct mn_userspace_m
 	new = mn_zalloc(vm->alloc, sizeof(*new));
 	if (!new)
 		return -ENOMEM;
+	if (change == KVM_MR_CREATE) {
+		r = kvm_id_map_prepare(vm, as_id, id);
+		if (r) {
+			kvm_id_map_trim(vm, as_id, id);
+			mn_free(vm->alloc, new);
+			return r;
+		}
+	}
 	new->as_id = as_id;
 	new->id = id;
 	new->base_gfn = base_gfn;
@@ -961,6 +1051,8 @@ static int __kvm_set_memory_region(struct mn_vm *vm, const struct mn_userspace_m
 	} else if (mem->flags & MN_MEM_GUEST_MEMFD) {
 		r = kvm_gmem_bind(vm, new, (int)mem->guest_memfd, mem->guest_memfd_offset);
 		if (r) {
+			if (change == KVM_MR_CREATE)
+				kvm_id_map_trim(vm, as_id, id);
 			mn_free(vm->alloc, new);
 			return r;
 		}
@@ -976,6 +1068,8 @@ static int __kvm_set_memory_region(struct mn_vm *vm, const struct mn_userspace_m
 	if (r) {
 		kvm_gmem_unbind(vm, new);
 		mn_free(vm->alloc, new);
+		if (change == KVM_MR_CREATE)
+			kvm_id_map_trim(vm, as_id, id);
 	}
 	return r;
 }
