@@ -303,6 +303,55 @@ static void test_get_dirty_log_protects_and_flushes_before_returning(void **stat
 }
 
 /*
+ * A harvest of whole and ragged words: x86 protects each run of set bits of a word with
+ * one walk (clear_dirty_pt_masked() over the word), arm64 the span of each word; either
+ * way exactly the written pages are reported, and none stays writable.
+ *
+ *  page   0 ... 4 5 6 ... 63 | 64 65 66 67 ... 127 | 128 ... 190 191
+ *  guest  w ... w . w ... w  | .  .  .  w  ... w   | w   ... w   w
+ */
+static void test_get_dirty_log_of_full_and_ragged_words(void **state)
+{
+	unsigned int i;
+
+	(void)state;
+	for (i = 0; i < 2; i++) {
+		uint64_t map[3] = { 0 }, want[3] = { 0 };
+		struct kworld k;
+		unsigned int p;
+
+		kworld_init(&k, arches[i], MN_THP_NEVER);
+		ram_slot(&k, 192 * PG, MN_MEM_LOG_DIRTY_PAGES);
+		for (p = 0; p < 192; p++) {
+			if (p == 5 || (p >= 64 && p < 67))
+				continue;
+			guest_write(&k, p * PG, p + 1);
+			want[p / 64] |= 1ULL << (p % 64);
+		}
+		assert_int_equal(mn_vm_get_dirty_log(k.vm, 0, map), 0);
+		assert_memory_equal(map, want, sizeof(map));
+		for (p = 0; p < 192; p++) {
+			if (want[p / 64] >> (p % 64) & 1) {
+				assert_false(spte_writable(&k, p * PG));
+				assert_false(tlb_writable(&k, p * PG));
+			}
+		}
+		memset(map, 0, sizeof(map));
+		assert_int_equal(mn_vm_get_dirty_log(k.vm, 0, map), 0);
+		assert_int_equal(map[0] | map[1] | map[2], 0);
+		/* A write after the harvest faults, is logged and maps writable again. */
+		guest_write(&k, 63 * PG, 1);
+		guest_write(&k, 191 * PG, 1);
+		assert_true(spte_writable(&k, 63 * PG));
+		assert_int_equal(mn_vm_get_dirty_log(k.vm, 0, map), 0);
+		assert_int_equal(map[0], 1ULL << 63);
+		assert_int_equal(map[1], 0);
+		assert_int_equal(map[2], 1ULL << 63);
+		kworld_fini(&k);
+	}
+}
+
+/*
  * The guard of dirty-log-harvest-vs-guest-write, single-threaded: without the flush a
  * writable TLB entry survives the harvest (the oracle's kvm.dirty_log_writable) and the
  * next write goes through it unlogged; without the protection the SPTE itself stays
@@ -719,6 +768,7 @@ int main(void)
 		cmocka_unit_test(test_write_after_harvest_refaults_in_place),
 		cmocka_unit_test(test_x86_fast_page_fault_needs_mmu_writable),
 		cmocka_unit_test(test_get_dirty_log_protects_and_flushes_before_returning),
+		cmocka_unit_test(test_get_dirty_log_of_full_and_ragged_words),
 		cmocka_unit_test(test_get_dirty_log_mutants_lose_writes),
 		cmocka_unit_test(test_clear_dirty_log_mutants_lose_writes),
 		cmocka_unit_test(test_fault_mark_mutants_are_caught),

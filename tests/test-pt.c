@@ -601,6 +601,297 @@ static void test_long_zap_flushes_before_each_yield(void **state)
 	assert_int_equal(flushes, 0);
 }
 
+/* ---- yield budget, deferred stage-2 TLBI ------------------------------------------------ */
+
+struct yield_log {
+	struct mn_pt *pt;
+	unsigned int yields;
+	uint64_t leaves_at[8]; /* leaves still present at each yield */
+	unsigned int ranges;
+	struct mn_gfn_range range[8]; /* the ranged flushes, in order */
+	int ipa;
+	struct mn_tlb *tlb;
+};
+
+static void log_resched(void *arg)
+{
+	struct yield_log *yl = arg;
+	struct mn_pt_stats st;
+
+	mn_pt_get_stats(yl->pt, &st);
+	assert_true(yl->yields < 8);
+	yl->leaves_at[yl->yields++] = st.leaves;
+}
+
+static void log_flush(void *arg, enum mn_flush_kind kind, struct mn_gfn_range r, unsigned int level)
+{
+	struct yield_log *yl = arg;
+
+	if (kind == MN_FLUSH_IPA)
+		yl->ipa++;
+	if (kind == MN_FLUSH_RANGE) {
+		assert_true(yl->ranges < 8);
+		yl->range[yl->ranges++] = r;
+	}
+	if (yl->tlb)
+		mn_tlb_flush(yl->tlb, kind, r, level);
+}
+
+/* Map @n 4K leaves at the start of each of the leaf tables [@first_table, @last_table]. */
+static unsigned int map_table_heads(struct world *w, unsigned int first_table,
+				    unsigned int last_table, unsigned int n)
+{
+	struct mn_pt_result res;
+	unsigned int t, k, mapped = 0;
+
+	for (t = first_table; t <= last_table; t++)
+		for (k = 0; k < n; k++) {
+			mn_gfn_t gfn = t * 512ULL + k;
+			struct mn_pte p = leaf(&w->f, 1, 0x100000 + gfn, MN_PTE_W, true);
+
+			assert_int_equal(mn_pt_map(w->pt, NULL, gfn, &p, &res), 0);
+			mapped++;
+		}
+	return mapped;
+}
+
+/*
+ * A blockable zap goes through whole leaf tables at once but yields exactly where the
+ * entry-by-entry walk would: after every 512th leaf it zapped, counted across tables, as
+ * long as the range goes on past that leaf (tdp_mmu_iter_cond_resched() stands for
+ * need_resched(), made deterministic).
+ *
+ *  table     0          1          2          3
+ *  leaves    300        300        300        300     <- zap [0, 4 tables)
+ *  yields            ^ after 512      ^ after 1024
+ */
+static void test_blockable_zap_yields_after_every_512_leaves(void **state)
+{
+	struct mn_pt_result res;
+	struct yield_log yl = { 0 };
+	struct mn_pt_ctx ctx = { .can_yield = true,
+				 .flush = log_flush,
+				 .flush_arg = &yl,
+				 .resched = log_resched,
+				 .resched_arg = &yl };
+	struct world w;
+
+	(void)state;
+	world_open(&w, FMT_EPT4);
+	yl.pt = w.pt;
+	assert_int_equal(map_table_heads(&w, 0, 3, 300), 1200);
+	assert_int_equal(mn_pt_zap(w.pt, &ctx, (struct mn_gfn_range){ 0, 4 * 512 }, 0, &res), 0);
+	assert_int_equal(res.zapped, 1200);
+	assert_int_equal(yl.yields, 2);
+	assert_int_equal(yl.leaves_at[0], 1200 - 512);
+	assert_int_equal(yl.leaves_at[1], 1200 - 1024);
+	/* x86 flushes what it zapped before each yield, and owes the rest to its caller. */
+	assert_int_equal(yl.ranges, 2);
+	assert_int_equal(yl.range[0].start, 0);
+	assert_int_equal(yl.range[0].end, 512 + 212);
+	assert_true(res.flush_needed);
+	assert_int_equal(res.flush_range.start, 3 * 512 + 124);
+	assert_int_equal(res.flush_range.end, 3 * 512 + 300);
+
+	/* The 512th leaf is the last gfn of the range: nothing left to yield for. */
+	memset(&yl, 0, sizeof(yl));
+	yl.pt = w.pt;
+	assert_int_equal(map_table_heads(&w, 0, 0, 512), 512);
+	assert_int_equal(mn_pt_zap(w.pt, &ctx, (struct mn_gfn_range){ 0, 512 }, 0, &res), 0);
+	assert_int_equal(res.zapped, 512);
+	assert_int_equal(yl.yields, 0);
+
+	/* The range goes on past it, even with nothing mapped there: the walk yields once. */
+	assert_int_equal(map_table_heads(&w, 0, 0, 512), 512);
+	assert_int_equal(mn_pt_zap(w.pt, &ctx, (struct mn_gfn_range){ 0, 1024 }, 0, &res), 0);
+	assert_int_equal(res.zapped, 512);
+	assert_int_equal(yl.yields, 1);
+	assert_int_equal(yl.leaves_at[0], 0);
+
+	/* Not blockable: one pass, no yield. */
+	ctx.can_yield = false;
+	assert_int_equal(map_table_heads(&w, 0, 3, 300), 1200);
+	assert_int_equal(mn_pt_zap(w.pt, &ctx, (struct mn_gfn_range){ 0, 4 * 512 }, 0, &res), 0);
+	assert_int_equal(res.zapped, 1200);
+	assert_int_equal(yl.yields, 1);
+	world_close(&w);
+}
+
+/*
+ * stage2_unmap_defer_tlb_flush(): with range TLBIs (MN_PT_ZAP_TLBI_RANGE) and FWB the
+ * leaves go without a TLBI each and one ranged TLBI covers each stretch the walk covered
+ * between yields; without either, a TLBI by IPA per leaf. The vCPU's TLB ends empty
+ * either way.
+ */
+static void s2_deferral(enum fmt_id id, unsigned int flags, bool can_yield, int expect_ipa,
+			unsigned int expect_ranges)
+{
+	struct mn_pt_result res;
+	struct yield_log yl = { 0 };
+	struct mn_pt_ctx ctx = { .can_yield = can_yield,
+				 .flush = log_flush,
+				 .flush_arg = &yl,
+				 .resched = log_resched,
+				 .resched_arg = &yl };
+	struct mn_frame_ref frame[2];
+	struct world w;
+	mn_pfn_t pfn;
+	unsigned int i;
+
+	world_open(&w, id);
+	yl.pt = w.pt;
+	assert_int_equal(mn_tlb_create(w.a, 0, &yl.tlb), 0);
+	assert_int_equal(map_table_heads(&w, 1, 3, 400), 1200);
+	/* Two of them map real frames, which a vCPU caches. */
+	for (i = 0; i < 2; i++) {
+		mn_gfn_t gfn = i ? 3 * 512 + 399 : 512;
+		struct mn_pte p;
+
+		assert_int_equal(mn_phys_alloc(w.p, 0, MN_OWNER_ANON, 0, &frame[i]), 0);
+		p = leaf(&w.f, 1, frame[i].pfn, MN_PTE_W, true);
+		assert_int_equal(
+			mn_pt_zap(w.pt, NULL, (struct mn_gfn_range){ gfn, gfn + 1 }, 0, &res), 0);
+		assert_int_equal(mn_pt_map(w.pt, NULL, gfn, &p, &res), 0);
+		assert_int_equal(mn_tlb_access(yl.tlb, w.pt, w.p, gfn, MN_PTE_R, "r", &pfn), 0);
+	}
+	assert_int_equal(mn_tlb_nr_entries(yl.tlb), 2);
+	assert_int_equal(mn_pt_zap(w.pt, &ctx, (struct mn_gfn_range){ 100, 5 * 512 }, flags, &res),
+			 0);
+	assert_int_equal(res.zapped, 1200);
+	assert_int_equal(yl.ipa, expect_ipa);
+	assert_int_equal(yl.ranges, expect_ranges);
+	assert_false(res.flush_needed);
+	assert_int_equal(mn_tlb_nr_entries(yl.tlb), 0);
+	/* The ranged TLBIs tile the zapped range, in order. */
+	for (i = 0; i < yl.ranges; i++) {
+		assert_int_equal(yl.range[i].start, i ? yl.range[i - 1].end : 100);
+		assert_true(yl.range[i].start < yl.range[i].end);
+	}
+	if (yl.ranges)
+		assert_int_equal(yl.range[yl.ranges - 1].end, 5 * 512);
+	assert_int_equal(yl.yields, can_yield ? 2 : 0);
+	for (i = 0; i < 2; i++)
+		assert_int_equal(mn_phys_put(w.p, frame[i], "free"), 1);
+	mn_tlb_destroy(yl.tlb);
+	world_close(&w);
+}
+
+static void test_stage2_unmap_defers_leaf_tlbis_with_range_tlbi_and_fwb(void **state)
+{
+	(void)state;
+	s2_deferral(FMT_S2_48, MN_PT_ZAP_TLBI_RANGE, false, 0, 1);
+	s2_deferral(FMT_S2_48, MN_PT_ZAP_TLBI_RANGE, true, 0, 3);
+	s2_deferral(FMT_S2_48, 0, false, 1200, 0);		      /* no range TLBIs */
+	s2_deferral(FMT_S2_40, MN_PT_ZAP_TLBI_RANGE, false, 1200, 0); /* no FWB */
+	s2_deferral(FMT_S2_40, MN_PT_ZAP_TLBI_RANGE, true, 1200, 0);
+}
+
+/*
+ * Aging and write-protection go through whole leaf tables with one decode per kind of leaf.
+ * A word of 64 alike leaves, then a word where every fourth leaf differs: read-only, old,
+ * A/D-disabled (aging access-tracks it) or another memory type. The result must be what
+ * decoding every entry says.
+ */
+static void test_age_and_wrprot_of_mixed_leaf_words(void **state)
+{
+	struct mn_pt_result res;
+	struct world w;
+	unsigned int k, young = 0, writable = 0;
+
+	(void)state;
+	world_open(&w, FMT_EPT4);
+	for (k = 0; k < 128; k++) {
+		struct mn_pte p = leaf(&w.f, 1, 0x2000 + k, MN_PTE_W | MN_PTE_X, true);
+
+		if (k >= 64 && k % 4 == 1)
+			p = leaf(&w.f, 1, 0x2000 + k, MN_PTE_X, true);
+		if (k >= 64 && k % 4 == 2)
+			p.accessed = false;
+		if (k >= 64 && k % 4 == 3) {
+			p.ad_type = 1;
+			if (k % 8 == 7)
+				p.memtype = MN_MT_UC;
+		}
+		young += p.accessed;
+		writable += !!(p.perm & MN_PTE_W);
+		assert_int_equal(mn_pt_map(w.pt, NULL, 0x400 + k, &p, &res), 0);
+	}
+	/* A writable 2M leaf next to them. */
+	{
+		struct mn_pte h = leaf(&w.f, 2, 0x40000, MN_PTE_W, true);
+
+		assert_int_equal(mn_pt_map(w.pt, NULL, 0x600, &h, &res), 0);
+	}
+	assert_int_equal(mn_pt_age(w.pt, (struct mn_gfn_range){ 0x400, 0x480 }, false, &res),
+			 young);
+	assert_int_equal(res.written, 0);
+	assert_int_equal(mn_pt_age(w.pt, (struct mn_gfn_range){ 0x400, 0x480 }, true, &res), young);
+	assert_int_equal(res.written, young);
+	assert_int_equal(res.visited, 128 + 3); /* and the table entries on the way */
+	for (k = 0; k < 128; k++) {
+		struct mn_pt_walk wk;
+		int ret = mn_pt_walk(w.pt, 0x400 + k, &wk);
+
+		assert_int_equal(ret, 0);
+		assert_false(wk.leaf.accessed);
+		assert_int_equal(wk.pfn, 0x2000 + k);
+		if (wk.leaf.ad_type == 1) {
+			/* mark_spte_for_access_track(): RWX saved and cleared, W gone with it. */
+			assert_int_equal(wk.leaf.perm, 0);
+			assert_int_equal(wk.leaf.saved_perm, MN_PTE_R | MN_PTE_X);
+			assert_true(wk.leaf.sw & MN_PTE_SW_ACC_TRACK);
+			writable--;
+		}
+	}
+	assert_int_equal(mn_pt_age(w.pt, (struct mn_gfn_range){ 0x400, 0x480 }, true, &res), 0);
+	assert_int_equal(res.written, 0);
+
+	/* 4K only: the 2M leaf keeps W. */
+	assert_int_equal(mn_pt_wrprot(w.pt, (struct mn_gfn_range){ 0x400, 0x800 },
+				      MN_PT_WRPROT_DIRTY_LOG | MN_PT_WRPROT_4K, &res),
+			 writable);
+	assert_int_equal(res.dirty, writable);
+	assert_true(res.flush_needed);
+	assert_int_equal(res.flush_range.start, 0x400);
+	assert_int_equal(res.flush_range.end, 0x400 + 127);
+	for (k = 0; k < 128; k++) {
+		struct mn_pt_walk wk;
+
+		assert_int_equal(mn_pt_walk(w.pt, 0x400 + k, &wk), 0);
+		assert_false(wk.leaf.perm & MN_PTE_W);
+		/* Dirty logging keeps MMU-writable for the fast page fault. */
+		if (k < 64)
+			assert_true(wk.leaf.sw & MN_PTE_SW_MMU_WRITABLE);
+	}
+	{
+		struct mn_pt_walk wk;
+
+		assert_int_equal(mn_pt_walk(w.pt, 0x600, &wk), 0);
+		assert_true(wk.leaf.perm & MN_PTE_W);
+	}
+	/* Every level: now the 2M leaf; then MMU mode takes MMU-writable from the 4K ones. */
+	assert_int_equal(mn_pt_wrprot(w.pt, (struct mn_gfn_range){ 0x400, 0x800 },
+				      MN_PT_WRPROT_DIRTY_LOG, &res),
+			 1);
+	k = (unsigned int)mn_pt_wrprot(w.pt, (struct mn_gfn_range){ 0x400, 0x480 },
+				       MN_PT_WRPROT_MMU, &res);
+	assert_int_equal(k, res.written);
+	/* All but the 16 read-only ones: access tracking kept MMU-writable. */
+	assert_int_equal(k, 128 - 16);
+	assert_int_equal(res.dirty, 0); /* none was writable: nothing to flush */
+	assert_false(res.flush_needed);
+	for (k = 0; k < 128; k++) {
+		struct mn_pt_walk wk;
+
+		assert_int_equal(mn_pt_walk(w.pt, 0x400 + k, &wk), 0);
+		assert_false(wk.leaf.sw & MN_PTE_SW_MMU_WRITABLE);
+	}
+	assert_int_equal(mn_pt_zap(w.pt, NULL, (struct mn_gfn_range){ 0, 0x1000 },
+				   MN_PT_ZAP_FREE_TABLES, &res),
+			 0);
+	world_close(&w);
+}
+
 /* ---- the TLB and the oracle ------------------------------------------------------------ */
 
 static void stale_tlb(bool flush, enum fmt_id id)
@@ -1542,6 +1833,9 @@ int main(void)
 		cmocka_unit_test(test_sparse_zap_costs_what_is_present),
 		cmocka_unit_test(test_stage2_break_before_make_in_trace),
 		cmocka_unit_test(test_long_zap_flushes_before_each_yield),
+		cmocka_unit_test(test_blockable_zap_yields_after_every_512_leaves),
+		cmocka_unit_test(test_stage2_unmap_defers_leaf_tlbis_with_range_tlbi_and_fwb),
+		cmocka_unit_test(test_age_and_wrprot_of_mixed_leaf_words),
 		cmocka_unit_test(test_stale_tlb_after_zap_without_flush),
 		cmocka_unit_test(test_tlb_flush_kinds_and_permissions),
 		cmocka_unit_test(test_tlb_check_frames_finds_unflushed_translations),

@@ -114,6 +114,12 @@ enum mn_vm_type {
 #define MN_DIRTY_LOG_MANUAL_PROTECT (1U << 0) /* KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE */
 #define MN_DIRTY_LOG_INITIALLY_SET  (1U << 1) /* KVM_DIRTY_LOG_INITIALLY_SET */
 
+/*
+ * arm64 CPU features a VM's host lacks (&struct mn_vm_config @arm64_missing; 0 is a host with
+ * all of them).
+ */
+#define MN_ARM64_NO_TLBIRANGE (1U << 0) /* no FEAT_TLBIRANGE: no TLBI by range (before v8.4) */
+
 /**
  * struct mn_vm_config - parameters of a VM.
  * @arch: the architecture.
@@ -128,6 +134,13 @@ enum mn_vm_type {
  *                    the bitmap and mn_vm_clear_dirty_log() re-protects; with
  *                    INITIALLY_SET a slot starts logging with every bit set and nothing
  *                    write-protected.
+ * @arm64_missing: arm64: the CPU features the host lacks, a mask of %MN_ARM64_NO_*. 0 models
+ *                 an Armv8.4-or-later server core (Neoverse V1, N2, V2 and their kin), which
+ *                 has FEAT_TLBIRANGE as it has FEAT_S2FWB, which the stage-2 tables of every
+ *                 VM already assume: stage-2 unmaps then clear their leaves without a TLBI
+ *                 each and send one ranged TLBI at the end (stage2_unmap_defer_tlb_flush()).
+ *                 With %MN_ARM64_NO_TLBIRANGE every leaf is invalidated by address, and a
+ *                 ranged invalidation becomes a whole-VMID one (kvm_tlb_flush_vmid_range()).
  */
 struct mn_vm_config {
 	enum mn_vm_arch arch;
@@ -137,6 +150,7 @@ struct mn_vm_config {
 	unsigned int variant;
 	unsigned int dirty_log_manual;
 	enum mn_vm_type type;
+	unsigned int arm64_missing;
 };
 
 /* Memslot flags (KVM_MEM_*, uapi values) */

@@ -39,6 +39,13 @@
  * ``zap.flush_before_yield``), and restart their walk from the root afterwards. Without a
  * flush callback, stage-2 break-before-make degrades to invalidate-then-install with the
  * TLBI left to the caller through @flush_needed (for tests of the engine alone).
+ *
+ * A stage-2 zap with a flush callback invalidates each leaf it clears by address, unless
+ * the system has range TLBIs and the table FWB (%MN_PT_ZAP_TLBI_RANGE and %MN_S2_FWB): then
+ * the leaves are cleared without a TLBI each and one ranged TLBI covers the walked range at
+ * the named step ``zap.tlbi_range``, at the end and before every yield, as
+ * kvm_pgtable_stage2_unmap() does. A table is invalidated over its span before it is freed
+ * either way.
  */
 
 #ifdef __cplusplus
@@ -131,10 +138,18 @@ struct mn_pt_stats {
 
 /* mn_pt_zap() flags */
 #define MN_PT_ZAP_FREE_TABLES (1U << 0) /* also free tables the zap leaves empty */
+/*
+ * The system has range TLBIs (arm64 FEAT_TLBIRANGE). On a stage-2 table with FWB
+ * (%MN_S2_FWB) and a flush callback, the zap then defers the TLBI of its leaves to one
+ * ranged TLBI at the end of the walk and before each yield (stage2_unmap_defer_tlb_flush());
+ * ignored otherwise.
+ */
+#define MN_PT_ZAP_TLBI_RANGE (1U << 1)
 
 /* mn_pt_wrprot() modes */
 #define MN_PT_WRPROT_DIRTY_LOG (0U)	 /* clear W only; x86 keeps MMU-writable for fast PF */
 #define MN_PT_WRPROT_MMU       (1U << 0) /* x86: clear W and MMU-writable (shadow paging) */
+#define MN_PT_WRPROT_4K	       (1U << 1) /* only 4 KiB leaves (clear_dirty_pt_masked()) */
 
 /**
  * struct mn_pt_walk - the result of a translation.
@@ -279,7 +294,7 @@ MN_EXPORT int mn_pt_check_frames(const struct mn_pt *pt, struct mn_phys *phys, c
  * @pt: the table.
  * @ctx: context (yielding, flush before yield), or NULL.
  * @range: the gfns; a huge leaf that overlaps it partly is zapped whole.
- * @flags: 0 or %MN_PT_ZAP_FREE_TABLES.
+ * @flags: 0, or %MN_PT_ZAP_FREE_TABLES and/or %MN_PT_ZAP_TLBI_RANGE.
  * @res: receives what was done.
  *
  * Skips absent subtrees: the cost follows the present entries, not the range size. Host
@@ -310,7 +325,8 @@ MN_EXPORT int mn_pt_age(struct mn_pt *pt, struct mn_gfn_range range, bool clear,
  * mn_pt_wrprot() - Write-protect the leaves in @range.
  * @pt: the table.
  * @range: the gfns.
- * @mode: %MN_PT_WRPROT_DIRTY_LOG or %MN_PT_WRPROT_MMU.
+ * @mode: %MN_PT_WRPROT_DIRTY_LOG or %MN_PT_WRPROT_MMU, optionally with %MN_PT_WRPROT_4K
+ *        (huge leaves are then left as they are).
  * @res: receives what was done; writable leaves that lost W need a flush.
  *
  * Context: The caller holds whatever lock protects @pt.

@@ -108,11 +108,20 @@ static void kvm_arch_mmu_enable_log_dirty_pt_masked(struct mn_vm *vm,
 		kvm_mmu_write_protect(vm, as, (struct mn_gfn_range){ span.end - 1, span.end },
 				      MN_PG_LEVEL_2M, vm->fmt.max_leaf_level, true);
 	}
-	for (i = 0; i < 64; i++)
-		if (mask >> i & 1)
-			kvm_mmu_write_protect(vm, as,
-					      (struct mn_gfn_range){ base + i, base + i + 1 },
-					      MN_PG_LEVEL_4K, MN_PG_LEVEL_4K, false);
+	/*
+	 * clear_dirty_pt_masked() walks the 4K leaves from the first set bit on and protects
+	 * those whose bit is set: here one walk per run of consecutive set bits.
+	 */
+	for (i = 0; i < 64 && mask >> i;) {
+		uint64_t rest = mask >> i;
+		unsigned int s = i + word_ffs(rest), n;
+
+		rest = ~(mask >> s);
+		n = rest ? word_ffs(rest) : 64 - s;
+		kvm_mmu_write_protect(vm, as, (struct mn_gfn_range){ base + s, base + s + n },
+				      MN_PG_LEVEL_4K, MN_PG_LEVEL_4K, false);
+		i = s + n;
+	}
 }
 
 /* The slot a dirty-log ioctl names, under slots_lock: -EINVAL for a bad id, else 0. */

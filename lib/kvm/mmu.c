@@ -4,7 +4,8 @@
  * kvm_age_gfn(), kvm_test_age_gfn(), kvm_arch_flush_shadow_memslot() and _all(), and the
  * leaf a fault installs. x86 is the TDP MMU on EPT (arch/x86/kvm/mmu/tdp_mmu.c: zap in write
  * mode, the caller flushes); arm64 is stage-2 (arch/arm64/kvm/mmu.c, hyp/pgtable.c: every
- * leaf broken before made with a TLBI by IPA, so the walker leaves nothing to flush).
+ * leaf broken before made with a TLBI by IPA, or, on a host with range TLBIs, one ranged
+ * TLBI at the end of each unmap walk; either way the walker leaves nothing to flush).
  */
 #include "kvm/kvm-internal.h"
 
@@ -13,12 +14,25 @@ struct flush_arg {
 	unsigned int as_id;
 };
 
-/* The page-table engine's flushes (stage-2 BBM, x86 flush before yield), sent to vCPUs. */
+/* system_supports_tlb_range() on an arm64 host. */
+static bool tlbi_range(const struct mn_vm *vm)
+{
+	return vm->cfg.arch == MN_VM_ARM64 && !(vm->cfg.arm64_missing & MN_ARM64_NO_TLBIRANGE);
+}
+
+/*
+ * The page-table engine's flushes (stage-2 BBM and deferred unmap TLBIs, x86 flush before
+ * yield), sent to vCPUs. On arm64 a ranged one is kvm_tlb_flush_vmid_range(), which falls
+ * back to invalidating the whole VMID (__kvm_tlb_flush_vmid) without range TLBIs.
+ */
 static void pt_flush(void *arg, enum mn_flush_kind kind, struct mn_gfn_range r, unsigned int level)
 {
 	struct flush_arg *f = arg;
 	unsigned int i;
 
+	if (kind == MN_FLUSH_RANGE && f->vm->cfg.arch == MN_VM_ARM64 &&
+	    (f->vm->cfg.arm64_missing & MN_ARM64_NO_TLBIRANGE))
+		kind = MN_FLUSH_ALL;
 	if (kind == MN_FLUSH_ALL) {
 		kvm_flush_remote_tlbs(f->vm);
 		return;
@@ -56,11 +70,22 @@ static struct mn_pt_ctx pt_ctx(struct mn_vm *vm, struct flush_arg *f, unsigned i
 }
 
 /*
+ * The engine's zap flags for an unmap of @vm: the deferred stage-2 TLBI of
+ * kvm_pgtable_stage2_unmap() when the host has range TLBIs (the engine also wants FWB).
+ */
+static unsigned int zap_flags(const struct mn_vm *vm)
+{
+	return tlbi_range(vm) ? MN_PT_ZAP_TLBI_RANGE : 0;
+}
+
+/*
  * kvm_unmap_gfn_range() under mmu_lock(W): x86 tdp_mmu_zap_leafs() returns whether a flush
- * is owed (the walker flushes before yielding); arm64 kvm_pgtable_stage2_unmap() flushes
- * each leaf itself and returns false. The attribute filter selects root types only where
- * private memory has mirror roots (TDX's S-EPT, kvm_gfn_range_filter_to_root_types()); no
- * VM modelled has them, so shared and private mappings in the range are zapped alike.
+ * is owed (the walker flushes before yielding); arm64 kvm_pgtable_stage2_unmap() invalidates
+ * what it cleared itself (leaf by leaf, or with one ranged TLBI when
+ * stage2_unmap_defer_tlb_flush() holds) and returns false. The attribute filter selects root
+ * types only where private memory has mirror roots (TDX's S-EPT,
+ * kvm_gfn_range_filter_to_root_types()); no VM modelled has them, so shared and private
+ * mappings in the range are zapped alike.
  */
 bool kvm_unmap_gfn_range(struct mn_vm *vm, const struct kvm_gfn_range *range)
 {
@@ -69,7 +94,8 @@ bool kvm_unmap_gfn_range(struct mn_vm *vm, const struct kvm_gfn_range *range)
 	struct flush_arg f;
 	struct mn_pt_ctx ctx = pt_ctx(vm, &f, as, range->may_block);
 
-	mn_pt_zap(vm->pt[as], &ctx, (struct mn_gfn_range){ range->start, range->end }, 0, &res);
+	mn_pt_zap(vm->pt[as], &ctx, (struct mn_gfn_range){ range->start, range->end },
+		  zap_flags(vm), &res);
 	vm->st.zapped += res.zapped;
 	if (vm->cfg.arch == MN_VM_ARM64)
 		return false;
@@ -102,7 +128,7 @@ static void zap_flush(struct mn_vm *vm, unsigned int as, struct mn_gfn_range r, 
 	struct flush_arg f;
 	struct mn_pt_ctx ctx = pt_ctx(vm, &f, as, false);
 
-	mn_pt_zap(vm->pt[as], &ctx, r, MN_PT_ZAP_FREE_TABLES, &res);
+	mn_pt_zap(vm->pt[as], &ctx, r, MN_PT_ZAP_FREE_TABLES | zap_flags(vm), &res);
 	vm->st.zapped += res.zapped;
 	if (vm->cfg.arch == MN_VM_ARM64 || !res.flush_needed)
 		return;
@@ -287,14 +313,24 @@ static bool wrprot_leaf(void *arg, mn_gfn_t gfn, struct mn_pte *pte, uint64_t *g
  * fast_page_fault() can restore it (PROTOCOL.md §3.13.6), while
  * kvm_mmu_slot_gfn_write_protect() (@mmu_writable) clears both; arm64 stage2_wp_range()
  * clears S2AP_W. The caller holds mmu_lock and flushes: returns whether it must.
+ *
+ * Every level, or 4 KiB leaves alone (the TDP MMU's clear_dirty_pt_masked() skips huge
+ * SPTEs), is the engine's own write-protect walk; other level bounds are rare and go
+ * through a per-entry update.
  */
 bool kvm_mmu_write_protect(struct mn_vm *vm, unsigned int as_id, struct mn_gfn_range r,
 			   unsigned int min_level, unsigned int max_level, bool mmu_writable)
 {
 	struct wrprot_arg a = { min_level, max_level, mmu_writable };
+	unsigned int mode = mmu_writable ? MN_PT_WRPROT_MMU : MN_PT_WRPROT_DIRTY_LOG;
 	struct mn_pt_result res;
 
-	mn_pt_update(vm->pt[as_id], r, wrprot_leaf, &a, &res);
+	if (min_level == MN_PG_LEVEL_4K && max_level == MN_PG_LEVEL_4K)
+		mn_pt_wrprot(vm->pt[as_id], r, mode | MN_PT_WRPROT_4K, &res);
+	else if (min_level == MN_PG_LEVEL_4K && max_level >= vm->fmt.max_leaf_level)
+		mn_pt_wrprot(vm->pt[as_id], r, mode, &res);
+	else
+		mn_pt_update(vm->pt[as_id], r, wrprot_leaf, &a, &res);
 	return res.flush_needed;
 }
 

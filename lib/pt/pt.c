@@ -27,17 +27,46 @@ struct pt_table {
 	uint64_t *map;		 /* present bitmap, nr bits */
 };
 
+/*
+ * A one-entry cache for the leaf-table loops of aging and write-protection: what decoding an
+ * entry, changing it and encoding it again give, keyed by the raw bits outside the output
+ * address. The leaves of one table mostly differ only in their address, and neither
+ * operation reads or changes it, so one decode and one encode stand for a whole run of
+ * leaves; the result is exactly the entry-by-entry one, since for an entry the engine wrote
+ * (aligned, inside the output address size) decode and encode never depend on the address.
+ * Each &struct mn_pt keeps the memo of its last 4 KiB leaf-table walk, as the memo depends on
+ * nothing the tables hold: a dirty-log harvest walks the same kind of leaves word after word.
+ */
+struct mn_pt;
+
+typedef unsigned int (*memo_calc_fn)(const struct mn_pt *pt, uint64_t raw, unsigned int level,
+				     const void *arg, uint64_t *out);
+
+struct raw_memo {
+	memo_calc_fn calc; /* the operation, NULL when the memo is empty */
+	unsigned int argv; /* and its argument (aging's clear, write-protection's mode) */
+	uint64_t key;	   /* the entry's raw bits outside pfn_mask */
+	uint64_t out;	   /* the new entry's raw bits outside pfn_mask */
+	unsigned int how;  /* what the operation did: MEMO_* */
+};
+
 struct mn_pt {
 	struct mn_pt_format fmt;
 	struct mn_alloc *alloc;
 	struct mn_phys *phys;
 	struct pt_table *root;
 	struct mn_pt_stats st;
+	struct raw_memo memo; /* of the last 4 KiB leaf-table walk of aging or write-protection */
 };
+
+static unsigned int span_shift(unsigned int level)
+{
+	return MN_LEVEL_BITS * (level - 1);
+}
 
 static uint64_t span(unsigned int level)
 {
-	return 1ULL << (MN_LEVEL_BITS * (level - 1));
+	return 1ULL << span_shift(level);
 }
 
 /* Gfns the whole table covers. */
@@ -48,7 +77,7 @@ static uint64_t ia_limit(const struct mn_pt *pt)
 
 static unsigned int index_of(const struct pt_table *t, mn_gfn_t gfn)
 {
-	return (unsigned int)((gfn / span(t->level)) & (t->nr - 1));
+	return (unsigned int)((gfn >> span_shift(t->level)) & (t->nr - 1));
 }
 
 /* ---- tables ------------------------------------------------------------------------ */
@@ -475,32 +504,60 @@ int mn_pt_map_frame(struct mn_pt *pt, const struct mn_pt_ctx *ctx, mn_gfn_t gfn,
 
 /* ---- zap --------------------------------------------------------------------------- */
 
+/*
+ * @can_yield: the context allows yielding (a blockable range).
+ * @leaf_tlbi: stage-2 break-before-make with a TLBI by IPA after each leaf (no deferral).
+ * @table_tlbi: stage-2 with a flush callback: a table is invalidated before it is freed.
+ * @since_yield: leaves zapped since the walk last yielded (or started).
+ */
 struct zap_state {
 	const struct mn_pt_ctx *ctx;
 	unsigned int flags;
 	struct mn_pt_result *res;
+	bool can_yield;
+	bool leaf_tlbi;
+	bool table_tlbi;
 	unsigned int since_yield;
 	mn_gfn_t resume; /* where to restart after a yield */
 };
 
+/* @bits with only its lowest @n set bits kept (@n below its weight). */
+static uint64_t lowest_bits(uint64_t bits, unsigned int n)
+{
+	uint64_t rest = bits;
+
+	while (n--)
+		rest &= rest - 1;
+	return bits & ~rest;
+}
+
 /*
- * The hot loop: a 4 KiB leaf table zapped without per-leaf flushes or yields, a bitmap word
- * at a time, with the bookkeeping done once per table.
+ * The hot loop: the present entries [@first, @last] of the 4 KiB leaf table @t zapped without
+ * per-leaf flushes, a bitmap word at a time, with the bookkeeping done once per table. At
+ * most @budget entries are zapped, the lowest first (a yielding walk stops where its yield
+ * budget runs out, as the entry-by-entry walk would); returns how many, and in *@lasti the
+ * index of the last one.
  *
  * The raw accessed/dirty masks are exact for every kind a leaf table holds, so no entry
  * needs decoding: a host PROTNONE entry keeps its A and D where a leaf has them, and a
  * migration entry has bits 8:0 clear (its offset starts at bit 9). The flush range also
  * covers PROTNONE and migration entries, which need none: a harmless over-approximation.
  */
-static void zap_leaf_table(struct mn_pt *pt, struct pt_table *t, mn_gfn_t base, unsigned int first,
-			   unsigned int last, struct zap_state *zs)
+static unsigned int zap_leaf_table(struct mn_pt *pt, struct pt_table *t, mn_gfn_t base,
+				   unsigned int first, unsigned int last, unsigned int budget,
+				   struct zap_state *zs, unsigned int *lasti)
 {
 	const uint64_t np = pt->fmt.nonpresent, am = pt->fmt.accessed_mask, dm = pt->fmt.dirty_mask;
-	uint64_t young = 0, dirty = 0, n = 0;
-	unsigned int w, lo = UINT32_MAX, hi = 0;
+	/* Each mask is one bit (dirty: none on stage-2): count it by shifting, without a branch. */
+	const unsigned int as = am ? (unsigned int)__builtin_ctzll(am) : 0;
+	const unsigned int ds = dm ? (unsigned int)__builtin_ctzll(dm) : 0;
+	const uint64_t a1 = am ? 1 : 0, d1 = dm ? 1 : 0;
+	uint64_t young = 0, dirty = 0;
+	unsigned int w, n = 0, lo = UINT32_MAX, hi = 0;
 
-	for (w = first / 64; w <= last / 64; w++) {
-		uint64_t bits = t->map[w];
+	for (w = first / 64; w <= last / 64 && n < budget; w++) {
+		uint64_t bits = t->map[w], *e = t->e + w * 64;
+		unsigned int cnt;
 
 		if (w == first / 64)
 			bits &= ~0ULL << (first % 64);
@@ -508,23 +565,38 @@ static void zap_leaf_table(struct mn_pt *pt, struct pt_table *t, mn_gfn_t base, 
 			bits &= (1ULL << (last % 64 + 1)) - 1;
 		if (!bits)
 			continue;
+		cnt = (unsigned int)__builtin_popcountll(bits);
+		if (cnt > budget - n) {
+			bits = lowest_bits(bits, budget - n);
+			cnt = budget - n;
+		}
 		t->map[w] &= ~bits;
 		lo = MN_MIN(lo, w * 64 + (unsigned int)__builtin_ctzll(bits));
 		hi = w * 64 + 63 - (unsigned int)__builtin_clzll(bits);
-		n += (uint64_t)__builtin_popcountll(bits);
+		n += cnt;
+		if (bits == ~0ULL) {
+			/* A full word: a straight loop the compiler can vectorise. */
+			unsigned int k;
+
+			for (k = 0; k < 64; k++) {
+				young += (e[k] >> as) & a1;
+				dirty += (e[k] >> ds) & d1;
+				e[k] = np;
+			}
+			continue;
+		}
 		while (bits) {
-			unsigned int i = w * 64 + (unsigned int)__builtin_ctzll(bits);
-			uint64_t e = t->e[i];
+			unsigned int k = (unsigned int)__builtin_ctzll(bits);
 
 			bits &= bits - 1;
-			young += (e & am) != 0;
-			dirty += (e & dm) != 0;
-			t->e[i] = np;
+			young += (e[k] >> as) & a1;
+			dirty += (e[k] >> ds) & d1;
+			e[k] = np;
 		}
 	}
 	if (!n)
-		return;
-	t->present -= (unsigned int)n;
+		return 0;
+	t->present -= n;
 	pt->st.entries_written += n;
 	pt->st.leaves -= n;
 	zs->res->visited += n;
@@ -533,23 +605,49 @@ static void zap_leaf_table(struct mn_pt *pt, struct pt_table *t, mn_gfn_t base, 
 	zs->res->young += young;
 	zs->res->dirty += dirty;
 	note_flush(zs->res, base + lo, base + hi + 1);
+	*lasti = hi;
+	return n;
+}
+
+/*
+ * A leaf table through the hot loop, yield budget included. tdp_mmu_zap_leafs() may yield
+ * before any entry it visits (tdp_mmu_iter_cond_resched(), when need_resched() or mmu_lock
+ * contention says so); the model makes that choice deterministic: a yielding walk yields
+ * after every %MN_PT_YIELD_ENTRIES leaves it zapped, as long as the range goes on. Returns
+ * true to yield and restart at @zs->resume.
+ */
+static bool zap_leaf_table_budget(struct mn_pt *pt, struct pt_table *t, mn_gfn_t base,
+				  struct mn_gfn_range r, unsigned int first, unsigned int last,
+				  struct zap_state *zs)
+{
+	unsigned int budget = UINT32_MAX, n, lasti = 0;
+
+	if (zs->can_yield)
+		budget = zs->since_yield < MN_PT_YIELD_ENTRIES
+				 ? MN_PT_YIELD_ENTRIES - zs->since_yield
+				 : 1;
+	n = zap_leaf_table(pt, t, base, first, last, budget, zs, &lasti);
+	if (!zs->can_yield)
+		return false;
+	zs->since_yield += n;
+	if (n < budget || base + lasti + 1 >= r.end)
+		return false;
+	zs->resume = base + lasti + 1;
+	return true;
 }
 
 /* Zap the part of @range in table @t (whose entry 0 maps @base); true to yield and restart. */
 static bool zap_table(struct mn_pt *pt, struct pt_table *t, mn_gfn_t base, struct mn_gfn_range r,
 		      struct zap_state *zs)
 {
-	uint64_t sp = span(t->level);
-	unsigned int first, last;
+	unsigned int sh = span_shift(t->level), first, last;
+	uint64_t sp = 1ULL << sh;
 	int i;
 
-	first = r.start > base ? (unsigned int)((r.start - base) / sp) : 0;
-	last = (unsigned int)MN_MIN((r.end - 1 - base) / sp, (uint64_t)t->nr - 1);
-	if (t->level == 1 && !(zs->ctx && zs->ctx->can_yield) &&
-	    !(pt->fmt.arch == MN_PT_STAGE2 && zs->ctx && zs->ctx->flush)) {
-		zap_leaf_table(pt, t, base, first, last, zs);
-		return false;
-	}
+	first = r.start > base ? (unsigned int)((r.start - base) >> sh) : 0;
+	last = (unsigned int)MN_MIN((r.end - 1 - base) >> sh, (uint64_t)t->nr - 1);
+	if (t->level == 1 && !zs->leaf_tlbi)
+		return zap_leaf_table_budget(pt, t, base, r, first, last, zs);
 	for (i = next_present(t, first, last); i >= 0;
 	     i = next_present(t, (unsigned int)i + 1, last)) {
 		mn_gfn_t gfn = base + (uint64_t)i * sp;
@@ -562,8 +660,12 @@ static bool zap_table(struct mn_pt *pt, struct pt_table *t, mn_gfn_t base, struc
 			if ((zs->flags & MN_PT_ZAP_FREE_TABLES) && !c->present) {
 				set_entry(pt, t, (unsigned int)i, pt->fmt.nonpresent, zs->res);
 				t->child[i] = NULL;
-				/* Walk caches may hold the table: flush before its frame goes. */
-				if (pt->fmt.arch == MN_PT_STAGE2 && zs->ctx && zs->ctx->flush)
+				/*
+				 * Walk caches may hold the table: stage2_unmap_put_pte()
+				 * invalidates a table entry's whole span at once, deferral or not,
+				 * before the table is freed.
+				 */
+				if (zs->table_tlbi)
 					ctx_flush(pt, zs->ctx, MN_FLUSH_RANGE,
 						  (struct mn_gfn_range){ gfn, gfn + sp }, t->level,
 						  zs->res);
@@ -583,15 +685,14 @@ static bool zap_table(struct mn_pt *pt, struct pt_table *t, mn_gfn_t base, struc
 		set_entry(pt, t, (unsigned int)i, pt->fmt.nonpresent, zs->res);
 		zs->res->zapped++;
 		pt->st.leaves--;
-		if (pt->fmt.arch == MN_PT_STAGE2 && zs->ctx && zs->ctx->flush) {
-			/* stage2_unmap_walker: clear, then TLBI by IPA for each leaf. */
+		if (zs->leaf_tlbi) {
+			/* stage2_unmap_put_pte() without deferral: clear, then TLBI by IPA. */
 			ctx_flush(pt, zs->ctx, MN_FLUSH_IPA, (struct mn_gfn_range){ gfn, gfn + sp },
 				  t->level, zs->res);
 		} else {
 			note_flush(zs->res, gfn, gfn + sp);
 		}
-		if (zs->ctx && zs->ctx->can_yield && ++zs->since_yield >= MN_PT_YIELD_ENTRIES &&
-		    gfn + sp < r.end) {
+		if (zs->can_yield && ++zs->since_yield >= MN_PT_YIELD_ENTRIES && gfn + sp < r.end) {
 			zs->resume = gfn + sp;
 			return true;
 		}
@@ -599,16 +700,50 @@ static bool zap_table(struct mn_pt *pt, struct pt_table *t, mn_gfn_t base, struc
 	return false;
 }
 
+/*
+ * The end of kvm_pgtable_stage2_unmap() when stage2_unmap_defer_tlb_flush() holds (the
+ * system has range TLBIs and the table FWB): the leaves of @r were cleared without a TLBI
+ * each, so one ranged invalidation over the whole range the walk covered
+ * (kvm_tlb_flush_vmid_range()) settles them all, present or not. It comes before the walk
+ * yields and before the zap returns, so no frame the leaves mapped can be freed while a
+ * vCPU's TLB still holds it. The named step ``zap.tlbi_range`` guards it.
+ */
+static void zap_deferred_tlbi(struct mn_pt *pt, const struct mn_pt_ctx *ctx, struct mn_gfn_range r,
+			      struct mn_pt_result *res)
+{
+	if (!ctx->sim || mn_step(ctx->sim, "zap.tlbi_range"))
+		ctx_flush(pt, ctx, MN_FLUSH_RANGE, r, 0, res);
+	res->flush_needed = false; /* issued, or skipped by a mutation: nothing owed either way */
+}
+
 int mn_pt_zap(struct mn_pt *pt, const struct mn_pt_ctx *ctx, struct mn_gfn_range range,
 	      unsigned int flags, struct mn_pt_result *res)
 {
-	struct zap_state zs = { .ctx = ctx, .flags = flags, .res = res };
+	bool s2 = pt->fmt.arch == MN_PT_STAGE2 && ctx && ctx->flush;
+	/* stage2_unmap_defer_tlb_flush(): system_supports_tlb_range() && stage2_has_fwb() */
+	bool defer = s2 && (flags & MN_PT_ZAP_TLBI_RANGE) && (pt->fmt.flags & MN_S2_FWB);
+	struct zap_state zs = {
+		.ctx = ctx,
+		.flags = flags,
+		.res = res,
+		.can_yield = ctx && ctx->can_yield,
+		.leaf_tlbi = s2 && !defer,
+		.table_tlbi = s2,
+	};
 
 	memset(res, 0, sizeof(*res));
 	range.end = MN_MIN(range.end, ia_limit(pt));
-	while (range.start < range.end && zap_table(pt, pt->root, 0, range, &zs)) {
-		struct mn_sim *sim = ctx->sim;
+	while (range.start < range.end) {
+		bool yield = zap_table(pt, pt->root, 0, range, &zs);
+		struct mn_sim *sim = ctx ? ctx->sim : NULL;
 
+		if (defer) {
+			struct mn_gfn_range walked = { range.start, yield ? zs.resume : range.end };
+
+			zap_deferred_tlbi(pt, ctx, walked, res);
+		}
+		if (!yield)
+			break;
 		/* tdp_mmu_iter_cond_resched(): flush what is pending, then yield. */
 		if (res->flush_needed && ctx->flush &&
 		    (!sim || mn_step(sim, "zap.flush_before_yield"))) {
@@ -631,25 +766,61 @@ int mn_pt_zap(struct mn_pt *pt, const struct mn_pt_ctx *ctx, struct mn_gfn_range
 typedef int (*leaf_fn)(struct mn_pt *pt, struct pt_table *t, unsigned int i, mn_gfn_t gfn,
 		       void *arg, struct mn_pt_result *res);
 
-/* Call @fn for every present non-table entry of @t's subtree overlapping @r, in gfn order. */
+/* Called for the present entries [@first, @last] of a 4 KiB leaf table @t at once. */
+typedef void (*leaf_table_fn)(struct mn_pt *pt, struct pt_table *t, mn_gfn_t base,
+			      unsigned int first, unsigned int last, void *arg,
+			      struct mn_pt_result *res);
+
+/*
+ * What a walk does: @leaf for each present non-table entry, in gfn order; or, when set,
+ * @table for the part of a 4 KiB leaf table in the range at once (it must do what @leaf would
+ * do entry by entry, @visited included).
+ */
+struct visitor {
+	leaf_fn leaf;
+	leaf_table_fn table;
+	void *arg;
+};
+
+/* Visit every present non-table entry of @t's subtree overlapping @r, in gfn order. */
 static int visit_leaves(struct mn_pt *pt, struct pt_table *t, mn_gfn_t base, struct mn_gfn_range r,
-			leaf_fn fn, void *arg, struct mn_pt_result *res)
+			const struct visitor *v, struct mn_pt_result *res)
 {
-	uint64_t sp = span(t->level);
-	unsigned int first, last;
+	unsigned int sh = span_shift(t->level), first, last;
+	uint64_t sp = 1ULL << sh;
 	int i, ret;
 
-	first = r.start > base ? (unsigned int)((r.start - base) / sp) : 0;
-	last = (unsigned int)MN_MIN((r.end - 1 - base) / sp, (uint64_t)t->nr - 1);
+	first = r.start > base ? (unsigned int)((r.start - base) >> sh) : 0;
+	last = (unsigned int)MN_MIN((r.end - 1 - base) >> sh, (uint64_t)t->nr - 1);
+	/* One entry (a walk to a single gfn, as test_young makes): straight down. */
+	while (first == last) {
+		mn_gfn_t gfn = base + ((uint64_t)first << sh);
+
+		if (!(t->map[first / 64] >> (first % 64) & 1))
+			return 0;
+		res->visited++;
+		if (!t->child || !t->child[first])
+			return v->leaf(pt, t, first, gfn, v->arg, res);
+		t = t->child[first];
+		base = gfn;
+		sh = span_shift(t->level);
+		sp = 1ULL << sh;
+		first = r.start > base ? (unsigned int)((r.start - base) >> sh) : 0;
+		last = (unsigned int)MN_MIN((r.end - 1 - base) >> sh, (uint64_t)t->nr - 1);
+	}
+	if (t->level == 1 && v->table) {
+		v->table(pt, t, base, first, last, v->arg, res);
+		return 0;
+	}
 	for (i = next_present(t, first, last); i >= 0;
 	     i = next_present(t, (unsigned int)i + 1, last)) {
 		mn_gfn_t gfn = base + (uint64_t)i * sp;
 
 		res->visited++;
 		if (t->child && t->child[i])
-			ret = visit_leaves(pt, t->child[i], gfn, r, fn, arg, res);
+			ret = visit_leaves(pt, t->child[i], gfn, r, v, res);
 		else
-			ret = fn(pt, t, (unsigned int)i, gfn, arg, res);
+			ret = v->leaf(pt, t, (unsigned int)i, gfn, v->arg, res);
 		if (ret)
 			return ret;
 	}
@@ -657,29 +828,152 @@ static int visit_leaves(struct mn_pt *pt, struct pt_table *t, mn_gfn_t base, str
 }
 
 /* Clamp @range to the input address size and walk it; 0 when nothing is left. */
-static int visit_range(struct mn_pt *pt, struct mn_gfn_range range, leaf_fn fn, void *arg,
+static int visit_range(struct mn_pt *pt, struct mn_gfn_range range, const struct visitor *v,
 		       struct mn_pt_result *res)
 {
 	memset(res, 0, sizeof(*res));
 	range.end = MN_MIN(range.end, ia_limit(pt));
 	if (range.start >= range.end)
 		return 0;
-	return visit_leaves(pt, pt->root, 0, range, fn, arg, res);
+	return visit_leaves(pt, pt->root, 0, range, v, res);
 }
 
-static int age_leaf(struct mn_pt *pt, struct pt_table *t, unsigned int i, mn_gfn_t gfn, void *arg,
-		    struct mn_pt_result *res)
-{
-	bool clear = *(bool *)arg;
-	struct mn_pte p;
-	uint64_t raw;
+#define MEMO_COUNT (1U << 0) /* counted: young (aging), was writable (write-protect) */
+#define MEMO_WRITE (1U << 1) /* rewritten as @out | the entry's address */
 
-	(void)gfn;
-	if (pt->fmt.decode(&pt->fmt, t->e[i], t->level, &p) || p.kind != MN_PTE_LEAF || !p.accessed)
+/* The memo for entry @e (@pm: the format's pfn_mask): a hit, or computed with @m's calc. */
+static inline void memo_get(const struct mn_pt *pt, struct raw_memo *m, uint64_t e, uint64_t pm,
+			    unsigned int level, const void *arg)
+{
+	if (__builtin_expect(m->key != (e & ~pm), 0)) {
+		uint64_t out = e;
+
+		m->how = m->calc(pt, e, level, arg, &out);
+		m->key = e & ~pm;
+		m->out = out & ~pm;
+	}
+}
+
+/* A memo for @calc with @argv: @m itself when it holds one, else @m emptied for it. */
+static void memo_start(struct raw_memo *m, memo_calc_fn calc, unsigned int argv, uint64_t pm)
+{
+	if (m->calc == calc && m->argv == argv)
+		return;
+	/* A key no entry has: its bits under pfn_mask are set. */
+	*m = (struct raw_memo){ .calc = calc, .argv = argv, .key = pm };
+}
+
+/* Apply the change to entry @k of @t, one entry alone. */
+static unsigned int memo_apply(struct mn_pt *pt, struct pt_table *t, unsigned int k,
+			       memo_calc_fn calc, const void *arg, struct mn_pt_result *res)
+{
+	const uint64_t pm = pt->fmt.pfn_mask, e = t->e[k];
+	struct raw_memo m = { .calc = NULL };
+
+	memo_start(&m, calc, 0, pm);
+	memo_get(pt, &m, e, pm, t->level, arg);
+	if (m.how & MEMO_WRITE) {
+		t->e[k] = m.out | (e & pm); /* present stays present */
+		pt->st.entries_written++;
+		res->written++;
+	}
+	return m.how;
+}
+
+/* What memo_leaf_table() did. */
+struct memo_walk {
+	uint64_t visited;
+	uint64_t counted; /* entries whose change has MEMO_COUNT */
+	uint64_t written;
+	unsigned int lo, hi; /* the lowest and highest counted index */
+};
+
+/*
+ * Apply a change through the memo to the present entries [@first, @last] of the 4 KiB leaf
+ * table @t, leaving alone without a look the entries that have none of the raw bits @need
+ * (the caller knows the change leaves them as they are in every format). A full bitmap word
+ * whose 64 entries all share the memo's key, the common case, is done in one straight
+ * loop. The counts are kept locally and returned in @mw; the table's totals are updated.
+ */
+static void memo_leaf_table(struct mn_pt *pt, struct pt_table *t, unsigned int first,
+			    unsigned int last, uint64_t need, memo_calc_fn calc, const void *arg,
+			    unsigned int argv, struct memo_walk *mw)
+{
+	const uint64_t pm = pt->fmt.pfn_mask;
+	struct raw_memo m = pt->memo;
+	uint64_t *e = t->e;
+	unsigned int w;
+
+	memo_start(&m, calc, argv, pm);
+
+	*mw = (struct memo_walk){ .lo = UINT32_MAX };
+	for (w = first / 64; w <= last / 64; w++) {
+		uint64_t bits = t->map[w], *we = e + w * 64;
+
+		if (w == first / 64)
+			bits &= ~0ULL << (first % 64);
+		if (w == last / 64 && last % 64 != 63)
+			bits &= (1ULL << (last % 64 + 1)) - 1;
+		if (!bits)
+			continue;
+		if (bits == ~0ULL) {
+			uint64_t diff = 0;
+			unsigned int k;
+
+			mw->visited += 64;
+			memo_get(pt, &m, we[0], pm, 1, arg);
+			for (k = 0; k < 64; k++)
+				diff |= (we[k] & ~pm) ^ m.key;
+			if (!diff) {
+				if (m.how & MEMO_WRITE) {
+					for (k = 0; k < 64; k++)
+						we[k] = m.out | (we[k] & pm);
+					mw->written += 64;
+				}
+				if (m.how & MEMO_COUNT) {
+					mw->counted += 64;
+					mw->lo = MN_MIN(mw->lo, w * 64);
+					mw->hi = w * 64 + 63;
+				}
+				continue;
+			}
+		} else {
+			mw->visited += (uint64_t)__builtin_popcountll(bits);
+		}
+		while (bits) {
+			unsigned int k = (unsigned int)__builtin_ctzll(bits);
+			uint64_t v = we[k];
+
+			bits &= bits - 1;
+			if (!(v & need))
+				continue;
+			memo_get(pt, &m, v, pm, 1, arg);
+			if (m.how & MEMO_WRITE) {
+				we[k] = m.out | (v & pm);
+				mw->written++;
+			}
+			if (m.how & MEMO_COUNT) {
+				mw->counted++;
+				mw->lo = MN_MIN(mw->lo, w * 64 + k);
+				mw->hi = w * 64 + k;
+			}
+		}
+	}
+	pt->st.entries_written += mw->written;
+	pt->memo = m;
+}
+
+/* age_gfn_range() / stage2_age_walker() on one decoded entry: young, and the mkold'ed entry. */
+static unsigned int age_calc(const struct mn_pt *pt, uint64_t raw, unsigned int level,
+			     const void *arg, uint64_t *out)
+{
+	bool clear = *(const bool *)arg;
+	struct mn_pte p;
+
+	if (pt->fmt.decode(&pt->fmt, raw, level, &p) || p.kind != MN_PTE_LEAF || !p.accessed)
 		return 0;
-	res->young++;
 	if (!clear)
-		return 0;
+		return MEMO_COUNT;
 	if (pt->fmt.arch == MN_PT_EPT && p.ad_type == 1) {
 		/* A/D disabled: mark_spte_for_access_track() saves R/X and clears RWX. */
 		p.saved_perm = p.perm & (MN_PTE_R | MN_PTE_X);
@@ -687,26 +981,57 @@ static int age_leaf(struct mn_pt *pt, struct pt_table *t, unsigned int i, mn_gfn
 		p.sw |= MN_PTE_SW_ACC_TRACK;
 	}
 	p.accessed = false;
-	if (!encode(pt, &p, &raw))
-		set_entry(pt, t, i, raw, res);
+	return encode(pt, &p, out) ? MEMO_COUNT : MEMO_COUNT | MEMO_WRITE;
+}
+
+static int age_leaf(struct mn_pt *pt, struct pt_table *t, unsigned int i, mn_gfn_t gfn, void *arg,
+		    struct mn_pt_result *res)
+{
+	(void)gfn;
+	if (memo_apply(pt, t, i, age_calc, arg, res) & MEMO_COUNT)
+		res->young++;
 	return 0;
+}
+
+/*
+ * Aging of a 4 KiB leaf table. A leaf whose raw accessed bit is clear is old whatever its
+ * format (the bit is the decoded @accessed of every format), so it is passed over.
+ */
+static void age_leaf_table(struct mn_pt *pt, struct pt_table *t, mn_gfn_t base, unsigned int first,
+			   unsigned int last, void *arg, struct mn_pt_result *res)
+{
+	struct memo_walk mw;
+
+	(void)base;
+	memo_leaf_table(pt, t, first, last, pt->fmt.accessed_mask, age_calc, arg, *(bool *)arg,
+			&mw);
+	res->visited += mw.visited;
+	res->written += mw.written;
+	res->young += mw.counted;
 }
 
 int mn_pt_age(struct mn_pt *pt, struct mn_gfn_range range, bool clear, struct mn_pt_result *res)
 {
-	visit_range(pt, range, age_leaf, &clear, res);
+	const struct visitor v = { age_leaf, age_leaf_table, &clear };
+
+	visit_range(pt, range, &v, res);
 	return (int)MN_MIN(res->young, (uint64_t)INT32_MAX);
 }
 
-static int wrprot_leaf(struct mn_pt *pt, struct pt_table *t, unsigned int i, mn_gfn_t gfn,
-		       void *arg, struct mn_pt_result *res)
+/*
+ * wrprot_gfn_range() / clear_dirty_pt_masked() / stage2_wp_range() on one decoded entry:
+ * whether it was writable, and the entry without W (and, for %MN_PT_WRPROT_MMU, without
+ * MMU-writable).
+ */
+static unsigned int wrprot_calc(const struct mn_pt *pt, uint64_t raw, unsigned int level,
+				const void *arg, uint64_t *out)
 {
-	unsigned int mode = *(unsigned int *)arg;
+	unsigned int mode = *(const unsigned int *)arg;
 	bool was_w, mmu_w;
 	struct mn_pte p;
-	uint64_t raw;
 
-	if (pt->fmt.decode(&pt->fmt, t->e[i], t->level, &p) || p.kind != MN_PTE_LEAF)
+	if (pt->fmt.decode(&pt->fmt, raw, level, &p) || p.kind != MN_PTE_LEAF ||
+	    ((mode & MN_PT_WRPROT_4K) && level != MN_PG_LEVEL_4K))
 		return 0;
 	was_w = p.perm & MN_PTE_W;
 	mmu_w = (mode & MN_PT_WRPROT_MMU) && (p.sw & MN_PTE_SW_MMU_WRITABLE);
@@ -715,20 +1040,48 @@ static int wrprot_leaf(struct mn_pt *pt, struct pt_table *t, unsigned int i, mn_
 	p.perm &= ~MN_PTE_W;
 	if (mode & MN_PT_WRPROT_MMU)
 		p.sw &= ~MN_PTE_SW_MMU_WRITABLE;
-	if (encode(pt, &p, &raw))
+	if (encode(pt, &p, out))
 		return 0;
-	set_entry(pt, t, i, raw, res);
-	if (was_w) {
+	return MEMO_WRITE | (was_w ? MEMO_COUNT : 0);
+}
+
+static int wrprot_leaf(struct mn_pt *pt, struct pt_table *t, unsigned int i, mn_gfn_t gfn,
+		       void *arg, struct mn_pt_result *res)
+{
+	if (memo_apply(pt, t, i, wrprot_calc, arg, res) & MEMO_COUNT) {
 		res->dirty++;
 		note_flush(res, gfn, gfn + span(t->level));
 	}
 	return 0;
 }
 
+/*
+ * Write-protection of a 4 KiB leaf table. In the dirty-log mode a leaf whose raw W bit is
+ * clear is left alone whatever its format (the bit is the decoded W of every format), so
+ * it is passed over.
+ */
+static void wrprot_leaf_table(struct mn_pt *pt, struct pt_table *t, mn_gfn_t base,
+			      unsigned int first, unsigned int last, void *arg,
+			      struct mn_pt_result *res)
+{
+	uint64_t need = *(unsigned int *)arg & MN_PT_WRPROT_MMU ? ~0ULL : pt->fmt.write_mask;
+	struct memo_walk mw;
+
+	memo_leaf_table(pt, t, first, last, need, wrprot_calc, arg, *(unsigned int *)arg, &mw);
+	res->visited += mw.visited;
+	res->written += mw.written;
+	if (!mw.counted)
+		return;
+	res->dirty += mw.counted;
+	note_flush(res, base + mw.lo, base + mw.hi + 1);
+}
+
 int mn_pt_wrprot(struct mn_pt *pt, struct mn_gfn_range range, unsigned int mode,
 		 struct mn_pt_result *res)
 {
-	visit_range(pt, range, wrprot_leaf, &mode, res);
+	const struct visitor v = { wrprot_leaf, wrprot_leaf_table, &mode };
+
+	visit_range(pt, range, &v, res);
 	return (int)MN_MIN(res->written, (uint64_t)INT32_MAX);
 }
 
@@ -801,8 +1154,9 @@ int mn_pt_update(struct mn_pt *pt, struct mn_gfn_range range, mn_pt_update_fn fn
 		 struct mn_pt_result *res)
 {
 	struct update_state us = { fn, arg };
+	const struct visitor v = { update_leaf, NULL, &us };
 
-	return visit_range(pt, range, update_leaf, &us, res);
+	return visit_range(pt, range, &v, res);
 }
 
 /* ---- split and collapse -------------------------------------------------------------- */

@@ -153,7 +153,7 @@ int mn_tlb_access(struct mn_tlb *tlb, const struct mn_pt *pt, struct mn_phys *ph
 unsigned int mn_tlb_flush(struct mn_tlb *tlb, enum mn_flush_kind kind, struct mn_gfn_range range,
 			  unsigned int level)
 {
-	unsigned int i, dropped = 0;
+	unsigned int i, left, dropped = 0;
 
 	switch (kind) {
 	case MN_FLUSH_ALL:
@@ -168,11 +168,16 @@ unsigned int mn_tlb_flush(struct mn_tlb *tlb, enum mn_flush_kind kind, struct mn
 		break;
 	}
 	(void)level; /* the hint narrows the hardware's search, never what is invalidated */
-	for (i = 0; i < tlb->cap; i++) {
+	/* Stop once every valid entry was seen: an empty TLB costs nothing to flush. */
+	for (i = 0, left = tlb->n; left && i < tlb->cap; i++) {
 		struct tlb_entry *e = &tlb->e[i];
-		struct mn_gfn_range er = { e->gfn, e->gfn + (e->valid ? span(e->level) : 0) };
+		struct mn_gfn_range er;
 
-		if (!e->valid || (kind != MN_FLUSH_ALL && !mn_gfn_range_overlaps(er, range)))
+		if (!e->valid)
+			continue;
+		left--;
+		er = (struct mn_gfn_range){ e->gfn, e->gfn + span(e->level) };
+		if (kind != MN_FLUSH_ALL && !mn_gfn_range_overlaps(er, range))
 			continue;
 		e->valid = false;
 		tlb->n--;
