@@ -657,6 +657,27 @@ static void test_vm_config_rows(void **state)
 			world_fini(&w);
 		}
 	}
+	/* The host's missing arm64 features: known bits, on arm64 only. */
+	for (r = 0; r < 4; r++) {
+		static const unsigned int missing[] = { MN_ARM64_NO_TLBIRANGE, MN_ARM64_NO_S2FWB,
+							MN_ARM64_MISSING_ALL, 1U << 2 };
+
+		for (i = 0; i < 2; i++) {
+			struct mn_vm_config cfg = { .arch = arches[i], .arm64_missing = missing[r] };
+			int want = arches[i] == MN_VM_ARM64 && r < 3 ? 0 : -EINVAL;
+			struct world w;
+			struct mn_vm *vm = NULL;
+
+			world_init(&w, MN_THP_NEVER);
+			assert_int_equal(mn_vm_create(w.mm, &cfg, &vm), want);
+			if (!want)
+				/* KVM_PGTABLE_S2_NOFWB exactly when the host lacks FWB. */
+				assert_int_equal(mn_pt_get_format(mn_vm_get_pt(vm, 0))->flags & MN_S2_FWB,
+						 missing[r] & MN_ARM64_NO_S2FWB ? 0 : MN_S2_FWB);
+			mn_vm_destroy(vm);
+			world_fini(&w);
+		}
+	}
 }
 
 /* ---- turning logging off ----------------------------------------------------------------- */

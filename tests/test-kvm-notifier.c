@@ -83,18 +83,20 @@ static struct mn_vm_invalidate_state inval(struct kworld *k)
 
 static void test_munmap_zaps_the_slot_range_in_every_address_space(void **state)
 {
-	/* x86; arm64 with range TLBIs (the default); arm64 without them. */
+	/* x86; arm64 with range TLBIs and FWB (the default); arm64 without either. */
 	static const struct mn_vm_config cfgs[] = {
 		{ .arch = MN_VM_X86 },
 		{ .arch = MN_VM_ARM64 },
 		{ .arch = MN_VM_ARM64, .arm64_missing = MN_ARM64_NO_TLBIRANGE },
+		{ .arch = MN_VM_ARM64, .arm64_missing = MN_ARM64_NO_S2FWB },
 	};
 	size_t c;
 
 	(void)state;
 	for (c = 0; c < ARRAY_SIZE(cfgs); c++) {
 		enum mn_vm_arch arch = cfgs[c].arch;
-		bool per_leaf = cfgs[c].arm64_missing & MN_ARM64_NO_TLBIRANGE;
+		/* stage2_unmap_defer_tlb_flush() wants range TLBIs and FWB. */
+		bool per_leaf = cfgs[c].arm64_missing & MN_ARM64_MISSING_ALL;
 		unsigned int nr_as = arch == MN_VM_X86 ? 2 : 1, as;
 		struct mn_pt_stats ps;
 		struct mn_vm_stats st;

@@ -119,6 +119,8 @@ enum mn_vm_type {
  * all of them).
  */
 #define MN_ARM64_NO_TLBIRANGE (1U << 0) /* no FEAT_TLBIRANGE: no TLBI by range (before v8.4) */
+#define MN_ARM64_NO_S2FWB     (1U << 1) /* no FEAT_S2FWB: stage-2 MemAttr without forced WB */
+#define MN_ARM64_MISSING_ALL  (MN_ARM64_NO_TLBIRANGE | MN_ARM64_NO_S2FWB)
 
 /**
  * struct mn_vm_config - parameters of a VM.
@@ -141,6 +143,10 @@ enum mn_vm_type {
  *                 each and send one ranged TLBI at the end (stage2_unmap_defer_tlb_flush()).
  *                 With %MN_ARM64_NO_TLBIRANGE every leaf is invalidated by address, and a
  *                 ranged invalidation becomes a whole-VMID one (kvm_tlb_flush_vmid_range()).
+ *                 With %MN_ARM64_NO_S2FWB the stage-2 tables use the MemAttr encoding of
+ *                 hosts without FWB (KVM_PGTABLE_S2_NOFWB), and unmaps invalidate leaf by
+ *                 leaf even with range TLBIs (stage2_unmap_defer_tlb_flush() wants both).
+ *                 Unknown bits, or any bit on x86, are -EINVAL.
  */
 struct mn_vm_config {
 	enum mn_vm_arch arch;

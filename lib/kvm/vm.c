@@ -9,7 +9,9 @@ static int vm_format(const struct mn_vm_config *c, struct mn_pt_format *fmt)
 {
 	if (c->arch == MN_VM_X86)
 		return mn_pt_format_ept(fmt, c->ept_levels, 0);
-	return mn_pt_format_stage2(fmt, c->ipa_bits, MN_S2_FWB);
+	/* kvm_init_stage2_mmu(): KVM_PGTABLE_S2_NOFWB unless the CPUs have ARM64_HAS_STAGE2_FWB. */
+	return mn_pt_format_stage2(fmt, c->ipa_bits,
+				   c->arm64_missing & MN_ARM64_NO_S2FWB ? 0 : MN_S2_FWB);
 }
 
 static void vm_free(struct mn_vm *vm)
@@ -47,6 +49,9 @@ int mn_vm_create(struct mn_mm *mm, const struct mn_vm_config *cfg, struct mn_vm 
 	i = c.variant & (MN_VARIANT_RFC_SKIP_GMEM_ONLY | MN_VARIANT_FILTER_USERSPACE_MAPPINGS |
 			 MN_VARIANT_GPC_OWN_SEQ);
 	if (i & (i - 1))
+		return -EINVAL;
+	/* The host's arm64 features: known bits, and only on arm64. */
+	if ((c.arm64_missing & ~MN_ARM64_MISSING_ALL) || (c.arm64_missing && c.arch != MN_VM_ARM64))
 		return -EINVAL;
 	/* kvm_is_vm_type_supported(): private-memory types exist on x86 only. */
 	if (c.type > MN_VM_TYPE_TDX || (c.type != MN_VM_TYPE_DEFAULT && c.arch != MN_VM_X86))
