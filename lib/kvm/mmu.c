@@ -60,8 +60,15 @@ static struct mn_pt_ctx pt_ctx(struct mn_vm *vm, struct flush_arg *f, unsigned i
 			       bool may_block)
 {
 	*f = (struct flush_arg){ vm, as_id };
+	/*
+	 * need_resched() or a contended mmu_lock is what makes tdp_mmu_iter_cond_resched() and
+	 * stage2_apply_range_resched() yield (and flush first). Outside a sim run no other
+	 * thread can want the CPU or the lock, so the walk never yields there, as an
+	 * uncontended kernel walk does not; inside a run every yield point is offered to the
+	 * scheduler.
+	 */
 	return (struct mn_pt_ctx){ .sim = vm->sim,
-				   .can_yield = may_block,
+				   .can_yield = may_block && mn_sim_current(vm->sim),
 				   .flush = pt_flush,
 				   .flush_arg = f,
 				   /* every may_block zap runs under mmu_lock held for write */
