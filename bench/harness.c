@@ -98,6 +98,30 @@ const char *mn_bench_git_sha(void)
 	return MN_BENCH_GIT_SHA[0] ? MN_BENCH_GIT_SHA : "unknown";
 }
 
+void mn_bench_row_init(struct mn_bench_row *r, const char *bench, const char *arch)
+{
+	memset(r, 0, sizeof(*r));
+	r->bench = bench;
+	r->arch = arch;
+	r->layout = "-";
+	r->stream = "-";
+	r->hit = "-";
+	r->density = -1;
+	r->leaf_level = "4K";
+	r->ns_per_entry = -1;
+	r->entries_per_s = -1;
+	r->ref_name = "none";
+	r->ref_ns = (struct mn_bench_stats){ -1, -1, -1, -1, 0 };
+	r->ratio = -1;
+	r->itree_ns = -1;
+	r->linear_ns = -1;
+	r->read_clear_ns = -1;
+	r->walk_clear_ns = -1;
+	r->walk_clear_ratio = -1;
+	r->flushes_per_event = -1;
+	r->tlbi_per_event = -1;
+}
+
 /* A JSON string without escapes: every string of a row is one of ours. */
 static void json_num(FILE *f, const char *key, double v, int prec)
 {

@@ -71,6 +71,13 @@ struct mn_bench_row {
 	int reps;
 };
 
+/*
+ * Start a row of @bench on @arch: every figure "does not apply" (negative, printed as null),
+ * the reference "none", the strings "-" and the leaf level "4K"; the caller fills in what
+ * its row has.
+ */
+void mn_bench_row_init(struct mn_bench_row *r, const char *bench, const char *arch);
+
 /* One JSON object on one line, with every key of the row and the machine's. */
 void mn_bench_print_json(FILE *f, const struct mn_bench_row *r);
 

@@ -54,9 +54,7 @@ static void nrow_print(const struct mn_bench_opts *o, const char *bench, enum mn
 {
 	struct mn_bench_row r;
 
-	memset(&r, 0, sizeof(r));
-	r.bench = bench;
-	r.arch = narch_name(arch);
+	mn_bench_row_init(&r, bench, narch_name(arch));
 	r.levels = arch == MN_VM_X86 ? 4 : 3;
 	r.slots = 1;
 	r.layout = "2M-slot";
@@ -74,12 +72,6 @@ static void nrow_print(const struct mn_bench_opts *o, const char *bench, enum mn
 	r.ref_name = ref_name;
 	r.ratio = r.ref_ns.p50 > 0 ? r.ns_per_event.p50 / r.ref_ns.p50 : -1;
 	r.read_clear_ns = strcmp(ref_name, "read_clear") ? -1 : r.ref_ns.p50;
-	r.itree_ns = -1;
-	r.linear_ns = -1;
-	r.walk_clear_ns = -1;
-	r.walk_clear_ratio = -1;
-	r.flushes_per_event = -1;
-	r.tlbi_per_event = -1;
 	if (o->json) {
 		mn_bench_print_json(o->out, &r);
 	} else {

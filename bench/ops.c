@@ -51,26 +51,11 @@ static const char *arch_name(enum mn_vm_arch a)
 static void row_init(struct mn_bench_row *row, const char *bench, enum mn_vm_arch arch,
 		     unsigned int levels, unsigned int slots, const char *stream, int reps)
 {
-	memset(row, 0, sizeof(*row));
-	row->bench = bench;
-	row->arch = arch_name(arch);
+	mn_bench_row_init(row, bench, arch_name(arch));
 	row->levels = levels;
 	row->slots = slots;
-	row->layout = "-";
 	row->stream = stream;
-	row->hit = "-";
-	row->density = -1;
-	row->leaf_level = "4K";
 	row->reps = reps;
-	row->ns_per_entry = -1;
-	row->entries_per_s = -1;
-	row->read_clear_ns = -1;
-	row->itree_ns = -1;
-	row->linear_ns = -1;
-	row->walk_clear_ns = -1;
-	row->walk_clear_ratio = -1;
-	row->flushes_per_event = -1;
-	row->tlbi_per_event = -1;
 }
 
 /* The table of these rows: what is counted differs per operation, so it says so. */

@@ -253,33 +253,17 @@ static void mp_json_row(const struct mn_bench_opts *o, enum mp_test t, unsigned 
 {
 	struct mn_bench_row row;
 
-	memset(&row, 0, sizeof(row));
-	row.bench = mp_json[t];
-	row.arch = "x86-ept";
+	mn_bench_row_init(&row, mp_json[t], "x86-ept");
 	row.levels = 4;
 	row.slots = slots;
 	row.layout = "memslot_perf_test";
-	row.stream = "-";
 	row.range_bytes = mp_pages(t) << MN_PAGE_SHIFT;
-	row.hit = "-";
-	row.density = -1;
-	row.leaf_level = "4K";
 	row.events = iters;
 	row.reps = 1;
 	row.ns_per_event = (struct mn_bench_stats){ per_iter, per_iter, per_iter, per_iter, 1 };
-	row.ns_per_entry = -1;
-	row.entries_per_s = -1;
 	/* No in-run reference: the kernel's own figure is the one to put beside it. */
 	row.ref_name = "slot_setup";
 	row.ref_ns = (struct mn_bench_stats){ setup, setup, setup, setup, 1 };
-	row.ratio = -1;
-	row.read_clear_ns = -1;
-	row.itree_ns = -1;
-	row.linear_ns = -1;
-	row.walk_clear_ns = -1;
-	row.walk_clear_ratio = -1;
-	row.flushes_per_event = -1;
-	row.tlbi_per_event = -1;
 	mn_bench_print_json(o->out, &row);
 }
 
@@ -485,9 +469,7 @@ static int dirty_log_test(const struct mn_bench_opts *o, enum mn_vm_arch arch, b
 
 			if (!manual && k < 2)
 				continue; /* the populate and dirty rows come from the manual run */
-			memset(&row, 0, sizeof(row));
-			row.bench = names[!manual][k];
-			row.arch = an;
+			mn_bench_row_init(&row, names[!manual][k], an);
 			row.levels = 4;
 			row.slots = 1;
 			row.layout = "dirty_log_perf_test";
@@ -501,16 +483,6 @@ static int dirty_log_test(const struct mn_bench_opts *o, enum mn_vm_arch arch, b
 			row.ns_per_event = (struct mn_bench_stats){ v[k], v[k], v[k], v[k], 1 };
 			row.ns_per_entry = v[k] / (double)DL_PAGES;
 			row.entries_per_s = 1e9 / row.ns_per_entry;
-			row.ref_name = "none";
-			row.ref_ns = (struct mn_bench_stats){ -1, -1, -1, -1, 0 };
-			row.ratio = -1;
-			row.read_clear_ns = -1;
-			row.itree_ns = -1;
-			row.linear_ns = -1;
-			row.walk_clear_ns = -1;
-			row.walk_clear_ratio = -1;
-			row.flushes_per_event = -1;
-			row.tlbi_per_event = -1;
 			mn_bench_print_json(o->out, &row);
 		}
 	} else {

@@ -262,9 +262,7 @@ static void sp_print(const struct mn_bench_opts *o, const struct sp_world *w, un
 		fflush(o->out);
 		return;
 	}
-	memset(&row, 0, sizeof(row));
-	row.bench = "sparse-unmap";
-	row.arch = w->arch == MN_VM_X86 ? "x86-ept" : "arm64-stage2";
+	mn_bench_row_init(&row, "sparse-unmap", w->arch == MN_VM_X86 ? "x86-ept" : "arm64-stage2");
 	row.levels = w->levels;
 	row.slots = 1;
 	row.layout = layouts[permille >= 10];
@@ -283,8 +281,6 @@ static void sp_print(const struct mn_bench_opts *o, const struct sp_world *w, un
 	row.ref_ns = s->wc;
 	row.ratio = s->wc.p50 > 0 ? s->ev.p50 / s->wc.p50 : -1;
 	row.read_clear_ns = s->rc.p50;
-	row.itree_ns = -1;
-	row.linear_ns = -1;
 	row.walk_clear_ns = s->wc.p50;
 	row.walk_clear_ratio = row.ratio;
 	row.entries_zapped = s->leaves * (uint64_t)reps;

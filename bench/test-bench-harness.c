@@ -113,6 +113,37 @@ static void test_json_row_has_every_key(void **state)
 	free(buf);
 }
 
+/* A row started with mn_bench_row_init() says "does not apply" for every figure. */
+static void test_row_init_leaves_every_figure_null(void **state)
+{
+	static const char *const nulls[] = {
+		"density", "ns_per_entry", "entries_per_s", "reference_ns", "ratio",
+		"ref_read_clear_ns", "ref_itree_ns", "ref_linear_ns", "ref_walk_clear_ns",
+		"ratio_walk_clear", "flushes_per_event", "tlbi_per_event", "ns_per_event_p50",
+	};
+	struct mn_bench_row r;
+	char *buf = NULL, needle[64];
+	size_t len = 0, i;
+	FILE *f = open_memstream(&buf, &len);
+
+	(void)state;
+	assert_non_null(f);
+	mn_bench_row_init(&r, "memslot-move", "arm64-stage2");
+	r.ns_per_event = (struct mn_bench_stats){ -1, -1, -1, -1, 0 };
+	mn_bench_print_json(f, &r);
+	fclose(f);
+	assert_non_null(strstr(buf, "\"bench\":\"memslot-move\",\"arch\":\"arm64-stage2\""));
+	assert_non_null(strstr(buf, "\"reference\":\"none\""));
+	assert_non_null(strstr(buf, "\"op\":null"));
+	assert_non_null(strstr(buf, "\"leaf_level\":\"4K\""));
+	for (i = 0; i < sizeof(nulls) / sizeof(nulls[0]); i++) {
+		snprintf(needle, sizeof(needle), "\"%s\":null", nulls[i]);
+		if (!strstr(buf, needle))
+			fail_msg("%s is not null in %s", nulls[i], buf);
+	}
+	free(buf);
+}
+
 /* Leaves at three levels; ranges that meet them partly, wholly, or not at all. */
 static void test_radix_walk_clear_visits_what_the_range_meets(void **state)
 {
@@ -157,6 +188,7 @@ int main(void)
 		cmocka_unit_test(test_stats_of_one_value),
 		cmocka_unit_test(test_json_row_has_every_key),
 		cmocka_unit_test(test_radix_walk_clear_visits_what_the_range_meets),
+		cmocka_unit_test(test_row_init_leaves_every_figure_null),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
