@@ -532,33 +532,6 @@ static const char *pt_check(struct sm *w, int when, bool thp)
 	}
 }
 
-/*
- * arm64 after logging stops: a fault on a page the update stage left unmapped, in a block
- * THP backs, asks for a 2 MiB mapping, and kvm_pgtable_stage2_map() replaces the table
- * there with a block (stage2_map_walk_table_pre(): break-before-make with a VMID-wide TLB
- * invalidation, the old table freed); the test reads every page to provoke exactly that.
- * The model's kvm_mmu_map() falls back to 4 KiB when a table is in the way (lib/kvm/mmu.c),
- * so the blocks do not come back. While that is so, a slot fully mapped at 4 KiB is
- * reported here instead of failing the run; once blocks come back, the note goes away and
- * the strict check applies again.
- * Return: true when this is that known difference (and the note was printed).
- */
-static bool arm64_no_coalesce(const struct mn_bench_opts *o, struct sm *w, bool thp)
-{
-	struct census c = slot_census(w);
-	uint64_t nl = w->npages / LPAGE_PAGES;
-
-	if (w->arch != MN_VM_ARM64 || !thp || c.pages != w->npages ||
-	    c.leaves[MN_PG_LEVEL_4K] != w->npages)
-		return false;
-	fprintf(o->json ? stderr : o->out,
-		"NOTE: arm64 KVM would coalesce each 2 MiB region back into a block here "
-		"(%" PRIu64 " blocks); the model keeps its %" PRIu64 " pages at 4 KiB "
-		"(no table-to-block replacement in kvm_mmu_map())\n",
-		nl, w->npages);
-	return true;
-}
-
 /* The failure line, then what the secondary table holds, for whoever has to look into it. */
 static int pt_fail(struct sm *w, const char *stage, const char *what)
 {
@@ -631,8 +604,6 @@ static int page_table_test(const struct mn_bench_opts *o, enum mn_vm_arch arch, 
 		}
 		t[s] = mn_bench_now_ns() - t0;
 		bad = pt_check(&w, s, thp);
-		if (bad && s == PT_ADJUST && arm64_no_coalesce(o, &w, thp))
-			bad = NULL;
 		if (bad) {
 			ret = pt_fail(&w, pt_names[s], bad);
 			goto out;

@@ -1152,6 +1152,194 @@ static void test_stage2_collapse_flushes_the_table_span(void **state)
 	world_close(&w);
 }
 
+/* A flush seen by the replacing map: what it covered, and how many tables were live. */
+struct replace_log {
+	struct mn_pt *pt;
+	struct mn_tlb *tlb;
+	int calls[3];
+	struct mn_gfn_range last;
+	unsigned int last_level;
+	uint64_t tables_at_flush;
+};
+
+static void replace_flush(void *arg, enum mn_flush_kind kind, struct mn_gfn_range r,
+			  unsigned int level)
+{
+	struct replace_log *rl = arg;
+	struct mn_pt_stats st;
+
+	mn_pt_get_stats(rl->pt, &st);
+	rl->calls[kind]++;
+	rl->last = r;
+	rl->last_level = level;
+	rl->tables_at_flush = st.tables;
+	mn_tlb_flush(rl->tlb, kind, r, level);
+}
+
+/*
+ * mn_pt_map_replace(MN_PT_MAP_TABLE): a 2M leaf over a table of three 4K leaves (and over
+ * an empty table), on EPT and stage-2. The span is invalidated once, while the old table
+ * still exists (freed only afterwards), the cached 4K translations go, the old leaves count
+ * as zapped, and plain mn_pt_map_frame() still refuses.
+ *
+ *  gfn   0x200                          0x400
+ *  4K    [a][b][c]            <- mapped, cached in the TLB
+ *  2M    [............ one leaf ........)  <- mn_pt_map_replace()
+ */
+static void test_map_replace_turns_a_table_into_a_huge_leaf(void **state)
+{
+	static const enum fmt_id ids[] = { FMT_EPT4, FMT_S2_40 };
+	unsigned int i, k;
+
+	(void)state;
+	for (i = 0; i < 2; i++) {
+		struct replace_log rl = { 0 };
+		struct mn_pt_ctx ctx = { .flush = replace_flush, .flush_arg = &rl };
+		struct mn_pt_stats before, after;
+		struct mn_pt_result res;
+		struct mn_frame_ref big;
+		struct mn_pt_walk wk;
+		struct mn_pte p;
+		struct world w;
+		mn_pfn_t pfn;
+
+		world_open(&w, ids[i]);
+		rl.pt = w.pt;
+		assert_int_equal(mn_tlb_create(w.a, 64, &rl.tlb), 0);
+		assert_int_equal(mn_phys_alloc(w.p, 9, MN_OWNER_ANON, 0, &big), 0);
+		for (k = 0; k < 3; k++) {
+			p = leaf(&w.f, 1, big.pfn + k, MN_PTE_W, true);
+			assert_int_equal(mn_pt_map_frame(w.pt, &ctx, 0x200 + k, &p, big.gen, &res),
+					 0);
+			assert_int_equal(
+				mn_tlb_access(rl.tlb, w.pt, w.p, 0x200 + k, MN_PTE_R, "r", &pfn),
+				0);
+		}
+		assert_int_equal(mn_tlb_nr_entries(rl.tlb), 3);
+		p = leaf(&w.f, 2, big.pfn, MN_PTE_W, true);
+		assert_int_equal(mn_pt_map_frame(w.pt, &ctx, 0x200, &p, big.gen, &res), -EEXIST);
+		assert_int_equal(mn_pt_map_replace(w.pt, &ctx, 0x200, &p, big.gen, 4, &res),
+				 -EINVAL);
+		mn_pt_get_stats(w.pt, &before);
+		memset(rl.calls, 0, sizeof(rl.calls));
+		assert_int_equal(
+			mn_pt_map_replace(w.pt, &ctx, 0x200, &p, big.gen, MN_PT_MAP_TABLE, &res),
+			0);
+		mn_pt_get_stats(w.pt, &after);
+		/* One invalidation of the whole span, with the old table still allocated. */
+		assert_int_equal(rl.calls[MN_FLUSH_RANGE], 1);
+		assert_int_equal(rl.calls[MN_FLUSH_IPA] + rl.calls[MN_FLUSH_ALL], 0);
+		assert_int_equal(rl.last.start, 0x200);
+		assert_int_equal(rl.last.end, 0x400);
+		assert_int_equal(rl.tables_at_flush, before.tables);
+		assert_int_equal(after.tables, before.tables - 1);
+		assert_int_equal(after.tables_freed, before.tables_freed + 1);
+		assert_int_equal(after.leaves, before.leaves - 3 + 1);
+		assert_int_equal(res.zapped, 3);
+		assert_int_equal(res.tables_freed, 1);
+		assert_int_equal(res.flushes, 1);
+		assert_false(res.flush_needed);
+		assert_int_equal(mn_tlb_nr_entries(rl.tlb), 0);
+		assert_int_equal(mn_pt_walk(w.pt, 0x2ff, &wk), 0);
+		assert_int_equal(wk.leaf.level, 2);
+		assert_int_equal(wk.pfn, big.pfn + 0xff);
+		assert_int_equal(mn_pt_check_frames(w.pt, w.p, "leaf"), 0);
+
+		/* An empty table left by a zap is replaced the same way, nothing zapped. */
+		assert_int_equal(
+			mn_pt_zap(w.pt, &ctx, (struct mn_gfn_range){ 0x200, 0x400 }, 0, &res), 0);
+		p = leaf(&w.f, 1, big.pfn, MN_PTE_W, true);
+		assert_int_equal(mn_pt_map_frame(w.pt, &ctx, 0x200, &p, big.gen, &res), 0);
+		assert_int_equal(
+			mn_pt_zap(w.pt, &ctx, (struct mn_gfn_range){ 0x200, 0x201 }, 0, &res), 0);
+		mn_pt_get_stats(w.pt, &before);
+		p = leaf(&w.f, 2, big.pfn, 0, true);
+		assert_int_equal(
+			mn_pt_map_replace(w.pt, &ctx, 0x200, &p, big.gen, MN_PT_MAP_TABLE, &res),
+			0);
+		mn_pt_get_stats(w.pt, &after);
+		assert_int_equal(res.zapped, 0);
+		assert_int_equal(after.tables, before.tables - 1);
+		assert_int_equal(after.leaves, before.leaves + 1);
+
+		/* Without a flush callback the caller is told to flush, and the table goes. */
+		assert_int_equal(
+			mn_pt_zap(w.pt, NULL, (struct mn_gfn_range){ 0x200, 0x400 }, 0, &res), 0);
+		p = leaf(&w.f, 1, big.pfn + 7, 0, true);
+		assert_int_equal(mn_pt_map_frame(w.pt, NULL, 0x207, &p, big.gen, &res), 0);
+		p = leaf(&w.f, 2, big.pfn, 0, true);
+		assert_int_equal(
+			mn_pt_map_replace(w.pt, NULL, 0x200, &p, big.gen, MN_PT_MAP_TABLE, &res),
+			0);
+		assert_true(res.flush_needed);
+		assert_int_equal(res.flush_range.start, 0x200);
+		assert_int_equal(res.flush_range.end, 0x400);
+		assert_int_equal(res.zapped, 1);
+		assert_int_equal(res.tables_freed, 1);
+
+		assert_int_equal(mn_pt_zap(w.pt, NULL, (struct mn_gfn_range){ 0, 0x400 },
+					   MN_PT_ZAP_FREE_TABLES, &res),
+				 0);
+		assert_int_equal(mn_phys_put(w.p, big, "free"), 1);
+		assert_int_equal(mn_trace_nr_violations(w.t), 0);
+		mn_tlb_destroy(rl.tlb);
+		world_close(&w);
+	}
+}
+
+/*
+ * mn_pt_map_replace(MN_PT_MAP_BLOCK): a 4K leaf under a 2M block on stage-2 breaks the
+ * block with a TLBI by address at its level and links an empty table (arm64
+ * stage2_map_walk_leaf()), where plain mapping splits it into 512 leaves.
+ */
+static void test_map_replace_block_links_an_empty_table(void **state)
+{
+	struct replace_log rl = { 0 };
+	struct mn_pt_ctx ctx = { .flush = replace_flush, .flush_arg = &rl };
+	struct mn_pt_stats st;
+	struct mn_pt_result res;
+	struct mn_frame_ref big;
+	struct mn_pt_walk wk;
+	struct mn_pte p;
+	struct world w;
+	mn_pfn_t pfn;
+
+	(void)state;
+	world_open(&w, FMT_S2_40);
+	rl.pt = w.pt;
+	assert_int_equal(mn_tlb_create(w.a, 64, &rl.tlb), 0);
+	assert_int_equal(mn_phys_alloc(w.p, 9, MN_OWNER_ANON, 0, &big), 0);
+	p = leaf(&w.f, 2, big.pfn, 0, true);
+	assert_int_equal(mn_pt_map_frame(w.pt, &ctx, 0x200, &p, big.gen, &res), 0);
+	assert_int_equal(mn_tlb_access(rl.tlb, w.pt, w.p, 0x210, MN_PTE_R, "r", &pfn), 0);
+	assert_int_equal(mn_tlb_nr_entries(rl.tlb), 1);
+	p = leaf(&w.f, 1, big.pfn + 5, MN_PTE_W, true);
+	assert_int_equal(mn_pt_map_replace(w.pt, &ctx, 0x205, &p, big.gen, MN_PT_MAP_BLOCK, &res),
+			 0);
+	assert_int_equal(rl.calls[MN_FLUSH_IPA], 1);
+	assert_int_equal(rl.last.start, 0x200);
+	assert_int_equal(rl.last_level, 2);
+	assert_int_equal(rl.calls[MN_FLUSH_RANGE] + rl.calls[MN_FLUSH_ALL], 0);
+	assert_int_equal(mn_tlb_nr_entries(rl.tlb), 0);
+	assert_int_equal(res.zapped, 1);
+	assert_int_equal(res.tables_allocated, 1);
+	mn_pt_get_stats(w.pt, &st);
+	assert_int_equal(st.leaves, 1);
+	assert_int_equal(mn_pt_walk(w.pt, 0x205, &wk), 0);
+	assert_int_equal(wk.leaf.level, 1);
+	assert_true(wk.leaf.perm & MN_PTE_W);
+	assert_int_not_equal(mn_pt_walk(w.pt, 0x204, &wk), 0);
+	assert_int_not_equal(mn_pt_walk(w.pt, 0x206, &wk), 0);
+
+	assert_int_equal(mn_pt_zap(w.pt, NULL, (struct mn_gfn_range){ 0, 0x400 },
+				   MN_PT_ZAP_FREE_TABLES, &res),
+			 0);
+	assert_int_equal(mn_phys_put(w.p, big, "free"), 1);
+	assert_int_equal(mn_trace_nr_violations(w.t), 0);
+	mn_tlb_destroy(rl.tlb);
+	world_close(&w);
+}
+
 static void test_stage2_attribute_change_breaks_before_making(void **state)
 {
 	struct flush_log fl = { 0 };
@@ -1844,6 +2032,8 @@ int main(void)
 		cmocka_unit_test(test_collapse_keeps_access_tracked_permissions_apart),
 		cmocka_unit_test(test_stage2_collapse_flushes_the_table_span),
 		cmocka_unit_test(test_stage2_attribute_change_breaks_before_making),
+		cmocka_unit_test(test_map_replace_turns_a_table_into_a_huge_leaf),
+		cmocka_unit_test(test_map_replace_block_links_an_empty_table),
 		cmocka_unit_test(test_tlb_capacity_permission_upgrade_and_split_folios),
 		cmocka_unit_test(test_leaves_remember_their_frame_generation),
 		cmocka_unit_test(test_walk_reports_protnone_and_migration_entries),

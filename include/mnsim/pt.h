@@ -272,6 +272,44 @@ MN_EXPORT int mn_pt_map(struct mn_pt *pt, const struct mn_pt_ctx *ctx, mn_gfn_t 
 MN_EXPORT int mn_pt_map_frame(struct mn_pt *pt, const struct mn_pt_ctx *ctx, mn_gfn_t gfn,
 			      const struct mn_pte *leaf, uint64_t gen, struct mn_pt_result *res);
 
+/* mn_pt_map_replace() flags */
+#define MN_PT_MAP_TABLE (1U << 0) /* a table at the leaf's level is replaced by the leaf */
+#define MN_PT_MAP_BLOCK (1U << 1) /* a huge leaf above it becomes an empty table, not split */
+
+/**
+ * mn_pt_map_replace() - mn_pt_map_frame() that may replace what is in the leaf's way, as
+ * a KVM fault's map walk does.
+ * @pt: the table.
+ * @ctx: context: its flush callback performs the invalidations below.
+ * @gfn: first gfn of the leaf.
+ * @leaf: the leaf to install.
+ * @gen: the generation of the folio @leaf->pfn is in.
+ * @flags: 0 (mn_pt_map_frame()), or %MN_PT_MAP_TABLE and/or %MN_PT_MAP_BLOCK.
+ * @res: receives what was done; @zapped counts the leaves the replaced entries held and
+ *       @tables_freed the table pages freed.
+ *
+ * %MN_PT_MAP_TABLE: a table at the target level (smaller mappings, or none left) is
+ * replaced by @leaf, as arm64 stage2_map_walk_table_pre() and x86
+ * tdp_mmu_map_handle_target_level() do: stage-2 breaks the table entry with one
+ * invalidation over the table's span and makes the leaf; x86 writes the leaf in place and
+ * then flushes that span through @ctx. Only after the invalidation are the old table's
+ * leaves dropped and its table pages freed. Without a flush callback they are freed at
+ * once and @res leaves the flush to the caller.
+ *
+ * %MN_PT_MAP_BLOCK: a huge leaf above the target level is broken (stage-2: invalidate,
+ * TLBI by address) and replaced by a link to an empty table, as arm64
+ * stage2_map_walk_leaf() does, instead of being split into a full table of smaller leaves
+ * (which is what x86 tdp_mmu_split_huge_page() does on a fault); the rest of the old block
+ * faults back lazily. It counts in @zapped.
+ *
+ * Context: As mn_pt_map().
+ * Return: As mn_pt_map(), except that with %MN_PT_MAP_TABLE a table at the target is
+ * replaced instead of refused; -EINVAL for an unknown flag.
+ */
+MN_EXPORT int mn_pt_map_replace(struct mn_pt *pt, const struct mn_pt_ctx *ctx, mn_gfn_t gfn,
+				const struct mn_pte *leaf, uint64_t gen, unsigned int flags,
+				struct mn_pt_result *res);
+
 /**
  * mn_pt_check_frames() - The oracle over a whole table: report every present leaf whose
  * frame was freed (or freed and reused) since it was mapped.

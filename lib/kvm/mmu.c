@@ -180,36 +180,53 @@ void kvm_arch_flush_shadow_all(struct mn_vm *vm)
 /*
  * The leaf a fault installs (make_spte() / stage2 prot): x86 EPT write-back with IPAT,
  * accessed, dirty when writable, host- and MMU-writable bits; arm64 normal write-back memory
- * with the access flag. A table already at the target level (smaller mappings present)
- * makes the fault fall back to the next smaller level.
+ * with the access flag.
+ *
+ * @level is the fault's goal level, which the fault path has already checked the slot, the
+ * host mapping and (arm64) force_pte allow, so the kernel never goes below it here. A
+ * table at that level (smaller mappings, or one an earlier zap left empty) is replaced by
+ * the huge leaf: arm64 kvm_pgtable_stage2_map() -> stage2_map_walk_table_pre() breaks the
+ * table entry with one TLB invalidation over its span, makes the block and frees the
+ * unlinked table (free_unlinked_table()); x86 kvm_tdp_mmu_map() stops at the goal level
+ * whatever is there, tdp_mmu_map_handle_target_level() swaps the non-leaf SPTE for the huge
+ * one (handle_removed_pt() zaps the child's SPTEs, the page goes through call_rcu()) and,
+ * the old SPTE having been a present non-leaf, kvm_flush_remote_tlbs_gfn() over the huge
+ * page. The engine does both through the flush context before it frees the old tables.
+ * The x86 NX-huge-page workaround, which would step down past a child table marked
+ * nx_huge_page_disallowed (disallowed_hugepage_adjust()), is not modelled.
+ *
+ * A huge leaf above the goal level is split by x86 (kvm_tdp_mmu_map() ->
+ * tdp_mmu_split_huge_page(): a full child table with the same translations), while arm64
+ * stage2_map_walk_leaf() breaks the block (TLBI by IPA) and links an empty table in its
+ * place, the rest of the block faulting back lazily.
  */
 int kvm_mmu_map(struct mn_vm *vm, unsigned int as_id, mn_gfn_t gfn, struct mn_frame_ref ref,
 		unsigned int level, unsigned int perm)
 {
-	struct mn_pte leaf = {
-		.kind = MN_PTE_LEAF, .perm = perm, .memtype = MN_MT_WB, .accessed = true
-	};
+	uint64_t pages = mn_level_pages(level);
+	struct mn_pte leaf = { .kind = MN_PTE_LEAF,
+			       .level = level,
+			       .pfn = mn_align_down(ref.pfn, pages),
+			       .perm = perm,
+			       .memtype = MN_MT_WB,
+			       .accessed = true };
 	struct mn_pt_result res;
 	struct flush_arg f;
 	struct mn_pt_ctx ctx = pt_ctx(vm, &f, as_id, false);
-	int ret = -EEXIST;
+	unsigned int map_flags = MN_PT_MAP_TABLE;
+	int ret;
 
+	if (vm->cfg.arch == MN_VM_ARM64)
+		map_flags |= MN_PT_MAP_BLOCK;
 	if (vm->cfg.arch == MN_VM_X86) {
 		leaf.ipat = true;
 		leaf.dirty = perm & MN_PTE_W;
 		if (perm & MN_PTE_W)
 			leaf.sw = MN_PTE_SW_HOST_WRITABLE | MN_PTE_SW_MMU_WRITABLE;
 	}
-	for (; level >= MN_PG_LEVEL_4K; level--) {
-		uint64_t pages = 1ULL << (MN_LEVEL_BITS * (level - 1));
-		mn_gfn_t base = mn_align_down(gfn, pages);
-
-		leaf.level = level;
-		leaf.pfn = mn_align_down(ref.pfn, pages);
-		ret = mn_pt_map_frame(vm->pt[as_id], &ctx, base, &leaf, ref.gen, &res);
-		if (ret != -EEXIST || level == MN_PG_LEVEL_4K)
-			break;
-	}
+	ret = mn_pt_map_replace(vm->pt[as_id], &ctx, mn_align_down(gfn, pages), &leaf, ref.gen,
+				map_flags, &res);
+	vm->st.zapped += res.zapped;
 	if (!ret && res.flush_needed && vm->cfg.arch == MN_VM_X86)
 		kvm_flush_remote_tlbs_range(vm, as_id, res.flush_range.start, res.flush_range.end);
 	return ret;

@@ -123,15 +123,30 @@ static void table_free(struct mn_pt *pt, struct pt_table *t)
 	pt->st.tables--;
 }
 
-static void table_free_all(struct mn_pt *pt, struct pt_table *t)
+/* Free @t and every table below it; returns how many tables that was. */
+static unsigned int table_free_all(struct mn_pt *pt, struct pt_table *t)
 {
+	unsigned int i, n = 1;
+
+	if (t->child)
+		for (i = 0; i < t->nr; i++)
+			if (t->child[i])
+				n += table_free_all(pt, t->child[i]);
+	table_free(pt, t);
+	return n;
+}
+
+/* The present entries of @t and the tables below it that are not tables themselves. */
+static uint64_t subtree_leaves(const struct pt_table *t)
+{
+	uint64_t n = t->present;
 	unsigned int i;
 
 	if (t->child)
 		for (i = 0; i < t->nr; i++)
 			if (t->child[i])
-				table_free_all(pt, t->child[i]);
-	table_free(pt, t);
+				n += subtree_leaves(t->child[i]) - 1;
+	return n;
 }
 
 /*
@@ -421,8 +436,80 @@ int mn_pt_map(struct mn_pt *pt, const struct mn_pt_ctx *ctx, mn_gfn_t gfn,
 	return mn_pt_map_frame(pt, ctx, gfn, leaf, 0, res);
 }
 
-int mn_pt_map_frame(struct mn_pt *pt, const struct mn_pt_ctx *ctx, mn_gfn_t gfn,
-		    const struct mn_pte *leaf, uint64_t gen, struct mn_pt_result *res)
+/*
+ * Replace the table linked at entry @i of @t (covering @gfn) by the huge leaf @raw, as a
+ * fault that may map a block there does: arm64 stage2_map_walk_table_pre() ->
+ * stage2_map_walker_try_leaf(), x86 kvm_tdp_mmu_map() reaching the goal level ->
+ * tdp_mmu_map_handle_target_level(). The child is unlinked first, so that a walker during
+ * the break finds the LOCKED marker rather than the old table. Stage-2 then breaks the
+ * table entry with one invalidation over its whole span (stage2_try_break_pte():
+ * kvm_tlb_flush_vmid_range(), or the whole VMID without range TLBIs, the callback's
+ * choice) and makes the block; x86 swaps the entry in place and flushes the span
+ * afterwards (kvm_flush_remote_tlbs_gfn() for a non-leaf old SPTE). Only then is the
+ * unlinked subtree dropped, leaves and table pages (free_unlinked_table(); x86
+ * handle_removed_pt(), which frees through call_rcu()), so that no vCPU can still reach a
+ * freed table page. Without a flush callback the subtree goes at once and the flush is
+ * left to the caller through @res.
+ */
+static void replace_table(struct mn_pt *pt, const struct mn_pt_ctx *ctx, struct pt_table *t,
+			  unsigned int i, mn_gfn_t gfn, uint64_t raw, uint64_t gen,
+			  struct mn_pt_result *res)
+{
+	struct mn_gfn_range r = { gfn, gfn + span(t->level) };
+	struct mn_trace *tr = ctx && ctx->sim ? mn_sim_get_trace(ctx->sim) : NULL;
+	struct pt_table *c = t->child[i];
+	uint64_t dropped = subtree_leaves(c);
+	unsigned int freed;
+
+	t->child[i] = NULL;
+	replace_entry(pt, ctx, t, i, gfn, raw, true, res);
+	t->gen[i] = gen;
+	if (pt->fmt.arch != MN_PT_STAGE2) {
+		if (ctx && ctx->flush)
+			ctx_flush(pt, ctx, MN_FLUSH_RANGE, r, t->level, res);
+		else
+			note_flush(res, r.start, r.end);
+	}
+	freed = table_free_all(pt, c);
+	res->tables_freed += freed;
+	res->zapped += dropped;
+	pt->st.leaves = pt->st.leaves - dropped + 1;
+	if (tr)
+		mn_trace(tr, "pt.free_unlinked", MN_KV_X("gfn", gfn), MN_KV_U("level", t->level),
+			 MN_KV_U("leaves", dropped), MN_KV_U("tables", freed));
+}
+
+/*
+ * arm64 stage2_map_walk_leaf() when a block covers a smaller mapping: the block entry @i of
+ * @t is broken (invalidate, TLBI by IPA with the block's level) and made into a link to a
+ * new, empty table; the rest of the block faults back lazily. The block's translation is
+ * gone, so it counts as zapped.
+ */
+static int block_to_table(struct mn_pt *pt, const struct mn_pt_ctx *ctx, struct pt_table *t,
+			  unsigned int i, mn_gfn_t gfn, struct mn_pt_result *res)
+{
+	struct pt_table *c = table_alloc(pt, t->level - 1, ENTRIES);
+	uint64_t craw;
+
+	if (!c)
+		return -ENOMEM;
+	if (table_entry(pt, t->level, c, &craw)) {
+		table_free(pt, c);
+		return -EINVAL;
+	}
+	res->tables_allocated++;
+	replace_entry(pt, ctx, t, i, gfn, craw, false, res);
+	t->child[i] = c;
+	if (pt->fmt.arch != MN_PT_STAGE2)
+		note_flush(res, gfn, gfn + span(t->level));
+	res->zapped++;
+	pt->st.leaves--;
+	return 0;
+}
+
+static int map_frame(struct mn_pt *pt, const struct mn_pt_ctx *ctx, mn_gfn_t gfn,
+		     const struct mn_pte *leaf, uint64_t gen, unsigned int flags,
+		     struct mn_pt_result *res)
 {
 	struct pt_table *t = pt->root;
 	struct mn_pte old;
@@ -466,14 +553,22 @@ int mn_pt_map_frame(struct mn_pt *pt, const struct mn_pt_ctx *ctx, mn_gfn_t gfn,
 		 */
 		if (!pt->fmt.decode(&pt->fmt, t->e[i], t->level, &old) && is_soft_entry(old.kind))
 			return -EEXIST;
-		ret = split_leaf(pt, ctx, t, i, mn_align_down(gfn, span(t->level)), res);
+		if (flags & MN_PT_MAP_BLOCK)
+			ret = block_to_table(pt, ctx, t, i, mn_align_down(gfn, span(t->level)),
+					     res);
+		else
+			ret = split_leaf(pt, ctx, t, i, mn_align_down(gfn, span(t->level)), res);
 		if (ret)
 			return ret;
 		t = t->child[i];
 	}
 	i = index_of(t, gfn);
-	if (t->child && t->child[i])
-		return -EEXIST;
+	if (t->child && t->child[i]) {
+		if (!(flags & MN_PT_MAP_TABLE))
+			return -EEXIST;
+		replace_table(pt, ctx, t, i, gfn, raw, gen, res);
+		return 0;
+	}
 	if (is_present(pt, t->e[i])) {
 		if (pt->fmt.decode(&pt->fmt, t->e[i], t->level, &old))
 			return -EAGAIN;
@@ -500,6 +595,21 @@ int mn_pt_map_frame(struct mn_pt *pt, const struct mn_pt_ctx *ctx, mn_gfn_t gfn,
 	t->gen[i] = gen;
 	pt->st.leaves++;
 	return 0;
+}
+
+int mn_pt_map_frame(struct mn_pt *pt, const struct mn_pt_ctx *ctx, mn_gfn_t gfn,
+		    const struct mn_pte *leaf, uint64_t gen, struct mn_pt_result *res)
+{
+	return map_frame(pt, ctx, gfn, leaf, gen, 0, res);
+}
+
+int mn_pt_map_replace(struct mn_pt *pt, const struct mn_pt_ctx *ctx, mn_gfn_t gfn,
+		      const struct mn_pte *leaf, uint64_t gen, unsigned int flags,
+		      struct mn_pt_result *res)
+{
+	if (flags & ~(MN_PT_MAP_TABLE | MN_PT_MAP_BLOCK))
+		return -EINVAL;
+	return map_frame(pt, ctx, gfn, leaf, gen, flags, res);
 }
 
 /* ---- zap --------------------------------------------------------------------------- */
