@@ -24,9 +24,9 @@ enum mn_bench_mode {
 
 struct mn_bench_opts {
 	enum mn_bench_mode mode;
-	bool json;  /* one JSON object per row instead of the table */
-	int cpu;    /* pin to this CPU first; -1: no pinning */
-	FILE *out;  /* rows go here; progress and errors to stderr */
+	bool json; /* one JSON object per row instead of the table */
+	int cpu;   /* pin to this CPU first; -1: no pinning */
+	FILE *out; /* rows go here; progress and errors to stderr */
 };
 
 /*
@@ -92,9 +92,9 @@ void mn_bench_world_free(struct mn_vm *vm, struct mn_mm *mm, struct mn_sim *sim)
  */
 #define MN_BENCH_RADIX_ROOT 8192
 struct mn_bench_radix {
-	uint64_t *root;		/* MN_BENCH_RADIX_ROOT entries */
-	unsigned int top;	/* the level of the root: 4 for EPT 4-level */
-	uint64_t tables;	/* 512-entry tables below the root */
+	uint64_t *root;	  /* MN_BENCH_RADIX_ROOT entries */
+	unsigned int top; /* the level of the root: 4 for EPT 4-level */
+	uint64_t tables;  /* 512-entry tables below the root */
 };
 
 /* An empty tree with @top levels. Return: 0 or -ENOMEM. */

@@ -134,8 +134,9 @@ static void json_num(FILE *f, const char *key, double v, int prec)
 
 void mn_bench_print_json(FILE *f, const struct mn_bench_row *r)
 {
-	fprintf(f, "{\"bench\":\"%s\",\"arch\":\"%s\",\"levels\":%u,\"slots\":%u,"
-		   "\"layout\":\"%s\",\"stream\":\"%s\",\"range_bytes\":%llu,\"hit\":\"%s\"",
+	fprintf(f,
+		"{\"bench\":\"%s\",\"arch\":\"%s\",\"levels\":%u,\"slots\":%u,"
+		"\"layout\":\"%s\",\"stream\":\"%s\",\"range_bytes\":%llu,\"hit\":\"%s\"",
 		r->bench, r->arch, r->levels, r->slots, r->layout, r->stream,
 		(unsigned long long)r->range_bytes, r->hit);
 	if (r->op)
@@ -172,10 +173,12 @@ void mn_bench_print_json(FILE *f, const struct mn_bench_row *r)
 
 void mn_bench_print_table_header(FILE *f)
 {
-	fprintf(f, "%-11s %-12s %5s %4s %-10s %5s %-10s %4s %3s %9s %9s %8s %7s %-10s %9s %6s "
-		   "%6s %7s %6s\n",
-		"op", "arch", "slots", "slot", "stream", "range", "hit", "dens", "lf", "ns/ev", "p99",
-		"ns/ent", "Ment/s", "reference", "ref ns", "ratio", "wc-rat", "flush/ev", "tlbi");
+	fprintf(f,
+		"%-11s %-12s %5s %4s %-10s %5s %-10s %4s %3s %9s %9s %8s %7s %-10s %9s %6s "
+		"%6s %7s %6s\n",
+		"op", "arch", "slots", "slot", "stream", "range", "hit", "dens", "lf", "ns/ev",
+		"p99", "ns/ent", "Ment/s", "reference", "ref ns", "ratio", "wc-rat", "flush/ev",
+		"tlbi");
 }
 
 static void cell(FILE *f, int width, double v, int prec)
@@ -207,8 +210,8 @@ void mn_bench_print_table_row(FILE *f, const struct mn_bench_row *r)
 		strcpy(dens, "-");
 	else
 		snprintf(dens, sizeof(dens), "%d%%", r->density);
-	fprintf(f, "%-11s %-12s %5u %4s %-10s %5s %-10s %4s %3s", r->op ? r->op : r->bench,
-		r->arch, r->slots, slot, r->stream, range, r->hit, dens, r->leaf_level);
+	fprintf(f, "%-11s %-12s %5u %4s %-10s %5s %-10s %4s %3s", r->op ? r->op : r->bench, r->arch,
+		r->slots, slot, r->stream, range, r->hit, dens, r->leaf_level);
 	cell(f, 9, r->ns_per_event.p50, 1);
 	cell(f, 9, r->ns_per_event.p99, 1);
 	cell(f, 8, r->ns_per_entry, 2);

@@ -41,33 +41,33 @@ const char *mn_bench_git_sha(void);
  * as null in JSON and "-" in the table).
  */
 struct mn_bench_row {
-	const char *bench;  /* "invalidate", or the operation of bench/ops*.c */
-	const char *op;	    /* "unmap", "clear_young", "test_young"; NULL: the bench's own */
-	const char *arch;   /* "x86-ept" or "arm64-stage2" */
+	const char *bench; /* "invalidate", or the operation of bench/ops*.c */
+	const char *op;	   /* "unmap", "clear_young", "test_young"; NULL: the bench's own */
+	const char *arch;  /* "x86-ept" or "arm64-stage2" */
 	unsigned int levels;
 	unsigned int slots;
 	const char *layout; /* slot size and gap */
 	const char *stream; /* "sequential" or "random" */
 	uint64_t range_bytes;
-	const char *hit;    /* "no-memslot" or "present" */
-	int density;	    /* percent of leaves present in a hit range; -1 for no-memslot */
+	const char *hit;	/* "no-memslot" or "present" */
+	int density;		/* percent of leaves present in a hit range; -1 for no-memslot */
 	const char *leaf_level; /* "4K" or "2M" */
 	uint64_t footprint;	/* bytes of secondary page-table frames at the end of the row */
 	uint64_t events;	/* timed events (all repetitions) */
 	struct mn_bench_stats ns_per_event;
-	double ns_per_entry;	/* p50 ns per event / entries per event; < 0 without entries */
-	double entries_per_s;	/* entries zapped per second at p50; < 0 without entries */
-	const char *ref_name;	/* the in-run reference the ratio is taken to */
+	double ns_per_entry;  /* p50 ns per event / entries per event; < 0 without entries */
+	double entries_per_s; /* entries zapped per second at p50; < 0 without entries */
+	const char *ref_name; /* the in-run reference the ratio is taken to */
 	struct mn_bench_stats ref_ns; /* per event */
-	double ratio;		/* ns_per_event p50 / ref_ns p50 */
-	double itree_ns;	/* the other references, p50 ns per event */
+	double ratio;		      /* ns_per_event p50 / ref_ns p50 */
+	double itree_ns;	      /* the other references, p50 ns per event */
 	double linear_ns;
 	double read_clear_ns;
-	double walk_clear_ns;	/* the radix walk+clear over the same ranges; < 0 if not run */
-	double walk_clear_ratio; /* ns_per_event p50 / walk_clear_ns */
-	uint64_t entries_zapped; /* all repetitions */
-	double flushes_per_event;	/* remote TLB flushes of the VM (kvm_flush_remote_tlbs*) */
-	double tlbi_per_event;		/* flushes the page-table walker issued itself (BBM) */
+	double walk_clear_ns;	  /* the radix walk+clear over the same ranges; < 0 if not run */
+	double walk_clear_ratio;  /* ns_per_event p50 / walk_clear_ns */
+	uint64_t entries_zapped;  /* all repetitions */
+	double flushes_per_event; /* remote TLB flushes of the VM (kvm_flush_remote_tlbs*) */
+	double tlbi_per_event;	  /* flushes the page-table walker issued itself (BBM) */
 	int reps;
 };
 

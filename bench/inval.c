@@ -20,11 +20,11 @@
 #include "bench.h"
 #include "harness.h"
 
-#define HVA_BASE 0x100000000000ULL		/* 16 TiB: where the VMM maps guest RAM */
-#define PFN_BASE 0x1000000ULL			/* frames the leaves point at (never used) */
-#define MAX_SLOTS 32764U			/* KVM_USER_MEM_SLOTS on x86 */
-#define STRIDE_PIECES 521ULL			/* the strided stream's step, in ranges (prime) */
-#define BATCH_ENTRIES 8192ULL			/* leaves one batch covers, at least */
+#define HVA_BASE      0x100000000000ULL /* 16 TiB: where the VMM maps guest RAM */
+#define PFN_BASE      0x1000000ULL	/* frames the leaves point at (never used) */
+#define MAX_SLOTS     32764U		/* KVM_USER_MEM_SLOTS on x86 */
+#define STRIDE_PIECES 521ULL		/* the strided stream's step, in ranges (prime) */
+#define BATCH_ENTRIES 8192ULL		/* leaves one batch covers, at least */
 
 enum fmt { F_EPT4, F_EPT5, F_S2, NR_FMT };
 /*
@@ -542,8 +542,8 @@ static struct leaf_tally tally(struct world *w)
  * untimed). *@work receives the entries the events handled.
  */
 static int batch(struct world *w, const struct row_cfg *c, struct ev *ev, unsigned int n,
-		 struct batch_mem *m, bool per_event, double *ns, uint64_t *work,
-		 uint64_t *remote, uint64_t *tlbi)
+		 struct batch_mem *m, bool per_event, double *ns, uint64_t *work, uint64_t *remote,
+		 uint64_t *tlbi)
 {
 	struct counters a, b;
 	struct mn_pt_result res;
@@ -591,7 +591,8 @@ static int batch(struct world *w, const struct row_cfg *c, struct ev *ev, unsign
 			return fail("leaves left after the invalidations", c);
 		if (b.seq - a.seq != (c->hit == NO_MEMSLOT ? 0 : n))
 			return fail("mmu_invalidate_seq did not move once per event that met a "
-				    "slot", c);
+				    "slot",
+				    c);
 		*work = b.zapped - a.zapped;
 		return 0;
 	}
@@ -631,7 +632,7 @@ static int run_row(struct world *w, const struct row_cfg *c, int reps, struct ba
 	/* test_young asks page by page: its batch covers BATCH_ENTRIES pages. */
 	uint64_t epe = c->op == OP_TEST_YOUNG ? range_bytes(w, c->range) >> MN_PAGE_SHIFT
 					      : leaves_per_event(w, c);
-	unsigned int n = c->hit == NO_MEMSLOT ? 1024
+	unsigned int n = c->hit == NO_MEMSLOT	? 1024
 			 : epe >= BATCH_ENTRIES ? 1
 						: (unsigned int)(BATCH_ENTRIES / epe);
 	uint64_t work_all = 0, remote_all = 0, tlbi_all = 0, work, remote, tlbi;
@@ -673,7 +674,8 @@ static int run_row(struct world *w, const struct row_cfg *c, int reps, struct ba
 		/* The references, on the same events, right after. */
 		d->rc[r] = time_read_clear(w, &m, ev, n, &cleared);
 		if (cleared != work) {
-			fail("the roofline cleared another number of entries than the VM handled", c);
+			fail("the roofline cleared another number of entries than the VM handled",
+			     c);
 			goto out;
 		}
 		d->wc[r] = time_walk_clear(w, &m, ev, n, &cleared);
@@ -756,7 +758,7 @@ struct matrix {
 	unsigned int nfmts;
 	const unsigned int *slots;
 	unsigned int nslots;
-	unsigned int layouts;	/* 1: L_2M only, 2: both */
+	unsigned int layouts; /* 1: L_2M only, 2: both */
 	const enum stream *streams;
 	unsigned int nstreams;
 	const enum range *ranges;
@@ -789,55 +791,105 @@ static bool row_valid(enum layout lay, enum range r, enum hit h, unsigned int lf
 	return (r == R_4K || r == R_2M) && h == PRESENT && lf == MN_PG_LEVEL_1G;
 }
 
+/*
+ * Whether the matrix runs @c on @w: the combinations that mean something (row_valid()),
+ * and the mode's subset.
+ */
+static bool row_wanted(const struct mn_bench_opts *o, const struct world *w,
+		       const struct row_cfg *c)
+{
+	if (!row_valid(c->layout, c->range, c->hit, c->leaf_level))
+		return false;
+	/*
+	 * Aging is run where it finds something or nothing at all: not on empty tables, and
+	 * not on the strided stream. test_young asks page by page, as page_idle and
+	 * khugepaged do, so it is run on ranges of at most 2 MiB.
+	 */
+	if (c->op != OP_UNMAP && (c->hit == EMPTY || c->stream == STRIDED))
+		return false;
+	if (c->op == OP_TEST_YOUNG && range_bytes(w, c->range) > (2ULL << 20))
+		return false;
+	/* PR mode's 1 GiB slots: the dense 1 GiB zap of the target only. */
+	if (o->mode == MN_BENCH_PR && c->layout == L_1G &&
+	    (c->op != OP_UNMAP || c->hit != PRESENT || c->density != 100 ||
+	     c->leaf_level != MN_PG_LEVEL_4K || c->stream != SEQUENTIAL))
+		return false;
+	/* The quick subset: 100 % dense 4K leaves, and the misses. */
+	if (o->mode == MN_BENCH_QUICK &&
+	    (c->leaf_level != MN_PG_LEVEL_4K || (c->hit == PRESENT && c->density != 100)))
+		return false;
+	return true;
+}
+
+/* The dimensions of one world's rows, in the order they are printed (the last varies first). */
+enum { D_OP, D_HIT, D_LEAF, D_RANGE, D_DENS, D_STREAM, NR_DIMS };
+
+static unsigned int dim_size(const struct matrix *mx, const unsigned int *i, int d)
+{
+	switch (d) {
+	case D_OP:
+		return mx->nops;
+	case D_HIT:
+		return mx->nhits;
+	case D_LEAF:
+		return MN_PG_LEVEL_1G; /* 4K, 2M, 1G */
+	case D_RANGE:
+		return mx->nranges;
+	case D_DENS:
+		return mx->hits[i[D_HIT]] == PRESENT ? mx->ndens : 1;
+	default:
+		return mx->nstreams;
+	}
+}
+
+/* Step the mixed-radix index @i to the next combination. Return: false after the last. */
+static bool next_index(const struct matrix *mx, unsigned int *i)
+{
+	int d;
+
+	for (d = NR_DIMS - 1; d >= 0; d--) {
+		if (++i[d] < dim_size(mx, i, d))
+			return true;
+		i[d] = 0;
+	}
+	return false;
+}
+
+static struct row_cfg row_at(const struct matrix *mx, enum fmt fmt, unsigned int slots,
+			     enum layout lay, const unsigned int *i)
+{
+	enum hit h = mx->hits[i[D_HIT]];
+
+	return (struct row_cfg){
+		.fmt = fmt,
+		.slots = slots,
+		.layout = lay,
+		.stream = mx->streams[i[D_STREAM]],
+		.range = mx->ranges[i[D_RANGE]],
+		.hit = h,
+		.density = h == PRESENT ? mx->dens[i[D_DENS]]
+			   : h == EMPTY ? 0
+					: -1,
+		.leaf_level = MN_PG_LEVEL_4K + i[D_LEAF],
+		.op = mx->ops[i[D_OP]],
+	};
+}
+
 static int run_world(const struct mn_bench_opts *o, const struct matrix *mx, enum fmt fmt,
 		     unsigned int slots, enum layout lay)
 {
+	unsigned int i[NR_DIMS] = { 0 };
 	struct batch_mem m = { 0 };
 	struct world w;
-	unsigned int oi, hi, lf, ri, di, si;
 	int ret = 0;
 
 	if (world_create(&w, fmt, slots, lay))
 		return 2;
-	for (oi = 0; oi < mx->nops && !ret; oi++)
-	for (hi = 0; hi < mx->nhits && !ret; hi++)
-	for (lf = MN_PG_LEVEL_4K; lf <= MN_PG_LEVEL_1G && !ret; lf++)
-	for (ri = 0; ri < mx->nranges && !ret; ri++)
-	for (di = 0; di < (mx->hits[hi] == PRESENT ? mx->ndens : 1) && !ret; di++)
-	for (si = 0; si < mx->nstreams && !ret; si++) {
-		struct row_cfg c = {
-			.fmt = fmt,
-			.slots = slots,
-			.layout = lay,
-			.stream = mx->streams[si],
-			.range = mx->ranges[ri],
-			.hit = mx->hits[hi],
-			.density = mx->hits[hi] == PRESENT ? mx->dens[di]
-				   : mx->hits[hi] == EMPTY ? 0 : -1,
-			.leaf_level = lf,
-			.op = mx->ops[oi],
-		};
+	do {
+		struct row_cfg c = row_at(mx, fmt, slots, lay, i);
 		struct mn_bench_row row;
 
-		if (!row_valid(lay, c.range, c.hit, lf))
-			continue;
-		/*
-		 * Aging is run where it finds something or nothing at all: not on empty
-		 * tables, and not on the strided stream. test_young asks page by page, as
-		 * page_idle and khugepaged do, so it is run on ranges of at most 2 MiB.
-		 */
-		if (c.op != OP_UNMAP && (c.hit == EMPTY || c.stream == STRIDED))
-			continue;
-		if (c.op == OP_TEST_YOUNG && range_bytes(&w, c.range) > (2ULL << 20))
-			continue;
-		/* PR mode's 1 GiB slots: the dense 1 GiB zap of the target only. */
-		if (o->mode == MN_BENCH_PR && lay == L_1G &&
-		    (c.op != OP_UNMAP || c.hit != PRESENT || c.density != 100 ||
-		     lf != MN_PG_LEVEL_4K || c.stream != SEQUENTIAL))
-			continue;
-		/* The quick subset: 100 % dense 4K leaves, and the misses. */
-		if (o->mode == MN_BENCH_QUICK &&
-		    (lf != MN_PG_LEVEL_4K || (c.hit == PRESENT && c.density != 100)))
+		if (!row_wanted(o, &w, &c))
 			continue;
 		ret = run_row(&w, &c, mx->reps, &m, &row);
 		if (ret)
@@ -847,7 +899,7 @@ static int run_world(const struct mn_bench_opts *o, const struct matrix *mx, enu
 		else
 			mn_bench_print_table_row(o->out, &row);
 		fflush(o->out);
-	}
+	} while (next_index(mx, i));
 	free(m.shadow);
 	free(m.seen);
 	world_destroy(&w);
@@ -872,21 +924,41 @@ int mn_bench_invalidate(const struct mn_bench_opts *o)
 	static const enum op quick_ops[] = { OP_UNMAP };
 	static const enum op pr_ops[] = { OP_UNMAP, OP_CLEAR_YOUNG };
 	static const enum op all_ops[] = { OP_UNMAP, OP_CLEAR_YOUNG, OP_TEST_YOUNG };
+	/* clang-format off */
 	static const struct matrix quick = {
-		pr_fmts, N(pr_fmts), quick_slots, N(quick_slots), 1, pr_streams, N(pr_streams),
-		quick_ranges, N(quick_ranges), pr_hits, N(pr_hits), quick_dens, N(quick_dens),
-		quick_ops, N(quick_ops), 5,
+		.fmts = pr_fmts, .nfmts = N(pr_fmts),
+		.slots = quick_slots, .nslots = N(quick_slots),
+		.layouts = 1,
+		.streams = pr_streams, .nstreams = N(pr_streams),
+		.ranges = quick_ranges, .nranges = N(quick_ranges),
+		.hits = pr_hits, .nhits = N(pr_hits),
+		.dens = quick_dens, .ndens = N(quick_dens),
+		.ops = quick_ops, .nops = N(quick_ops),
+		.reps = 5,
 	};
 	static const struct matrix pr = {
-		pr_fmts, N(pr_fmts), pr_slots, N(pr_slots), 2, pr_streams, N(pr_streams),
-		pr_ranges, N(pr_ranges), pr_hits, N(pr_hits), pr_dens, N(pr_dens),
-		pr_ops, N(pr_ops), 11,
+		.fmts = pr_fmts, .nfmts = N(pr_fmts),
+		.slots = pr_slots, .nslots = N(pr_slots),
+		.layouts = 2,
+		.streams = pr_streams, .nstreams = N(pr_streams),
+		.ranges = pr_ranges, .nranges = N(pr_ranges),
+		.hits = pr_hits, .nhits = N(pr_hits),
+		.dens = pr_dens, .ndens = N(pr_dens),
+		.ops = pr_ops, .nops = N(pr_ops),
+		.reps = 11,
 	};
 	static const struct matrix full = {
-		all_fmts, N(all_fmts), all_slots, N(all_slots), 2, all_streams, N(all_streams),
-		pr_ranges, N(pr_ranges), all_hits, N(all_hits), pr_dens, N(pr_dens),
-		all_ops, N(all_ops), 5,
+		.fmts = all_fmts, .nfmts = N(all_fmts),
+		.slots = all_slots, .nslots = N(all_slots),
+		.layouts = 2,
+		.streams = all_streams, .nstreams = N(all_streams),
+		.ranges = pr_ranges, .nranges = N(pr_ranges),
+		.hits = all_hits, .nhits = N(all_hits),
+		.dens = pr_dens, .ndens = N(pr_dens),
+		.ops = all_ops, .nops = N(all_ops),
+		.reps = 5,
 	};
+	/* clang-format on */
 	const struct matrix *mx = o->mode == MN_BENCH_QUICK ? &quick
 				  : o->mode == MN_BENCH_PR  ? &pr
 							    : &full;
@@ -932,8 +1004,9 @@ int mn_bench_parse_args(const char *prog, int argc, char **argv, struct mn_bench
 			}
 			o->cpu = (int)cpu;
 		} else {
-			fprintf(stderr, "%s: unknown argument '%s' (usage: %s [--quick|--full] "
-					"[--json] [--cpu N])\n",
+			fprintf(stderr,
+				"%s: unknown argument '%s' (usage: %s [--quick|--full] "
+				"[--json] [--cpu N])\n",
 				prog, a, prog);
 			return -EINVAL;
 		}
@@ -950,14 +1023,16 @@ int mn_bench_run(const struct mn_bench_opts *o)
 	if (o->cpu >= 0) {
 		ret = mn_bench_pin_cpu(o->cpu);
 		if (ret) {
-			fprintf(stderr, "bench: cannot pin to CPU %d: %s\n", o->cpu, strerror(-ret));
+			fprintf(stderr, "bench: cannot pin to CPU %d: %s\n", o->cpu,
+				strerror(-ret));
 			return 2;
 		}
 	}
 	if (!o->json)
 		fprintf(o->out,
 			"mnsim bench (%s): %s, %u CPUs%s, git %s, allocator %s\n"
-			"ns/ev: median ns per invalidate_range_start+end pair; ratio: ns/ev over the "
+			"ns/ev: median ns per invalidate_range_start+end pair; ratio: ns/ev over "
+			"the "
 			"reference's ns per event, same events, same run\n",
 			modes[o->mode], mn_bench_cpu_model(), mn_bench_nr_cpus(),
 			o->cpu >= 0 ? " (pinned)" : "", mn_bench_git_sha(), mn_alloc_backend());

@@ -220,8 +220,8 @@ static bool remark_young(struct nworld *w)
 {
 	struct mn_pt_result res;
 
-	return !mn_pt_update(mn_vm_get_pt(w->vm, 0), (struct mn_gfn_range){ 0, NPAGES },
-			     mark_young, NULL, &res) &&
+	return !mn_pt_update(mn_vm_get_pt(w->vm, 0), (struct mn_gfn_range){ 0, NPAGES }, mark_young,
+			     NULL, &res) &&
 	       leaves_in(w, 0, NPAGES).young == NPAGES;
 }
 
@@ -297,7 +297,8 @@ static int bench_age(const struct mn_bench_opts *o, enum mn_vm_arch arch, int re
 		y = mn_mm_notify_age(w.mm, MN_AGE_TEST_YOUNG, NHVA_BASE, end);
 		t0 = mn_bench_now_ns() - t0;
 		if (y != 0) {
-			ret = nfail("age-test", an, NPAGES, "test_young answered young after clearing");
+			ret = nfail("age-test", an, NPAGES,
+				    "test_young answered young after clearing");
 			goto out;
 		}
 		if (r >= 0)
@@ -381,8 +382,10 @@ static int bench_gpc(const struct mn_bench_opts *o, enum mn_vm_arch arch, int re
 	for (c = 0; c < 3; c++) {
 		/* Grow to counts[c] active caches. */
 		for (; n < counts[c]; n++)
-			if (mn_gpc_create(w.vm, &gpc[n]) || mn_gpc_activate(gpc[n], gpc_gpa(n), 8)) {
-				fprintf(stderr, "bench gpc: cannot activate cache %u (%s)\n", n, an);
+			if (mn_gpc_create(w.vm, &gpc[n]) ||
+			    mn_gpc_activate(gpc[n], gpc_gpa(n), 8)) {
+				fprintf(stderr, "bench gpc: cannot activate cache %u (%s)\n", n,
+					an);
 				ret = 2;
 				goto out;
 			}
@@ -396,7 +399,8 @@ static int bench_gpc(const struct mn_bench_opts *o, enum mn_vm_arch arch, int re
 
 				for (i = 0; i < n; i++)
 					if (!gpc_valid(gpc[i]) && mn_gpc_read(gpc[i], 0, &val)) {
-						ret = nfail(names[c], an, n, "a cache cannot refresh");
+						ret = nfail(names[c], an, n,
+							    "a cache cannot refresh");
 						goto out;
 					}
 				t0 = mn_bench_now_ns();
@@ -410,8 +414,9 @@ static int bench_gpc(const struct mn_bench_opts *o, enum mn_vm_arch arch, int re
 					if (gpc_valid(gpc[i]) != (bool)(i & 1)) {
 						ret = nfail(names[c], an, n,
 							    i & 1 ? "a cache outside the range "
-								    "was invalidated" :
-								    "a cache in the range stayed valid");
+								    "was invalidated"
+								  : "a cache in the range stayed "
+								    "valid");
 						goto out;
 					}
 			}
@@ -472,7 +477,8 @@ static int bench_gmem_punch(const struct mn_bench_opts *o, enum mn_vm_arch arch,
 		/* The whole file allocated, every page faulted in by the guest. */
 		if (mn_mm_fallocate(w.mm, fd, MN_FALLOC_FL_KEEP_SIZE, 0, NSLOT) || !touch_all(&w) ||
 		    file_pages(&w, fd) != NPAGES || leaves_in(&w, 0, NPAGES).leaves != NPAGES) {
-			ret = nfail("gmem-punch", an, NPAGES, "cannot populate the file and the slot");
+			ret = nfail("gmem-punch", an, NPAGES,
+				    "cannot populate the file and the slot");
 			goto out;
 		}
 		/* 4 KiB holes at pages 0, 32, 64, ...: one leaf each. */
@@ -510,7 +516,8 @@ static int bench_gmem_punch(const struct mn_bench_opts *o, enum mn_vm_arch arch,
 		r4[r] = read_clear_ns(1, &ok);
 		r2[r] = read_clear_ns(NPAGES - PUNCH_4K_PER_REP, &ok);
 		if (!ok) {
-			ret = nfail("gmem-punch", an, NPAGES, "the roofline cleared another number");
+			ret = nfail("gmem-punch", an, NPAGES,
+				    "the roofline cleared another number");
 			goto out;
 		}
 	}
@@ -560,7 +567,8 @@ static int bench_convert(const struct mn_bench_opts *o, int reps)
 			double t0;
 
 			if (!touch_all(&w) || leaves_in(&w, 0, NPAGES).leaves != NPAGES) {
-				ret = nfail("convert", an, NPAGES, "the guest could not map the range");
+				ret = nfail("convert", an, NPAGES,
+					    "the guest could not map the range");
 				goto out;
 			}
 			s0 = inval_seq(&w);
@@ -573,8 +581,9 @@ static int bench_convert(const struct mn_bench_opts *o, int reps)
 			if (leaves_in(&w, 0, NPAGES).leaves || inval_seq(&w) != s0 + 1 ||
 			    mn_vm_get_memory_attributes(w.vm, NPAGES - 1) !=
 				    (k ? 0 : MN_MEMORY_ATTRIBUTE_PRIVATE)) {
-				ret = nfail("convert", an, NPAGES,
-					    "leaves left, seq not bumped once, or attributes wrong");
+				ret = nfail(
+					"convert", an, NPAGES,
+					"leaves left, seq not bumped once, or attributes wrong");
 				goto out;
 			}
 		}

@@ -172,7 +172,8 @@ static int bench_dirty_log(const struct mn_bench_opts *o, enum mn_vm_arch arch, 
 			struct mn_vcpu_exit ex;
 
 			if (mn_vcpu_access(vcpu, 0, p << MN_PAGE_SHIFT, MN_PTE_W, &val, &ex)) {
-				ret = ofail("dirty-log", an, (unsigned int)pages, "a guest write exited");
+				ret = ofail("dirty-log", an, (unsigned int)pages,
+					    "a guest write exited");
 				goto out;
 			}
 		}
@@ -300,7 +301,7 @@ static int bench_memslot(const struct mn_bench_opts *o, enum mn_vm_arch arch, un
 	struct mn_vm *vm = NULL;
 	const char *an = arch_name(arch);
 	struct mn_vm_stats s0, s1;
-	double (*t)[MAX_REPS] = NULL, itr[MAX_REPS];
+	double(*t)[MAX_REPS] = NULL, itr[MAX_REPS];
 	uint64_t nops[NR_OPS] = { 0 };
 	int r, k, ret = 2;
 
@@ -319,8 +320,7 @@ static int bench_memslot(const struct mn_bench_opts *o, enum mn_vm_arch arch, un
 	}
 	ret = 1;
 	/* With one slot there is no base slot: gpa 0 is the operated slot's, still absent. */
-	if (probe(vm, gpa_a) != MN_EXIT_MMIO ||
-	    (base && probe(vm, 0) != MN_EXIT_MEMORY_FAULT)) {
+	if (probe(vm, gpa_a) != MN_EXIT_MMIO || (base && probe(vm, 0) != MN_EXIT_MEMORY_FAULT)) {
 		ret = ofail("memslot", an, slots, "the base slots are not where they should be");
 		goto out;
 	}
@@ -377,8 +377,9 @@ static int bench_memslot(const struct mn_bench_opts *o, enum mn_vm_arch arch, un
 		mn_vm_get_stats(vm, &s1);
 		/* create: one swap; delete and move: INVALID first, then the final set. */
 		if (s1.memslot_updates - s0.memslot_updates != (uint64_t)iters * 7) {
-			ret = ofail("memslot", an, slots, "memslot swaps != 1 per create + 2 per "
-							  "delete or move");
+			ret = ofail("memslot", an, slots,
+				    "memslot swaps != 1 per create + 2 per "
+				    "delete or move");
 			goto out;
 		}
 		/* The reference: one insert + remove on a tree of the same node count. */
@@ -419,7 +420,8 @@ static int bench_memslot(const struct mn_bench_opts *o, enum mn_vm_arch arch, un
 			struct mn_bench_row row;
 
 			row_init(&row, names[k], arch,
-				 mn_pt_get_format(mn_vm_get_pt(vm, 0))->top_level, slots, "-", reps);
+				 mn_pt_get_format(mn_vm_get_pt(vm, 0))->top_level, slots, "-",
+				 reps);
 			row.layout = "2M-slots-2M-gaps";
 			row.range_bytes = SLOT_BYTES;
 			row.events = nops[k];
@@ -495,7 +497,8 @@ struct xfig {
 static int time_explore(const struct mn_scenario *sc, unsigned int bound, double budget_ns,
 			unsigned int min_runs, struct xfig *x, const char **why)
 {
-	struct mn_explore_config cfg = { .strategy = MN_EXPLORE_DFS, .preemption_bound = bound,
+	struct mn_explore_config cfg = { .strategy = MN_EXPLORE_DFS,
+					 .preemption_bound = bound,
 					 .seed = 1 };
 	double v[MAX_REPS], start = mn_bench_now_ns();
 	unsigned int n = 0;
@@ -513,8 +516,9 @@ static int time_explore(const struct mn_scenario *sc, unsigned int bound, double
 		}
 		if (!res.exhausted || res.failing_runs || !res.schedules ||
 		    (n && res.schedules != x->schedules)) {
-			*why = !res.exhausted ? "not exhausted" : res.failing_runs ?
-			       "a schedule failed" : "the schedule count changed between runs";
+			*why = !res.exhausted	  ? "not exhausted"
+			       : res.failing_runs ? "a schedule failed"
+						  : "the schedule count changed between runs";
 			mn_explore_result_free(&res);
 			return 1;
 		}
@@ -569,7 +573,8 @@ static int bench_explore_script(const struct mn_bench_opts *o, const char *file,
 			goto out;
 		}
 		if (mn_script_parse(file, text, len, &sc[k], &err) ||
-		    (variant && (mn_variant_parse(variant, &v) || mn_script_set_variant(sc[k], v)))) {
+		    (variant &&
+		     (mn_variant_parse(variant, &v) || mn_script_set_variant(sc[k], v)))) {
 			fprintf(stderr, "bench explore: %s:%u:%u: %s\n", file, err.line, err.col,
 				err.msg);
 			free(text);
@@ -619,8 +624,7 @@ static int bench_explore_all(const struct mn_bench_opts *o)
 		return ret < 0 ? 0 : ret;
 	if (o->mode == MN_BENCH_QUICK)
 		return 0;
-	ret = bench_explore_script(o, "fault-vs-munmap.mns", NULL, "explore-fvm", budget,
-				   &script);
+	ret = bench_explore_script(o, "fault-vs-munmap.mns", NULL, "explore-fvm", budget, &script);
 	if (ret)
 		return ret < 0 ? 0 : ret;
 	/* The built-in is always checked; its reference is the unchecked script of the race. */
@@ -631,8 +635,8 @@ static int bench_explore_all(const struct mn_bench_opts *o)
 	ret = time_explore(mn_builtin_scenario(b), 2, budget, 3, &builtin, &why);
 	mn_builtin_close(b);
 	if (ret) {
-		fprintf(stderr, "bench explore: SANITY CHECK FAILED: %s (built-in fault-vs-munmap)\n",
-			why);
+		fprintf(stderr,
+			"bench explore: SANITY CHECK FAILED: %s (built-in fault-vs-munmap)\n", why);
 		return ret;
 	}
 	explore_row(o, "explore-builtin", "checked", &builtin, &script);

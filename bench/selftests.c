@@ -18,14 +18,14 @@
 #include "harness.h"
 
 #define ST_HVA_BASE 0x100000000000ULL
-#define MEM_GPA	    0x10000000ULL		/* memslot_perf_test's MEM_GPA */
-#define MAP_PAGES   8192ULL			/* MEM_TEST_MAP_SIZE: 32 MiB */
-#define UNMAP_PAGES 32768ULL			/* MEM_TEST_UNMAP_SIZE: 128 MiB */
-#define CHUNK_PAGES 512ULL			/* MEM_TEST_UNMAP_CHUNK_PAGES: 2 MiB */
-#define MEM_PAGES   131072ULL			/* MEM_TEST_SIZE: 512 MiB */
-#define MOVE_PAGES  50ULL			/* MEM_TEST_MOVE_SIZE_PAGES */
-#define DL_PAGES    16384ULL			/* dirty_log_perf_test-like: 64 MiB */
-#define DL_ITERS    2				/* TEST_HOST_LOOP_N */
+#define MEM_GPA	    0x10000000ULL /* memslot_perf_test's MEM_GPA */
+#define MAP_PAGES   8192ULL	  /* MEM_TEST_MAP_SIZE: 32 MiB */
+#define UNMAP_PAGES 32768ULL	  /* MEM_TEST_UNMAP_SIZE: 128 MiB */
+#define CHUNK_PAGES 512ULL	  /* MEM_TEST_UNMAP_CHUNK_PAGES: 2 MiB */
+#define MEM_PAGES   131072ULL	  /* MEM_TEST_SIZE: 512 MiB */
+#define MOVE_PAGES  50ULL	  /* MEM_TEST_MOVE_SIZE_PAGES */
+#define DL_PAGES    16384ULL	  /* dirty_log_perf_test-like: 64 MiB */
+#define DL_ITERS    2		  /* TEST_HOST_LOOP_N */
 
 struct mp {
 	struct mn_sim *sim;
@@ -51,7 +51,8 @@ static void print_s(FILE *f, double ns)
 {
 	uint64_t t = (uint64_t)ns;
 
-	fprintf(f, "%" PRIu64 ".%.9" PRIu64 "s", t / UINT64_C(1000000000), t % UINT64_C(1000000000));
+	fprintf(f, "%" PRIu64 ".%.9" PRIu64 "s", t / UINT64_C(1000000000),
+		t % UINT64_C(1000000000));
 }
 
 static int st_fail(const char *test, unsigned int slots, const char *what)
@@ -83,8 +84,7 @@ static int mp_prepare(struct mp *d, unsigned int nslots, uint64_t npages, double
 		return -E2BIG;
 	if (mn_sim_create(NULL, &d->sim) || mn_mm_create(d->sim, NULL, &d->mm) ||
 	    mn_vm_create(d->mm, &cfg, &d->vm) ||
-	    mn_mm_mmap(d->mm, ST_HVA_BASE, npages << MN_PAGE_SHIFT,
-		       MN_PROT_READ | MN_PROT_WRITE,
+	    mn_mm_mmap(d->mm, ST_HVA_BASE, npages << MN_PAGE_SHIFT, MN_PROT_READ | MN_PROT_WRITE,
 		       MN_MAP_PRIVATE | MN_MAP_ANONYMOUS | MN_MAP_FIXED, NULL, 0, &hva))
 		goto err;
 	d->vcpu = mn_vm_get_vcpu(d->vm, 0);
@@ -166,7 +166,6 @@ static int host_unmap(struct mp *d, uint64_t first, uint64_t n, uint64_t chunk)
 	return 0;
 }
 
-
 static uint64_t leaves(struct mp *d)
 {
 	struct mn_pt_result res;
@@ -190,15 +189,15 @@ static int move_last(struct mp *d, uint64_t gpa)
 	return mn_vm_set_user_memory_region2(d->vm, &r);
 }
 
-enum mp_test { MP_MAP, MP_UNMAP, MP_UNMAP_CHUNKED, MP_MOVE_ACTIVE, MP_MOVE_INACTIVE, MP_RW,
-	       MP_NR };
+enum mp_test { MP_MAP, MP_UNMAP, MP_UNMAP_CHUNKED, MP_MOVE_ACTIVE, MP_MOVE_INACTIVE, MP_RW, MP_NR };
 
-static const char *const mp_names[MP_NR] = { "map", "unmap", "unmap chunked",
-					     "move active area", "move inactive area", "RW" };
-static const char *const mp_json[MP_NR] = { "memslot_perf-map", "memslot_perf-unmap",
-					    "memslot_perf-unmap-chunked",
-					    "memslot_perf-move-active",
-					    "memslot_perf-move-inactive", "memslot_perf-RW" };
+static const char *const mp_names[MP_NR] = {
+	"map", "unmap", "unmap chunked", "move active area", "move inactive area", "RW"
+};
+static const char *const mp_json[MP_NR] = {
+	"memslot_perf-map",	    "memslot_perf-unmap",	  "memslot_perf-unmap-chunked",
+	"memslot_perf-move-active", "memslot_perf-move-inactive", "memslot_perf-RW"
+};
 
 /* One loop iteration of @t (the host's loop function and what the guest does meanwhile). */
 static int mp_iteration(struct mp *d, enum mp_test t, uint64_t move_first)
@@ -276,11 +275,13 @@ static int mp_run(const struct mn_bench_opts *o, enum mp_test t, unsigned int sl
 	struct mp d;
 	int ret = mp_prepare(&d, slots, mp_pages(t), &setup);
 
-	if (ret == -E2BIG || ((t == MP_MOVE_ACTIVE) &&
-			      !ret && d.npages - (uint64_t)(slots - 1) * d.per_slot < MOVE_PAGES / 2)) {
+	if (ret == -E2BIG || ((t == MP_MOVE_ACTIVE) && !ret &&
+			      d.npages - (uint64_t)(slots - 1) * d.per_slot < MOVE_PAGES / 2)) {
 		if (!o->json)
-			fprintf(o->out, "memslot_perf_test-like: %s %u slots: memslot count too "
-					"high for this test\n", mp_names[t], slots);
+			fprintf(o->out,
+				"memslot_perf_test-like: %s %u slots: memslot count too "
+				"high for this test\n",
+				mp_names[t], slots);
 		mp_free(&d);
 		return 0;
 	}
@@ -309,8 +310,10 @@ static int mp_run(const struct mn_bench_opts *o, enum mp_test t, unsigned int sl
 	} while (iters < 2 || total < budget_ns);
 	/* What the loop leaves: the last half mapped (map), nothing (unmap), the slot back. */
 	{
-		uint64_t want = t == MP_MAP ? d.npages - d.npages / 2 :
-				t <= MP_UNMAP_CHUNKED ? 0 : t == MP_RW ? d.npages : leaves(&d);
+		uint64_t want = t == MP_MAP		? d.npages - d.npages / 2
+				: t <= MP_UNMAP_CHUNKED ? 0
+				: t == MP_RW		? d.npages
+							: leaves(&d);
 		uint64_t have = leaves(&d);
 
 		if (have != want) {
@@ -367,13 +370,15 @@ static int set_log(struct mp *d, bool on)
 /* @manual: KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 with INITIALLY_SET (the test's default) */
 static int dirty_log_test(const struct mn_bench_opts *o, enum mn_vm_arch arch, bool manual)
 {
-	struct mn_vm_config cfg = { .arch = arch, .ept_levels = 4,
+	struct mn_vm_config cfg = { .arch = arch,
+				    .ept_levels = 4,
 				    .dirty_log_manual = manual ? MN_DIRTY_LOG_MANUAL_PROTECT |
-								 MN_DIRTY_LOG_INITIALLY_SET : 0 };
+									 MN_DIRTY_LOG_INITIALLY_SET
+							       : 0 };
 	const char *an = arch == MN_VM_X86 ? "x86-ept" : "arm64-stage2";
 	uint64_t words = DL_PAGES / 64, *bitmap = calloc(words, sizeof(uint64_t));
 	double t0, ph[3], get_total = 0, clear_total = 0, dirty[DL_ITERS], get[DL_ITERS],
-	       clr[DL_ITERS];
+			  clr[DL_ITERS];
 	struct mn_sim *sim = NULL;
 	struct mn_mm *mm = NULL;
 	struct mn_vm *vm = NULL;
@@ -456,8 +461,8 @@ static int dirty_log_test(const struct mn_bench_opts *o, enum mn_vm_arch arch, b
 	ph[2] = mn_bench_now_ns() - t0;
 	if (o->json) {
 		static const char *const names[2][4] = {
-			{ "dirty_log_perf-populate", "dirty_log_perf-dirty",
-			  "dirty_log_perf-get", "dirty_log_perf-clear" },
+			{ "dirty_log_perf-populate", "dirty_log_perf-dirty", "dirty_log_perf-get",
+			  "dirty_log_perf-clear" },
 			{ "dirty_log_perf-populate", "dirty_log_perf-dirty",
 			  "dirty_log_perf-get-noprotect", "-" },
 		};

@@ -17,13 +17,13 @@
 #include "bench.h"
 #include "harness.h"
 
-#define SP_HVA_BASE   0x100000000000ULL		/* 16 TiB, as bench/inval.c */
-#define SP_SLOT_BYTES (1ULL << 40)		/* 1 TiB */
+#define SP_HVA_BASE   0x100000000000ULL /* 16 TiB, as bench/inval.c */
+#define SP_SLOT_BYTES (1ULL << 40)	/* 1 TiB */
 #define SP_SLOT_PAGES (SP_SLOT_BYTES >> MN_PAGE_SHIFT)
-#define SP_REGIONS    (SP_SLOT_BYTES >> 21)	/* 2 MiB regions: 524288 */
+#define SP_REGIONS    (SP_SLOT_BYTES >> 21) /* 2 MiB regions: 524288 */
 #define SP_PFN_BASE   0x1000000ULL
 #define SP_MAX_REPS   16
-#define SP_SEED	      0x737061727365ULL		/* "sparse" */
+#define SP_SEED	      0x737061727365ULL /* "sparse" */
 
 static uint64_t sp_rng(uint64_t *state)
 {
@@ -63,7 +63,8 @@ static void sp_world_destroy(struct sp_world *w)
 static int sp_world_create(struct sp_world *w, unsigned int fmt)
 {
 	/* stage-2: 44 IPA bits hold the 1 TiB slot with room above it. */
-	struct mn_vm_config cfg = { .arch = fmt ? MN_VM_ARM64 : MN_VM_X86, .ept_levels = 4,
+	struct mn_vm_config cfg = { .arch = fmt ? MN_VM_ARM64 : MN_VM_X86,
+				    .ept_levels = 4,
 				    .ipa_bits = fmt ? 44 : 0 };
 	struct mn_userspace_memory_region2 r = {
 		.slot = 0,
@@ -92,7 +93,6 @@ static int sp_world_create(struct sp_world *w, unsigned int fmt)
 	w->levels = mn_pt_get_format(w->pt)->top_level;
 	return 0;
 }
-
 
 /* @n distinct regions drawn with a fixed seed, one random 4K page in each: their gfns. */
 static mn_gfn_t *draw_leaves(uint64_t n)
@@ -126,11 +126,10 @@ struct sp_result {
 
 static int sp_fail(const char *what, unsigned int fmt, unsigned int permille)
 {
-	fprintf(stderr, "bench sparse: SANITY CHECK FAILED: %s (format %u, %u.%u %%)\n", what,
-		fmt, permille / 10, permille % 10);
+	fprintf(stderr, "bench sparse: SANITY CHECK FAILED: %s (format %u, %u.%u %%)\n", what, fmt,
+		permille / 10, permille % 10);
 	return 1;
 }
-
 
 static int sp_row(struct sp_world *w, unsigned int fmt, unsigned int permille, int reps,
 		  struct sp_result *out)
@@ -159,10 +158,12 @@ static int sp_row(struct sp_world *w, unsigned int fmt, unsigned int permille, i
 		mn_pt_zap(w->pt, NULL, (struct mn_gfn_range){ 0, MN_INVALID_GFN },
 			  MN_PT_ZAP_FREE_TABLES, &res);
 		for (i = 0; i < n; i++) {
-			struct mn_pte l = mn_bench_leaf(w->arch, MN_PG_LEVEL_4K, SP_PFN_BASE + g[i]);
+			struct mn_pte l =
+				mn_bench_leaf(w->arch, MN_PG_LEVEL_4K, SP_PFN_BASE + g[i]);
 
 			if (mn_pt_map(w->pt, NULL, g[i], &l, &res) ||
-			    mn_bench_radix_set(&rx, g[i], 1, (SP_PFN_BASE + g[i]) << MN_PAGE_SHIFT | 0x7)) {
+			    mn_bench_radix_set(&rx, g[i], 1,
+					       (SP_PFN_BASE + g[i]) << MN_PAGE_SHIFT | 0x7)) {
 				ret = 2;
 				goto out;
 			}
@@ -180,15 +181,17 @@ static int sp_row(struct sp_world *w, unsigned int fmt, unsigned int permille, i
 		t0 = mn_bench_now_ns() - t0;
 		mn_vm_get_stats(w->vm, &vb);
 		mn_pt_get_stats(w->pt, &pb);
-		mn_pt_update(w->pt, (struct mn_gfn_range){ 0, SP_SLOT_PAGES }, mn_bench_count_leaf, &left,
-			     &res);
+		mn_pt_update(w->pt, (struct mn_gfn_range){ 0, SP_SLOT_PAGES }, mn_bench_count_leaf,
+			     &left, &res);
 		if (pb.leaves || left || vb.zapped - va.zapped != n) {
 			ret = sp_fail("a populated leaf survived the event", fmt, permille);
 			goto out;
 		}
 		if (vb.flush_all + vb.flush_range - pb.flush_ipa - pb.flush_range -
-		    (va.flush_all + va.flush_range - pa.flush_ipa - pa.flush_range) > 1) {
-			ret = sp_fail("more than one remote TLB flush for the event", fmt, permille);
+			    (va.flush_all + va.flush_range - pa.flush_ipa - pa.flush_range) >
+		    1) {
+			ret = sp_fail("more than one remote TLB flush for the event", fmt,
+				      permille);
 			goto out;
 		}
 		if (r < 0) {
@@ -218,7 +221,8 @@ static int sp_row(struct sp_world *w, unsigned int fmt, unsigned int permille, i
 		}
 		rc[r] = mn_bench_now_ns() - t0;
 		if (cnt != n) {
-			ret = sp_fail("read+clear cleared another number of entries", fmt, permille);
+			ret = sp_fail("read+clear cleared another number of entries", fmt,
+				      permille);
 			goto out;
 		}
 		/* walk+clear of the radix tree of the same shape, over the whole slot */
@@ -227,7 +231,8 @@ static int sp_row(struct sp_world *w, unsigned int fmt, unsigned int permille, i
 		wc[r] = mn_bench_now_ns() - t0;
 		sink += sum;
 		if (cnt != n) {
-			ret = sp_fail("walk+clear cleared another number of entries", fmt, permille);
+			ret = sp_fail("walk+clear cleared another number of entries", fmt,
+				      permille);
 			goto out;
 		}
 	}
@@ -252,8 +257,9 @@ static void sp_print(const struct mn_bench_opts *o, const struct sp_world *w, un
 	struct mn_bench_row row;
 
 	if (!o->json) {
-		fprintf(o->out, "%-12s %4u.%u%% %7" PRIu64 " %7" PRIu64 " %12.0f %12.0f %8.1f "
-				"%8.1f %10.0f %6.1f %10.0f %6.2f %8.2f %6.1f\n",
+		fprintf(o->out,
+			"%-12s %4u.%u%% %7" PRIu64 " %7" PRIu64 " %12.0f %12.0f %8.1f "
+			"%8.1f %10.0f %6.1f %10.0f %6.2f %8.2f %6.1f\n",
 			w->arch == MN_VM_X86 ? "x86-ept" : "arm64-stage2", permille / 10,
 			permille % 10, s->leaves, s->tables, s->ev.p50, s->ev.p99,
 			s->ev.p50 / (double)s->tables, s->ev.p50 / (double)s->leaves, s->rc.p50,
@@ -322,10 +328,12 @@ int mn_bench_sparse(const struct mn_bench_opts *o)
 				"walk_clear %.2f\n",
 				"", s[0].ev.p50 / s[1].ev.p50,
 				(double)s[0].tables / (double)s[1].tables,
-				(double)s[0].leaves / (double)s[1].leaves, s[0].wc.p50 / s[1].wc.p50);
+				(double)s[0].leaves / (double)s[1].leaves,
+				s[0].wc.p50 / s[1].wc.p50);
 		sp_world_destroy(&w);
 		if (ret == 2)
-			fprintf(stderr, "bench sparse: cannot populate the slot (format %u)\n", fmt);
+			fprintf(stderr, "bench sparse: cannot populate the slot (format %u)\n",
+				fmt);
 		if (ret)
 			return ret;
 	}
