@@ -164,38 +164,6 @@ static struct census host_census(struct sm *w)
 	return census_of(mn_mm_get_pt(w->mm), SM_HVA_BASE >> MN_PAGE_SHIFT, w->npages);
 }
 
-/*
- * What the CPU does on the walk that fills a TLB entry: x86 sets the EPT accessed bit, and
- * arm64 takes an access-flag fault that KVM answers with kvm_pgtable_stage2_mkyoung(). The
- * model's walk (mn_tlb_access()) sets neither, so after a timed guest pass the bench sets
- * the bit on every present leaf of the slot, untimed, after each guest pass. Every page of
- * the slot is touched by each pass, and a sequential pass over far more pages than the
- * vCPU's TLB holds (256 entries, FIFO) walks for every one of them, so the hardware would
- * have set them all too. The kernel test tolerates up to 10 % of pages whose translation
- * stayed cached (no walk, no accessed bit).
- */
-static bool hw_mark_young(void *arg, mn_gfn_t gfn, struct mn_pte *pte, uint64_t *gen)
-{
-	(void)gfn;
-	(void)gen;
-	if (pte->kind != MN_PTE_LEAF || pte->accessed)
-		return false;
-	(*(uint64_t *)arg)++;
-	pte->accessed = true;
-	return true;
-}
-
-static uint64_t hw_accessed(struct sm *w)
-{
-	struct mn_pt_result res;
-	uint64_t n = 0;
-	mn_gfn_t start = w->gpa >> MN_PAGE_SHIFT;
-
-	mn_pt_update(mn_vm_get_pt(w->vm, 0), (struct mn_gfn_range){ start, start + w->npages },
-		     hw_mark_young, &n, &res);
-	return n;
-}
-
 static void json_row(const struct mn_bench_opts *o, const char *bench, const struct sm *w,
 		     const char *layout, const char *leaf_level, uint64_t pages, double ns)
 {
@@ -385,7 +353,11 @@ static int access_tracking_test(const struct mn_bench_opts *o, enum mn_vm_arch a
 			goto out;
 		}
 		t[k] = mn_bench_now_ns() - t0;
-		hw_accessed(&w);
+		/*
+		 * The walks of the pass set the accessed bits (mn_tlb_access()): a sequential
+		 * pass over far more pages than the vCPU's TLB holds (256 entries, FIFO) walks
+		 * for every one of them, so every leaf is young again.
+		 */
 		{
 			struct census s = slot_census(&w);
 

@@ -531,12 +531,20 @@ MN_EXPORT void mn_tlb_destroy(struct mn_tlb *tlb);
  * drops the translation and walks again, as a fault does. A block is cached whole when one
  * folio backs it, else per 4 KiB page.
  *
+ * The walk that fills the TLB sets the leaf's accessed bit, and on a store its dirty bit,
+ * where the hardware KVM configures does: EPT leaves with A/D enabled (@ad_type other than
+ * 1) get A and D, stage-2 leaves the access flag (VTCR_EL2.HA, FEAT_HAFDBS); a store
+ * through a translation cached clean sets D then. A hit sets nothing else, so a leaf aged
+ * without a flush stays old while its translation stays cached. The host's table gets
+ * nothing here (mn_mm_access() marks its own entries). The update is part of the access,
+ * with no yield point of its own.
+ *
  * Context: The world's thread.
  * Return: 0, -EFAULT when no present leaf maps @gfn (an EPT violation / stage-2 fault),
  * -EACCES when the translation lacks @perm, -EAGAIN at a frozen or locked entry, or
  * -ESTALE after a use-after-free report.
  */
-MN_EXPORT int mn_tlb_access(struct mn_tlb *tlb, const struct mn_pt *pt, struct mn_phys *phys,
+MN_EXPORT int mn_tlb_access(struct mn_tlb *tlb, struct mn_pt *pt, struct mn_phys *phys,
 			    mn_gfn_t gfn, unsigned int perm, const char *what, mn_pfn_t *pfn);
 
 /**
