@@ -3,7 +3,7 @@
 #
 # plot.sh - ns per invalidation event against the memslot count, from `mnsim bench --json`:
 # the unmap rows of 4 KiB ranges that hit no memslot, one line per format and hva stream,
-# with the bare interval-tree query of the same rows dashed beside them. Needs python3 and
+# with the bare interval-tree query of the same events (one grey dashed line per stream). Needs python3 and
 # gnuplot (Debian: gnuplot-nox); without gnuplot it says so and exits 0 having written
 # nothing.
 #
@@ -61,23 +61,39 @@ with open(os.path.join(sys.argv[2], 'title'), 'w') as f:
 PY
 
 {
-	printf 'set terminal svg size 900,560 dynamic font "sans,12"\n'
+	printf 'set terminal svg size 1000,560 dynamic font "sans,12"\n'
 	printf 'set output "%s"\n' "$out"
 	printf 'set title "Invalidation hitting no memslot (4 KiB, unmap): %s" noenhanced\n' \
 		"$(cat "$tmp/title")"
 	printf 'set logscale xy\nset xlabel "memslots"\nset ylabel "ns per start+end pair (median)"\n'
-	printf 'set key top left noenhanced\nset grid\n'
+	printf 'set key outside right top noenhanced\nset grid\n'
+	# One colour per format, one point type per stream; the bare tree query (the same
+	# slot set for every format) once per stream, grey and dashed.
 	printf 'plot '
 	sep=''
-	i=1
 	while read -r s; do
-		printf '%s"%s/%s.dat" using 1:2 with linespoints lt %d title "%s"' \
-			"$sep" "$tmp" "$s" "$i" "$s"
-		printf ', "%s/%s.dat" using 1:3 with lines lt %d dt 2 title "%s itree"' \
-			"$tmp" "$s" "$i" "$s"
+		case $s in
+		x86-ept5-*) c='#d62728' ;;
+		x86-ept-*) c='#1f77b4' ;;
+		*) c='#2ca02c' ;;
+		esac
+		case $s in
+		*-sequential) pt=7 ;;
+		*-random) pt=5 ;;
+		*) pt=9 ;;
+		esac
+		printf '%s"%s/%s.dat" using 1:2 with linespoints lc rgb "%s" pt %d title "%s"' \
+			"$sep" "$tmp" "$s" "$c" "$pt" "$s"
 		sep=', '
-		i=$((i + 1))
 	done < "$tmp/series"
+	dt=2
+	for st in sequential random strided; do
+		f=$(grep -- "-$st\$" "$tmp/series" | head -n 1) || true
+		[ -n "$f" ] || continue
+		printf ', "%s/%s.dat" using 1:3 with lines lc rgb "#7f7f7f" dt %d title "itree, %s"' \
+			"$tmp" "$f" "$dt" "$st"
+		dt=$((dt + 1))
+	done
 	printf '\n'
 } > "$tmp/plot.gp"
 gnuplot "$tmp/plot.gp"
