@@ -190,6 +190,19 @@ static void note_flush(struct mn_pt_result *res, mn_gfn_t start, mn_gfn_t end)
 	res->flush_range.end = MN_MAX(res->flush_range.end, end);
 }
 
+/* Present-map word @w of @t, keeping only the bits of entries [@first, @last]. */
+static inline uint64_t map_word_in(const struct pt_table *t, unsigned int w, unsigned int first,
+				   unsigned int last)
+{
+	uint64_t bits = t->map[w];
+
+	if (w == first / 64)
+		bits &= ~0ULL << (first % 64);
+	if (w == last / 64 && last % 64 != 63)
+		bits &= (1ULL << (last % 64 + 1)) - 1;
+	return bits;
+}
+
 /* Next present entry at or after @i and at most @last, or -1. */
 static int next_present(const struct pt_table *t, unsigned int i, unsigned int last)
 {
@@ -480,6 +493,24 @@ static void replace_table(struct mn_pt *pt, const struct mn_pt_ctx *ctx, struct 
 }
 
 /*
+ * A new empty table for the entries below a level-@level entry, and the raw entry that
+ * links it. Return: 0, -ENOMEM, or -EINVAL when the format cannot encode the link.
+ */
+static int table_new(struct mn_pt *pt, unsigned int level, struct pt_table **out, uint64_t *raw)
+{
+	struct pt_table *c = table_alloc(pt, level - 1, ENTRIES);
+
+	if (!c)
+		return -ENOMEM;
+	if (table_entry(pt, level, c, raw)) {
+		table_free(pt, c);
+		return -EINVAL;
+	}
+	*out = c;
+	return 0;
+}
+
+/*
  * arm64 stage2_map_walk_leaf() when a block covers a smaller mapping: the block entry @i of
  * @t is broken (invalidate, TLBI by IPA with the block's level) and made into a link to a
  * new, empty table; the rest of the block faults back lazily. The block's translation is
@@ -488,15 +519,12 @@ static void replace_table(struct mn_pt *pt, const struct mn_pt_ctx *ctx, struct 
 static int block_to_table(struct mn_pt *pt, const struct mn_pt_ctx *ctx, struct pt_table *t,
 			  unsigned int i, mn_gfn_t gfn, struct mn_pt_result *res)
 {
-	struct pt_table *c = table_alloc(pt, t->level - 1, ENTRIES);
+	struct pt_table *c;
 	uint64_t craw;
+	int ret = table_new(pt, t->level, &c, &craw);
 
-	if (!c)
-		return -ENOMEM;
-	if (table_entry(pt, t->level, c, &craw)) {
-		table_free(pt, c);
-		return -EINVAL;
-	}
+	if (ret)
+		return ret;
 	res->tables_allocated++;
 	replace_entry(pt, ctx, t, i, gfn, craw, false, res);
 	t->child[i] = c;
@@ -533,14 +561,11 @@ static int map_frame(struct mn_pt *pt, const struct mn_pt_ctx *ctx, mn_gfn_t gfn
 			continue;
 		}
 		if (!is_present(pt, t->e[i])) {
-			struct pt_table *c = table_alloc(pt, t->level - 1, ENTRIES);
+			struct pt_table *c;
 
-			if (!c)
-				return -ENOMEM;
-			if (table_entry(pt, t->level, c, &craw)) {
-				table_free(pt, c);
-				return -EINVAL;
-			}
+			ret = table_new(pt, t->level, &c, &craw);
+			if (ret)
+				return ret;
 			res->tables_allocated++;
 			set_entry(pt, t, i, craw, res);
 			t->child[i] = c;
@@ -666,13 +691,9 @@ static unsigned int zap_leaf_table(struct mn_pt *pt, struct pt_table *t, mn_gfn_
 	unsigned int w, n = 0, lo = UINT32_MAX, hi = 0;
 
 	for (w = first / 64; w <= last / 64 && n < budget; w++) {
-		uint64_t bits = t->map[w], *e = t->e + w * 64;
+		uint64_t bits = map_word_in(t, w, first, last), *e = t->e + w * 64;
 		unsigned int cnt;
 
-		if (w == first / 64)
-			bits &= ~0ULL << (first % 64);
-		if (w == last / 64 && last % 64 != 63)
-			bits &= (1ULL << (last % 64 + 1)) - 1;
 		if (!bits)
 			continue;
 		cnt = (unsigned int)__builtin_popcountll(bits);
@@ -1018,12 +1039,8 @@ static void memo_leaf_table(struct mn_pt *pt, struct pt_table *t, unsigned int f
 
 	*mw = (struct memo_walk){ .lo = UINT32_MAX };
 	for (w = first / 64; w <= last / 64; w++) {
-		uint64_t bits = t->map[w], *we = e + w * 64;
+		uint64_t bits = map_word_in(t, w, first, last), *we = e + w * 64;
 
-		if (w == first / 64)
-			bits &= ~0ULL << (first % 64);
-		if (w == last / 64 && last % 64 != 63)
-			bits &= (1ULL << (last % 64 + 1)) - 1;
 		if (!bits)
 			continue;
 		if (bits == ~0ULL) {
