@@ -533,9 +533,10 @@ MN_EXPORT void mn_tlb_destroy(struct mn_tlb *tlb);
  *
  * The walk that fills the TLB sets the leaf's accessed bit, and on a store its dirty bit,
  * where the hardware KVM configures does: EPT leaves with A/D enabled (@ad_type other than
- * 1) get A and D, stage-2 leaves the access flag (VTCR_EL2.HA, FEAT_HAFDBS); a store
- * through a translation cached clean sets D then. A hit sets nothing else, so a leaf aged
- * without a flush stays old while its translation stays cached. The host's table gets
+ * 1) get A and D, stage-2 leaves the access flag (VTCR_EL2.HA, FEAT_HAFDBS). A store
+ * through a translation cached clean updates the leaf to set D, and A with it (the CPU
+ * uses the entry again). Any other hit sets nothing, so a leaf aged without a flush stays
+ * old while its translation stays cached and only read. The host's table gets
  * nothing here (mn_mm_access() marks its own entries). The update is part of the access,
  * with no yield point of its own.
  *
