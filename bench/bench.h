@@ -79,8 +79,19 @@ int mn_bench_selftests_more(const struct mn_bench_opts *o);
 
 /* The leaf a writable KVM fault installs (x86: ipat, dirty, host/MMU-writable). */
 struct mn_pte mn_bench_leaf(enum mn_vm_arch arch, unsigned int level, mn_pfn_t pfn);
-/* An mn_pt_update() visitor counting present leaves into the uint64_t at @arg. */
-bool mn_bench_count_leaf(void *arg, mn_gfn_t gfn, struct mn_pte *pte, uint64_t *gen);
+/* The leaves of a gfn range, as the page-table API reads them. */
+struct mn_bench_census {
+	uint64_t leaves;		    /* all levels */
+	uint64_t by_level[MN_PG_LEVEL_NUM]; /* per level */
+	uint64_t pages;			    /* 4 KiB pages the leaves cover */
+	uint64_t writable;		    /* leaves */
+	uint64_t young;			    /* leaves */
+};
+
+/* Count the leaves of [@start, @end) of @pt. */
+struct mn_bench_census mn_bench_census(struct mn_pt *pt, mn_gfn_t start, mn_gfn_t end);
+/* Set bits in @words u64s of @b. */
+uint64_t mn_bench_bitmap_weight(const uint64_t *b, uint64_t words);
 /* Destroy what a row built (each may be NULL). */
 void mn_bench_world_free(struct mn_vm *vm, struct mn_mm *mm, struct mn_sim *sim);
 

@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: MIT
 /*
  * common.c - small pieces the benchmark files share: the leaf a KVM fault would install,
- * a leaf counter for mn_pt_update(), the teardown of a benchmark world, and the walk+clear
- * radix reference.
+ * a census of the leaves of a range, a bitmap's weight, the teardown of a benchmark world,
+ * and the walk+clear radix reference.
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "bench.h"
 
@@ -31,13 +32,39 @@ struct mn_pte mn_bench_leaf(enum mn_vm_arch arch, unsigned int level, mn_pfn_t p
 	return l;
 }
 
-bool mn_bench_count_leaf(void *arg, mn_gfn_t gfn, struct mn_pte *pte, uint64_t *gen)
+static bool census_leaf(void *arg, mn_gfn_t gfn, struct mn_pte *pte, uint64_t *gen)
 {
+	struct mn_bench_census *c = arg;
+
 	(void)gfn;
 	(void)gen;
-	if (pte->kind == MN_PTE_LEAF)
-		(*(uint64_t *)arg)++;
+	if (pte->kind != MN_PTE_LEAF || pte->level >= MN_PG_LEVEL_NUM)
+		return false;
+	c->leaves++;
+	c->by_level[pte->level]++;
+	c->pages += mn_level_pages(pte->level);
+	c->writable += !!(pte->perm & MN_PTE_W);
+	c->young += pte->accessed;
 	return false;
+}
+
+struct mn_bench_census mn_bench_census(struct mn_pt *pt, mn_gfn_t start, mn_gfn_t end)
+{
+	struct mn_bench_census c;
+	struct mn_pt_result res;
+
+	memset(&c, 0, sizeof(c));
+	mn_pt_update(pt, (struct mn_gfn_range){ start, end }, census_leaf, &c, &res);
+	return c;
+}
+
+uint64_t mn_bench_bitmap_weight(const uint64_t *b, uint64_t words)
+{
+	uint64_t i, n = 0;
+
+	for (i = 0; i < words; i++)
+		n += (uint64_t)__builtin_popcountll(b[i]);
+	return n;
 }
 
 void mn_bench_world_free(struct mn_vm *vm, struct mn_mm *mm, struct mn_sim *sim)

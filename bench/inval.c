@@ -506,33 +506,6 @@ static uint64_t footprint(struct world *w)
 	return bytes;
 }
 
-struct leaf_tally {
-	uint64_t leaves, young;
-};
-
-static bool tally_leaf(void *arg, mn_gfn_t gfn, struct mn_pte *pte, uint64_t *gen)
-{
-	struct leaf_tally *t = arg;
-
-	(void)gfn;
-	(void)gen;
-	if (pte->kind == MN_PTE_LEAF) {
-		t->leaves++;
-		t->young += pte->accessed;
-	}
-	return false;
-}
-
-static struct leaf_tally tally(struct world *w)
-{
-	struct leaf_tally t = { 0, 0 };
-	struct mn_pt_result res;
-
-	mn_pt_update(w->pt, (struct mn_gfn_range){ 0, (uint64_t)w->slots * w->slot_pages },
-		     tally_leaf, &t, &res);
-	return t;
-}
-
 /*
  * Populate, then run a batch of events through the VM and check what they did. Unmap:
  * every populated leaf zapped, none left, the sequence bumped once per event that met a
@@ -597,7 +570,8 @@ static int batch(struct world *w, const struct row_cfg *c, struct ev *ev, unsign
 		return 0;
 	}
 	{
-		struct leaf_tally t = tally(w);
+		struct mn_bench_census t =
+			mn_bench_census(w->pt, 0, (uint64_t)w->slots * w->slot_pages);
 
 		if (b.zapped != a.zapped || b.seq != a.seq)
 			return fail("aging zapped or invalidated", c);

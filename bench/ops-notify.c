@@ -177,31 +177,10 @@ static bool touch_all(struct nworld *w)
 	return true;
 }
 
-struct lcount {
-	uint64_t leaves, young;
-};
-
-static bool count_leaves(void *arg, mn_gfn_t gfn, struct mn_pte *pte, uint64_t *gen)
+/* The leaves of [@start, @end) in the VM's table. */
+static struct mn_bench_census leaves_in(struct nworld *w, mn_gfn_t start, mn_gfn_t end)
 {
-	struct lcount *c = arg;
-
-	(void)gfn;
-	(void)gen;
-	if (pte->kind == MN_PTE_LEAF) {
-		c->leaves++;
-		c->young += pte->accessed;
-	}
-	return false;
-}
-
-static struct lcount leaves_in(struct nworld *w, mn_gfn_t start, mn_gfn_t end)
-{
-	struct lcount c = { 0, 0 };
-	struct mn_pt_result res;
-
-	mn_pt_update(mn_vm_get_pt(w->vm, 0), (struct mn_gfn_range){ start, end }, count_leaves, &c,
-		     &res);
-	return c;
+	return mn_bench_census(mn_vm_get_pt(w->vm, 0), start, end);
 }
 
 /*

@@ -84,43 +84,6 @@ static void ops_row(const struct mn_bench_opts *o, const struct mn_bench_row *r,
 
 /* ---- dirty-log: the write-protect harvest ------------------------------------------------ */
 
-struct wcount {
-	uint64_t leaves, writable;
-};
-
-static bool count_writable(void *arg, mn_gfn_t gfn, struct mn_pte *pte, uint64_t *gen)
-{
-	struct wcount *w = arg;
-
-	(void)gfn;
-	(void)gen;
-	if (pte->kind == MN_PTE_LEAF) {
-		w->leaves++;
-		if (pte->perm & MN_PTE_W)
-			w->writable++;
-	}
-	return false;
-}
-
-static struct wcount writable_leaves(struct mn_vm *vm, uint64_t pages)
-{
-	struct wcount w = { 0, 0 };
-	struct mn_pt_result res;
-
-	mn_pt_update(mn_vm_get_pt(vm, 0), (struct mn_gfn_range){ 0, pages }, count_writable, &w,
-		     &res);
-	return w;
-}
-
-static uint64_t bitmap_weight(const uint64_t *b, uint64_t words)
-{
-	uint64_t i, n = 0;
-
-	for (i = 0; i < words; i++)
-		n += (uint64_t)__builtin_popcountll(b[i]);
-	return n;
-}
-
 static int bench_dirty_log(const struct mn_bench_opts *o, enum mn_vm_arch arch, uint64_t pages,
 			   int reps)
 {
@@ -164,7 +127,7 @@ static int bench_dirty_log(const struct mn_bench_opts *o, enum mn_vm_arch arch, 
 	ret = 1;
 	/* rep -1 is the warm-up: the first writes fault the host pages in too. */
 	for (r = -1; r < reps; r++) {
-		struct wcount w;
+		struct mn_bench_census w;
 		double t0;
 
 		for (p = 0; p < pages; p++) {
@@ -177,7 +140,7 @@ static int bench_dirty_log(const struct mn_bench_opts *o, enum mn_vm_arch arch, 
 				goto out;
 			}
 		}
-		w = writable_leaves(vm, pages);
+		w = mn_bench_census(mn_vm_get_pt(vm, 0), 0, pages);
 		if (w.leaves != pages || w.writable != pages) {
 			ret = ofail("dirty-log", an, (unsigned int)pages,
 				    "not every page mapped writable after the guest's writes");
@@ -190,18 +153,19 @@ static int bench_dirty_log(const struct mn_bench_opts *o, enum mn_vm_arch arch, 
 			goto out;
 		}
 		t0 = mn_bench_now_ns() - t0;
-		if (bitmap_weight(bitmap, words) != pages) {
+		if (mn_bench_bitmap_weight(bitmap, words) != pages) {
 			ret = ofail("dirty-log", an, (unsigned int)pages,
 				    "the harvest did not report exactly the written pages");
 			goto out;
 		}
-		w = writable_leaves(vm, pages);
+		w = mn_bench_census(mn_vm_get_pt(vm, 0), 0, pages);
 		if (w.leaves != pages || w.writable) {
 			ret = ofail("dirty-log", an, (unsigned int)pages,
 				    "writable leaves left after the harvest");
 			goto out;
 		}
-		if (mn_vm_get_dirty_log(vm, LOG_SLOT, bitmap) || bitmap_weight(bitmap, words)) {
+		if (mn_vm_get_dirty_log(vm, LOG_SLOT, bitmap) ||
+		    mn_bench_bitmap_weight(bitmap, words)) {
 			ret = ofail("dirty-log", an, (unsigned int)pages,
 				    "a second harvest reported pages no one wrote");
 			goto out;

@@ -121,47 +121,16 @@ static int guest_touch(struct sm *w, uint64_t first, uint64_t n, uint64_t stride
 	return 0;
 }
 
-/* The secondary leaves of a gfn range, as the page-table API reads them. */
-struct census {
-	uint64_t leaves[MN_PG_LEVEL_NUM];
-	uint64_t pages;	   /* 4 KiB pages the leaves cover */
-	uint64_t writable; /* leaves */
-	uint64_t young;	   /* leaves */
-};
-
-static bool census_leaf(void *arg, mn_gfn_t gfn, struct mn_pte *pte, uint64_t *gen)
+static struct mn_bench_census slot_census(struct sm *w)
 {
-	struct census *c = arg;
-
-	(void)gfn;
-	(void)gen;
-	if (pte->kind != MN_PTE_LEAF || pte->level >= MN_PG_LEVEL_NUM)
-		return false;
-	c->leaves[pte->level]++;
-	c->pages += 1ULL << (MN_LEVEL_BITS * (pte->level - 1));
-	c->writable += !!(pte->perm & MN_PTE_W);
-	c->young += pte->accessed;
-	return false;
+	return mn_bench_census(mn_vm_get_pt(w->vm, 0), w->gpa >> MN_PAGE_SHIFT,
+			       (w->gpa >> MN_PAGE_SHIFT) + w->npages);
 }
 
-static struct census census_of(struct mn_pt *pt, mn_gfn_t start, uint64_t n)
+static struct mn_bench_census host_census(struct sm *w)
 {
-	struct census c;
-	struct mn_pt_result res;
-
-	memset(&c, 0, sizeof(c));
-	mn_pt_update(pt, (struct mn_gfn_range){ start, start + n }, census_leaf, &c, &res);
-	return c;
-}
-
-static struct census slot_census(struct sm *w)
-{
-	return census_of(mn_vm_get_pt(w->vm, 0), w->gpa >> MN_PAGE_SHIFT, w->npages);
-}
-
-static struct census host_census(struct sm *w)
-{
-	return census_of(mn_mm_get_pt(w->mm), SM_HVA_BASE >> MN_PAGE_SHIFT, w->npages);
+	return mn_bench_census(mn_mm_get_pt(w->mm), SM_HVA_BASE >> MN_PAGE_SHIFT,
+			       (SM_HVA_BASE >> MN_PAGE_SHIFT) + w->npages);
 }
 
 static void json_row(const struct mn_bench_opts *o, const char *bench, const struct sm *w,
@@ -287,7 +256,7 @@ static const char *const at_json[AT_NR] = {
 /* After marking: every page still mapped on both sides, no accessed bit left on either. */
 static const char *check_idle(struct sm *w)
 {
-	struct census s = slot_census(w), h = host_census(w);
+	struct mn_bench_census s = slot_census(w), h = host_census(w);
 
 	if (s.pages != w->npages || h.pages != w->npages)
 		return "idle marking unmapped pages";
@@ -359,10 +328,10 @@ static int access_tracking_test(const struct mn_bench_opts *o, enum mn_vm_arch a
 		 * for every one of them, so every leaf is young again.
 		 */
 		{
-			struct census s = slot_census(&w);
+			struct mn_bench_census s = slot_census(&w);
 
 			/* Every page mapped at 4 KiB (MADV_NOHUGEPAGE), and young again. */
-			if (s.pages != npages || s.leaves[MN_PG_LEVEL_4K] != npages) {
+			if (s.pages != npages || s.by_level[MN_PG_LEVEL_4K] != npages) {
 				ret = sm_fail(test, &w,
 					      "a page is not mapped at 4 KiB after a pass");
 				goto out;
@@ -473,7 +442,7 @@ static int pt_guest(struct sm *w, enum pt_stage s, bool thp)
  */
 static const char *pt_check(struct sm *w, int when, bool thp)
 {
-	struct census c = slot_census(w);
+	struct mn_bench_census c = slot_census(w);
 	uint64_t nl = thp ? w->npages / LPAGE_PAGES : w->npages;
 	unsigned int big = thp ? MN_PG_LEVEL_2M : MN_PG_LEVEL_4K;
 
@@ -482,19 +451,19 @@ static const char *pt_check(struct sm *w, int when, bool thp)
 	case PT_ADJUST:
 		if (c.pages != w->npages)
 			return "not every page is mapped";
-		if (c.leaves[big] != nl)
+		if (c.by_level[big] != nl)
 			return "a page is not mapped at the backing's size";
 		return NULL;
 	case -1: /* logging just enabled */
 		if (c.writable)
 			return "a leaf is writable after enabling dirty logging";
-		if (w->arch == MN_VM_X86 && (c.leaves[MN_PG_LEVEL_2M] || c.leaves[MN_PG_LEVEL_1G]))
+		if (w->arch == MN_VM_X86 && (c.by_level[MN_PG_LEVEL_2M] || c.by_level[MN_PG_LEVEL_1G]))
 			return "a huge leaf survived enabling dirty logging (x86 eager split)";
 		if (c.pages != w->npages)
 			return "enabling dirty logging unmapped pages";
 		return NULL;
 	case PT_UPDATE:
-		if (c.leaves[MN_PG_LEVEL_2M] || c.leaves[MN_PG_LEVEL_1G])
+		if (c.by_level[MN_PG_LEVEL_2M] || c.by_level[MN_PG_LEVEL_1G])
 			return "a huge leaf in a logged slot";
 		if (c.writable != nl)
 			return "written pages != writable leaves";
@@ -507,7 +476,7 @@ static const char *pt_check(struct sm *w, int when, bool thp)
 /* The failure line, then what the secondary table holds, for whoever has to look into it. */
 static int pt_fail(struct sm *w, const char *stage, const char *what)
 {
-	struct census c = slot_census(w), h = host_census(w);
+	struct mn_bench_census c = slot_census(w), h = host_census(w);
 
 	fprintf(stderr, "bench selftests: SANITY CHECK FAILED: kvm_page_table, %s, %s: %s\n",
 		arch_name(w->arch), stage, what);
@@ -515,9 +484,9 @@ static int pt_fail(struct sm *w, const char *stage, const char *what)
 		"  slot of %" PRIu64 " pages: %" PRIu64 " mapped, leaves 4K %" PRIu64 " 2M %" PRIu64
 		" 1G %" PRIu64 ", %" PRIu64 " writable; host: %" PRIu64 " mapped, 4K %" PRIu64
 		" 2M %" PRIu64 "\n",
-		w->npages, c.pages, c.leaves[MN_PG_LEVEL_4K], c.leaves[MN_PG_LEVEL_2M],
-		c.leaves[MN_PG_LEVEL_1G], c.writable, h.pages, h.leaves[MN_PG_LEVEL_4K],
-		h.leaves[MN_PG_LEVEL_2M]);
+		w->npages, c.pages, c.by_level[MN_PG_LEVEL_4K], c.by_level[MN_PG_LEVEL_2M],
+		c.by_level[MN_PG_LEVEL_1G], c.writable, h.pages, h.by_level[MN_PG_LEVEL_4K],
+		h.by_level[MN_PG_LEVEL_2M]);
 	return 1;
 }
 

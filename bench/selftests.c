@@ -168,12 +168,7 @@ static int host_unmap(struct mp *d, uint64_t first, uint64_t n, uint64_t chunk)
 
 static uint64_t leaves(struct mp *d)
 {
-	struct mn_pt_result res;
-	uint64_t n = 0;
-
-	mn_pt_update(mn_vm_get_pt(d->vm, 0), (struct mn_gfn_range){ 0, MN_INVALID_GFN },
-		     mn_bench_count_leaf, &n, &res);
-	return n;
+	return mn_bench_census(mn_vm_get_pt(d->vm, 0), 0, MN_INVALID_GFN).leaves;
 }
 
 static int move_last(struct mp *d, uint64_t gpa)
@@ -345,15 +340,6 @@ out:
 
 /* ---- dirty_log_perf_test ------------------------------------------------------------------ */
 
-static uint64_t weight(const uint64_t *b, uint64_t words)
-{
-	uint64_t i, n = 0;
-
-	for (i = 0; i < words; i++)
-		n += (uint64_t)__builtin_popcountll(b[i]);
-	return n;
-}
-
 static int set_log(struct mp *d, bool on)
 {
 	struct mn_userspace_memory_region2 r = {
@@ -432,7 +418,7 @@ static int dirty_log_test(const struct mn_bench_opts *o, enum mn_vm_arch arch, b
 		}
 		get[i] = mn_bench_now_ns() - t0;
 		get_total += get[i];
-		if (weight(bitmap, words) != DL_PAGES) {
+		if (mn_bench_bitmap_weight(bitmap, words) != DL_PAGES) {
 			ret = st_fail("dirty_log", 1, "pages harvested != pages dirtied");
 			goto out;
 		}
@@ -448,7 +434,7 @@ static int dirty_log_test(const struct mn_bench_opts *o, enum mn_vm_arch arch, b
 		}
 		/* Nothing dirtied since: the next harvest is empty, and the pages protected. */
 		memset(bitmap, 0, words * sizeof(*bitmap));
-		if (mn_vm_get_dirty_log(vm, 1, bitmap) || weight(bitmap, words)) {
+		if (mn_vm_get_dirty_log(vm, 1, bitmap) || mn_bench_bitmap_weight(bitmap, words)) {
 			ret = st_fail("dirty_log", 1, "a harvest reported pages no one dirtied");
 			goto out;
 		}

@@ -181,8 +181,7 @@ static int sp_row(struct sp_world *w, unsigned int fmt, unsigned int permille, i
 		t0 = mn_bench_now_ns() - t0;
 		mn_vm_get_stats(w->vm, &vb);
 		mn_pt_get_stats(w->pt, &pb);
-		mn_pt_update(w->pt, (struct mn_gfn_range){ 0, SP_SLOT_PAGES }, mn_bench_count_leaf,
-			     &left, &res);
+		left = mn_bench_census(w->pt, 0, SP_SLOT_PAGES).leaves;
 		if (pb.leaves || left || vb.zapped - va.zapped != n) {
 			ret = sp_fail("a populated leaf survived the event", fmt, permille);
 			goto out;

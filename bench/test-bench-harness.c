@@ -14,6 +14,8 @@
 
 #include <cmocka.h>
 
+#include <mnsim.h>
+
 #include "bench.h"
 #include "harness.h"
 
@@ -179,6 +181,53 @@ static void test_radix_walk_clear_visits_what_the_range_meets(void **state)
 	assert_null(r.root);
 }
 
+/* The census of a range: leaves by level, pages, writable and young ones; a bitmap's weight. */
+static void test_census_and_bitmap_weight(void **state)
+{
+	struct mn_vm_config cfg = { .arch = MN_VM_X86 };
+	struct mn_sim *sim = NULL;
+	struct mn_mm *mm = NULL;
+	struct mn_vm *vm = NULL;
+	struct mn_pt_result res;
+	struct mn_bench_census c;
+	struct mn_pte l;
+	struct mn_pt *pt;
+	const uint64_t bits[3] = { 0x5, ~0ULL, 1ULL << 63 };
+
+	(void)state;
+	assert_int_equal(mn_sim_create(NULL, &sim), 0);
+	assert_int_equal(mn_mm_create(sim, NULL, &mm), 0);
+	assert_int_equal(mn_vm_create(mm, &cfg, &vm), 0);
+	pt = mn_vm_get_pt(vm, 0);
+	l = mn_bench_leaf(MN_VM_X86, MN_PG_LEVEL_4K, 0x1000); /* writable, young */
+	assert_int_equal(mn_pt_map(pt, NULL, 3, &l, &res), 0);
+	l.perm = MN_PTE_R;
+	l.sw = 0;
+	l.dirty = false;
+	l.accessed = false;
+	l.pfn = 0x1001;
+	assert_int_equal(mn_pt_map(pt, NULL, 4, &l, &res), 0);
+	l = mn_bench_leaf(MN_VM_X86, MN_PG_LEVEL_2M, 0x2000);
+	assert_int_equal(mn_pt_map(pt, NULL, 512, &l, &res), 0);
+
+	c = mn_bench_census(pt, 0, 1024);
+	assert_int_equal(c.leaves, 3);
+	assert_int_equal(c.by_level[MN_PG_LEVEL_4K], 2);
+	assert_int_equal(c.by_level[MN_PG_LEVEL_2M], 1);
+	assert_int_equal(c.pages, 514);
+	assert_int_equal(c.writable, 2);
+	assert_int_equal(c.young, 2);
+	c = mn_bench_census(pt, 4, 5); /* the old read-only page only */
+	assert_int_equal(c.leaves, 1);
+	assert_int_equal(c.writable + c.young, 0);
+	c = mn_bench_census(pt, 5, 512);
+	assert_int_equal(c.leaves, 0);
+
+	assert_int_equal(mn_bench_bitmap_weight(bits, 3), 2 + 64 + 1);
+	assert_int_equal(mn_bench_bitmap_weight(bits, 0), 0);
+	mn_bench_world_free(vm, mm, sim);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -189,6 +238,7 @@ int main(void)
 		cmocka_unit_test(test_json_row_has_every_key),
 		cmocka_unit_test(test_radix_walk_clear_visits_what_the_range_meets),
 		cmocka_unit_test(test_row_init_leaves_every_figure_null),
+		cmocka_unit_test(test_census_and_bitmap_weight),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -211,6 +211,24 @@ static inline int world_attach(struct world *w, struct mn_sim *sim, enum mn_thp_
 	return mn_notifier_register(&w->rec.n, w->mm);
 }
 
+/*
+ * Inside a race's setup: world_attach(), a VM of @cfg in the new mm, and @bytes of
+ * anonymous read/write memory for its RAM at *@ram. Return: 0 or the first error.
+ */
+static inline int race_world_attach(struct world *w, struct mn_sim *sim, enum mn_thp_mode thp,
+				    const struct mn_vm_config *cfg, uint64_t bytes,
+				    struct mn_vm **vm, mn_hva_t *ram)
+{
+	int ret = world_attach(w, sim, thp);
+
+	if (!ret)
+		ret = mn_vm_create(w->mm, cfg, vm);
+	if (!ret)
+		ret = mn_mm_mmap(w->mm, 0, bytes, MN_PROT_READ | MN_PROT_WRITE,
+				 MN_MAP_PRIVATE | MN_MAP_ANONYMOUS, NULL, 0, ram);
+	return ret;
+}
+
 /* Check the host, the frames and the violation log, then free the world. */
 static inline void world_fini(struct world *w)
 {

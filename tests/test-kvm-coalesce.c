@@ -263,12 +263,7 @@ static int race_setup(struct mn_sim *sim, void *arg)
 	uint64_t v;
 	int ret;
 
-	ret = world_attach(&r->w, sim, MN_THP_ALWAYS);
-	if (!ret)
-		ret = mn_vm_create(r->w.mm, &cfg, &r->vm);
-	if (!ret)
-		ret = mn_mm_mmap(r->w.mm, 0, 4 * MiB, MN_PROT_READ | MN_PROT_WRITE,
-				 MN_MAP_PRIVATE | MN_MAP_ANONYMOUS, NULL, 0, &r->ram);
+	ret = race_world_attach(&r->w, sim, MN_THP_ALWAYS, &cfg, 4 * MiB, &r->vm, &r->ram);
 	for (k = 0; !ret && k < 4; k++) {
 		v = 0x100 + k;
 		ret = mn_mm_access(r->w.mm, r->ram + BLOCK + k * PG, MN_PTE_W, &v, NULL);

@@ -423,12 +423,7 @@ static int race_setup(struct mn_sim *sim, void *arg)
 	uint64_t v = 0x1111;
 	int ret;
 
-	ret = world_attach(&r->w, sim, MN_THP_NEVER);
-	if (!ret)
-		ret = mn_vm_create(r->w.mm, &cfg, &r->vm);
-	if (!ret)
-		ret = mn_mm_mmap(r->w.mm, 0, 16 * KiB, MN_PROT_READ | MN_PROT_WRITE,
-				 MN_MAP_PRIVATE | MN_MAP_ANONYMOUS, NULL, 0, &r->ram);
+	ret = race_world_attach(&r->w, sim, MN_THP_NEVER, &cfg, 16 * KiB, &r->vm, &r->ram);
 	if (!ret && !r->cold)
 		ret = mn_mm_access(r->w.mm, r->ram + 4 * KiB, MN_PTE_W, &v, NULL);
 	slot.userspace_addr = r->ram;

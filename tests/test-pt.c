@@ -1176,6 +1176,20 @@ static void replace_flush(void *arg, enum mn_flush_kind kind, struct mn_gfn_rang
 	mn_tlb_flush(rl->tlb, kind, r, level);
 }
 
+/* Empty [0, 0x400), free the 2M folio @big (its last reference), check, and close. */
+static void replace_world_close(struct world *w, struct replace_log *rl, struct mn_frame_ref big)
+{
+	struct mn_pt_result res;
+
+	assert_int_equal(mn_pt_zap(w->pt, NULL, (struct mn_gfn_range){ 0, 0x400 },
+				   MN_PT_ZAP_FREE_TABLES, &res),
+			 0);
+	assert_int_equal(mn_phys_put(w->p, big, "free"), 1);
+	assert_int_equal(mn_trace_nr_violations(w->t), 0);
+	mn_tlb_destroy(rl->tlb);
+	world_close(w);
+}
+
 /*
  * mn_pt_map_replace(MN_PT_MAP_TABLE): a 2M leaf over a table of three 4K leaves (and over
  * an empty table), on EPT and stage-2. The span is invalidated once, while the old table
@@ -1277,13 +1291,7 @@ static void test_map_replace_turns_a_table_into_a_huge_leaf(void **state)
 		assert_int_equal(res.zapped, 1);
 		assert_int_equal(res.tables_freed, 1);
 
-		assert_int_equal(mn_pt_zap(w.pt, NULL, (struct mn_gfn_range){ 0, 0x400 },
-					   MN_PT_ZAP_FREE_TABLES, &res),
-				 0);
-		assert_int_equal(mn_phys_put(w.p, big, "free"), 1);
-		assert_int_equal(mn_trace_nr_violations(w.t), 0);
-		mn_tlb_destroy(rl.tlb);
-		world_close(&w);
+		replace_world_close(&w, &rl, big);
 	}
 }
 
@@ -1331,13 +1339,7 @@ static void test_map_replace_block_links_an_empty_table(void **state)
 	assert_int_not_equal(mn_pt_walk(w.pt, 0x204, &wk), 0);
 	assert_int_not_equal(mn_pt_walk(w.pt, 0x206, &wk), 0);
 
-	assert_int_equal(mn_pt_zap(w.pt, NULL, (struct mn_gfn_range){ 0, 0x400 },
-				   MN_PT_ZAP_FREE_TABLES, &res),
-			 0);
-	assert_int_equal(mn_phys_put(w.p, big, "free"), 1);
-	assert_int_equal(mn_trace_nr_violations(w.t), 0);
-	mn_tlb_destroy(rl.tlb);
-	world_close(&w);
+	replace_world_close(&w, &rl, big);
 }
 
 static void test_stage2_attribute_change_breaks_before_making(void **state)
